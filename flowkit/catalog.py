@@ -1,0 +1,288 @@
+"""The workspace's collections: ``ws.types``, ``ws.integrations``, ``ws.workflows``, ``ws.runs``.
+
+Each checks what it is given before anything is written (nothing is saved
+half) and refuses to delete what others still use.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tinydb import Query
+
+from . import crypto
+from .errors import (
+    AlreadyExistsError,
+    CredentialsError,
+    IntegrationNotFound,
+    InUseError,
+    RunNotFound,
+    TypeNotFound,
+    WorkflowInvalid,
+    WorkflowNotFound,
+)
+from .model import Credentials, Integration, IntegrationType, Param, Run, Workflow, check_label, params_from
+from .schema import validate_values
+from .store import pid_alive
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+
+class TypeCollection:
+    """Integration types: what credentials each integration module needs."""
+
+    collection = "types"
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._ws = workspace
+
+    def create(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        params: list[Param] | list[dict[str, Any]] | None = None,
+        check_module: bool = True,
+    ) -> IntegrationType:
+        """Create a type for the integration module `name`.
+
+        Args:
+            check_module: refuse a name with no integration module on the path.
+        """
+        itype = IntegrationType(name, description, params_from(params))
+        if check_module:
+            self._ws.registry.module(name)
+        with self._ws.store.transaction(self.collection) as table:
+            if table.contains(Query().name == name):
+                raise AlreadyExistsError(f"An integration type named {name!r} already exists.")
+            table.insert(itype.to_dict())
+        return itype
+
+    def create_from_module(self, name: str, *, description: str | None = None) -> IntegrationType:
+        """Create a type from the module's ``CREDENTIALS`` declaration."""
+        module = self._ws.registry.module(name)
+        if module.credentials is None:
+            raise CredentialsError(f"Integration module {name!r} declares no CREDENTIALS.")
+        return self.create(
+            name, description=description if description is not None else module.description,
+            params=module.credentials,
+        )
+
+    def drift(self, name: str) -> list[str]:
+        """How the stored type differs from its module's ``CREDENTIALS``, as sentences."""
+        itype = self.get(name)
+        declared = self._ws.registry.module(name).credentials
+        if declared is None:
+            return []
+        stored = {param.name: param for param in itype.params}
+        wanted = {param.name: param for param in declared}
+        notes = [f"{n!r} is declared by the module but missing from the type" for n in wanted if n not in stored]
+        notes += [f"{n!r} is in the type but no longer declared by the module" for n in stored if n not in wanted]
+        for n in wanted.keys() & stored.keys():
+            if wanted[n].to_dict() != stored[n].to_dict():
+                notes.append(f"{n!r} differs: module {wanted[n].to_dict()} vs type {stored[n].to_dict()}")
+        return notes
+
+    def save(self, itype: IntegrationType) -> IntegrationType:
+        """Create or replace a type."""
+        self._ws.store.upsert(self.collection, itype.to_dict())
+        return itype
+
+    def get(self, name: str) -> IntegrationType:
+        doc = self._ws.store.get(self.collection, name)
+        if doc is None:
+            raise TypeNotFound(name, hint="Create it with ws.types.create(...).")
+        return IntegrationType.from_dict(doc)
+
+    def list(self) -> list[IntegrationType]:
+        return sorted((IntegrationType.from_dict(d) for d in self._ws.store.all(self.collection)),
+                      key=lambda t: t.name)
+
+    def delete(self, name: str) -> None:
+        """Delete a type no integration uses."""
+        with self._ws.store.locked():
+            self.get(name)
+            users = sorted(d["name"] for d in self._ws.store.all("integrations") if d["type"] == name)
+            if users:
+                raise InUseError(
+                    f"Integration type {name!r} is used by {', '.join(users)}; delete those first.",
+                    users=users,
+                )
+            self._ws.store.delete(self.collection, name)
+
+
+class IntegrationCollection:
+    """Integrations: named credentials, encrypted at rest, masked everywhere else."""
+
+    collection = "integrations"
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._ws = workspace
+
+    def key_ids(self) -> list[str]:
+        """Fingerprints of the keys the stored records were encrypted with."""
+        return [doc["key_id"] for doc in self._ws.store.all(self.collection)]
+
+    def _checked(self, name: str, type_name: str, credentials: dict[str, Any], *, what: str) -> dict[str, Any]:
+        check_label(name, "Integration name")
+        itype = self._ws.types.get(type_name)
+        values = validate_values(itype.params, credentials, what=what, error=CredentialsError)
+        return {key: value for key, value in values.items() if value != ""}
+
+    def _record(self, name: str, type_name: str, values: dict[str, Any]) -> dict[str, Any]:
+        token, key_id = self._ws.keyring(create=True).encrypt(values)
+        return {"name": name, "type": type_name, "fields": sorted(values), "secret": token, "key_id": key_id}
+
+    def create(self, name: str, *, type: str, credentials: dict[str, Any]) -> Integration:
+        """Validate `credentials` against the type and store them encrypted."""
+        values = self._checked(name, type, credentials, what=f"Credentials of {name!r}")
+        record = self._record(name, type, values)
+        with self._ws.store.transaction(self.collection) as table:
+            if table.contains(Query().name == name):
+                raise AlreadyExistsError(f"An integration named {name!r} already exists.")
+            table.insert(record)
+        return Integration(name, type, Credentials(values))
+
+    def update(self, name: str, *, credentials: dict[str, Any]) -> Integration:
+        """Change credentials; a blank or missing password field keeps the stored value."""
+        with self._ws.store.locked():
+            current = self.get(name)
+            itype = self._ws.types.get(current.type)
+            merged = current.credentials.reveal()
+            for key, value in credentials.items():
+                param = next((p for p in itype.params if p.name == key), None)
+                if param is not None and param.secret and value in (None, ""):
+                    continue
+                merged[key] = value
+            values = self._checked(name, current.type, merged, what=f"Credentials of {name!r}")
+            self._ws.store.upsert(self.collection, self._record(name, current.type, values))
+        return Integration(name, current.type, Credentials(values))
+
+    def _from_doc(self, doc: dict[str, Any]) -> Integration:
+        name = doc["name"]
+
+        def load() -> dict[str, Any]:
+            return self._ws.keyring().decrypt(doc["secret"], doc["key_id"], what=f"integration {name!r}")
+
+        return Integration(name, doc["type"], Credentials(fields=doc.get("fields", []), loader=load))
+
+    def get(self, name: str) -> Integration:
+        """The integration; its credentials decrypt on first access and never print."""
+        doc = self._ws.store.get(self.collection, name)
+        if doc is None:
+            raise IntegrationNotFound(name, hint="Create it with ws.integrations.create(...).")
+        return self._from_doc(doc)
+
+    def list(self) -> list[Integration]:
+        return sorted((self._from_doc(d) for d in self._ws.store.all(self.collection)), key=lambda i: i.name)
+
+    def delete(self, name: str) -> None:
+        """Delete an integration no saved workflow uses."""
+        with self._ws.store.locked():
+            self.get(name)
+            users = sorted(
+                wf["name"] for wf in self._ws.store.all("workflows")
+                if any(node["integration"] == name for node in wf.get("nodes", []))
+            )
+            if users:
+                raise InUseError(
+                    f"Integration {name!r} is used by the workflow(s) {', '.join(users)}; "
+                    "change or delete those first.",
+                    users=users,
+                )
+            self._ws.store.delete(self.collection, name)
+
+    def reencrypt(self, ring: crypto.KeyRing) -> int:
+        """Re-encrypt every record under `ring`'s primary key in one atomic write."""
+        with self._ws.store.transaction(self.collection) as table:
+            updates = []
+            for doc in table.all():
+                token, key_id = ring.rotate(doc["secret"], doc["key_id"], what=f"integration {doc['name']!r}")
+                updates.append(({"secret": token, "key_id": key_id}, Query().name == doc["name"]))
+            if updates:
+                table.update_multiple(updates)
+            return len(updates)
+
+    def secret_values(self, names: "Sequence[str] | None" = None) -> "builtins.list[Any]":
+        """Every stored credential value of the named integrations (all if None), for redaction."""
+        values: list[Any] = []
+        for integration in self.list():
+            if names is None or integration.name in names:
+                values.extend(integration.credentials.reveal().values())
+        return values
+
+
+class WorkflowCollection:
+    """Saved workflows, each save a new version."""
+
+    collection = "workflows"
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._ws = workspace
+
+    def save(self, workflow: Workflow) -> Workflow:
+        """Validate and save; a workflow with errors is refused and nothing is written."""
+        validate = getattr(self._ws, "validate", None)
+        problems = validate(workflow) if validate is not None else []
+        errors = [p for p in problems if p[0] == "error"]
+        if errors:
+            listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
+            raise WorkflowInvalid(
+                f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems
+            )
+        with self._ws.store.transaction(self.collection) as table:
+            current = table.get(Query().name == workflow.name)
+            version = int(current["version"]) + 1 if current else 1
+            data = {**workflow.to_dict(), "version": version}
+            table.upsert(data, Query().name == workflow.name)
+        workflow.version = version
+        return workflow
+
+    def get(self, name: str) -> Workflow:
+        doc = self._ws.store.get(self.collection, name)
+        if doc is None:
+            raise WorkflowNotFound(name, hint="Save it with ws.workflows.save(workflow).")
+        return Workflow.from_dict(doc)
+
+    def list(self) -> list[Workflow]:
+        return sorted((Workflow.from_dict(d) for d in self._ws.store.all(self.collection)), key=lambda w: w.name)
+
+    def delete(self, name: str) -> None:
+        self.get(name)
+        self._ws.store.delete(self.collection, name)
+
+
+class RunCollection:
+    """Run history, newest first."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._ws = workspace
+
+    def get(self, run_id: str) -> Run:
+        """A run; one whose process died mid-run says it was interrupted."""
+        run = Run.from_dict(self._ws.store.runs.load(run_id))
+        if run.status == "running" and run.host == self._ws.host and run.pid and not pid_alive(run.pid):
+            run.status = "failed"
+            run.error = f"Interrupted: process {run.pid} ended before the run finished."
+        return run
+
+    def list(self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20) -> list[Run]:
+        """The newest runs first, optionally of one workflow or status."""
+        found = []
+        for summary in self._ws.store.runs.list(workflow=workflow, status=status, limit=limit):
+            try:
+                found.append(self.get(summary["id"]))
+            except RunNotFound:
+                continue
+        return found
+
+    def save(self, run: Run, *, final: bool = True) -> None:
+        """Write a whole run record durably (the engine calls this at start and end)."""
+        saver = self._ws.store.runs.finish if final else self._ws.store.runs.save
+        saver(run.to_dict(), run.summary())
+
+    def delete(self, run_id: str) -> None:
+        self._ws.store.runs.delete(run_id)

@@ -1,0 +1,276 @@
+"""The ``flowkit`` command: a thin shell over `Workspace`.
+
+It parses arguments, calls the same functions a notebook calls, prints, and
+maps flowkit errors to exit codes. Heavy modules load inside the commands, so
+``flowkit --help`` starts fast.
+
+Exit codes: 0 ok; 1 a run or job failed; 2 bad input or refused; 3 not found;
+4 secret key problem; 5 workspace file damaged or locked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_KEY, EXIT_STORE = 1, 2, 3, 4, 5
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    from .workspace import Workspace
+
+    return Workspace(args.workspace)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(row.get(column, "")) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(cell[i]) for cell in cells)) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.upper().ljust(width) for column, width in zip(columns, widths, strict=False))]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+# -- types ---------------------------------------------------------------------
+def types_list(args: argparse.Namespace) -> int:
+    rows = [{"name": t.name, "params": ", ".join(p.name for p in t.params), "description": t.description}
+            for t in _workspace(args).types.list()]
+    print(_table(rows, ["name", "params", "description"]))
+    return 0
+
+
+def types_show(args: argparse.Namespace) -> int:
+    _print_json(_workspace(args).types.get(args.name).to_dict())
+    return 0
+
+
+def types_create(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    if args.from_module:
+        itype = ws.types.create_from_module(args.name)
+    else:
+        from .model import Param
+
+        params = [Param.from_dict(json.loads(spec)) for spec in args.param]
+        itype = ws.types.create(args.name, description=args.description, params=params)
+    print(f"Created integration type {itype.name!r} ({len(itype.params)} parameter(s)).")
+    return 0
+
+
+def types_delete(args: argparse.Namespace) -> int:
+    _workspace(args).types.delete(args.name)
+    print(f"Deleted integration type {args.name!r}.")
+    return 0
+
+
+# -- integrations ----------------------------------------------------------------
+def integrations_list(args: argparse.Namespace) -> int:
+    rows = [{"name": i.name, "type": i.type, "fields": ", ".join(i.credentials)}
+            for i in _workspace(args).integrations.list()]
+    print(_table(rows, ["name", "type", "fields"]))
+    return 0
+
+
+def integrations_show(args: argparse.Namespace) -> int:
+    print(repr(_workspace(args).integrations.get(args.name)))
+    return 0
+
+
+def _prompt_credentials(ws: Workspace, type_name: str) -> dict[str, Any]:
+    """Ask for each credential field; secrets without echo, never from argv."""
+    values: dict[str, Any] = {}
+    for param in ws.types.get(type_name).params:
+        label = f"{param.name}{' (required)' if param.required else ''}: "
+        raw = getpass.getpass(label) if param.secret else input(label)
+        if raw == "":
+            continue
+        if param.kind in ("number", "integer", "boolean", "json"):
+            try:
+                values[param.name] = json.loads(raw)
+            except ValueError:
+                values[param.name] = raw
+        else:
+            values[param.name] = raw
+    return values
+
+
+def integrations_create(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    credentials = _prompt_credentials(ws, args.type)
+    ws.integrations.create(args.name, type=args.type, credentials=credentials)
+    print(f"Created integration {args.name!r}; its credentials are stored encrypted.")
+    return 0
+
+
+def integrations_delete(args: argparse.Namespace) -> int:
+    _workspace(args).integrations.delete(args.name)
+    print(f"Deleted integration {args.name!r}.")
+    return 0
+
+
+# -- workflows -------------------------------------------------------------------
+def workflows_list(args: argparse.Namespace) -> int:
+    rows = [{"name": w.name, "nodes": len(w), "version": w.version, "description": w.description}
+            for w in _workspace(args).workflows.list()]
+    print(_table(rows, ["name", "nodes", "version", "description"]))
+    return 0
+
+
+def workflows_show(args: argparse.Namespace) -> int:
+    _print_json(_workspace(args).workflows.get(args.name).to_dict())
+    return 0
+
+
+def workflows_delete(args: argparse.Namespace) -> int:
+    _workspace(args).workflows.delete(args.name)
+    print(f"Deleted workflow {args.name!r}.")
+    return 0
+
+
+# -- runs ------------------------------------------------------------------------
+def runs_list(args: argparse.Namespace) -> int:
+    import time
+
+    rows = []
+    for run in _workspace(args).runs.list(workflow=args.workflow, status=args.status, limit=args.limit):
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
+        duration = f"{run.duration:.2f}s" if run.duration is not None else "-"
+        rows.append({"id": run.id, "workflow": run.workflow, "status": run.status,
+                     "trigger": run.trigger, "started": started, "duration": duration})
+    print(_table(rows, ["id", "workflow", "status", "trigger", "started", "duration"]))
+    return 0
+
+
+def runs_show(args: argparse.Namespace) -> int:
+    _print_json(_workspace(args).runs.get(args.id).to_dict())
+    return 0
+
+
+def runs_delete(args: argparse.Namespace) -> int:
+    _workspace(args).runs.delete(args.id)
+    print(f"Deleted run {args.id}.")
+    return 0
+
+
+# -- keys ------------------------------------------------------------------------
+def key_rotate(args: argparse.Namespace) -> int:
+    count = _workspace(args).rotate_key()
+    print(f"Re-encrypted {count} integration(s) under the new key.")
+    return 0
+
+
+def key_check(args: argparse.Namespace) -> int:
+    ring = _workspace(args).keyring()
+    print(f"OK: keys from {ring.source} (primary fingerprint {ring.primary}) open this workspace.")
+    return 0
+
+
+def key_path(args: argparse.Namespace) -> int:
+    from .crypto import key_file_path
+
+    print(key_file_path())
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add(sub: Any, name: str, handler: Handler, help: str, *arguments: tuple[Sequence[str], dict[str, Any]]) -> None:
+    parser = sub.add_parser(name, help=help, description=help)
+    for flags, options in arguments:
+        parser.add_argument(*flags, **options)
+    parser.set_defaults(handler=handler)
+
+
+def _group(sub: Any, name: str, help: str) -> Any:
+    parser = sub.add_parser(name, help=help, description=help)
+    return parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+
+NAME: tuple[Sequence[str], dict[str, Any]] = (("name",), {})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowkit", description="Notebook-first automation.")
+    parser.add_argument("--workspace", "-w", metavar="DIR", default=None,
+                        help="workspace folder (default: $FLOWKIT_WORKSPACE or ./.flowkit)")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    types = _group(sub, "types", "integration types: which credentials a module needs")
+    _add(types, "list", types_list, "list integration types")
+    _add(types, "show", types_show, "show one type as JSON", NAME)
+    _add(types, "create", types_create, "create a type for an integration module", NAME,
+         (("--from-module",), {"action": "store_true", "help": "take the params from the module's CREDENTIALS"}),
+         (("--description", "-d"), {"default": ""}),
+         (("--param",), {"action": "append", "default": [], "metavar": "JSON",
+                         "help": 'a parameter, e.g. \'{"name": "token", "kind": "password", "required": true}\''}))
+    _add(types, "delete", types_delete, "delete a type no integration uses", NAME)
+
+    integrations = _group(sub, "integrations", "integrations: named, encrypted credentials")
+    _add(integrations, "list", integrations_list, "list integrations")
+    _add(integrations, "show", integrations_show, "show one integration (credentials masked)", NAME)
+    _add(integrations, "create", integrations_create,
+         "create an integration; credential values are prompted for, secrets without echo", NAME,
+         (("--type", "-t"), {"required": True, "help": "its integration type"}))
+    _add(integrations, "delete", integrations_delete, "delete an integration no workflow uses", NAME)
+
+    workflows = _group(sub, "workflows", "saved workflows")
+    _add(workflows, "list", workflows_list, "list workflows")
+    _add(workflows, "show", workflows_show, "show one workflow as JSON", NAME)
+    _add(workflows, "delete", workflows_delete, "delete a workflow", NAME)
+
+    runs = _group(sub, "runs", "run history")
+    _add(runs, "list", runs_list, "list the newest runs",
+         (("--workflow",), {}), (("--status",), {"choices": ["running", "success", "failed"]}),
+         (("--limit", "-n"), {"type": int, "default": 20}))
+    _add(runs, "show", runs_show, "show one run as JSON", (("id",), {}))
+    _add(runs, "delete", runs_delete, "delete a run", (("id",), {}))
+
+    key = _group(sub, "key", "the secret key that encrypts credentials")
+    _add(key, "rotate", key_rotate, "re-encrypt every integration under a new key")
+    _add(key, "check", key_check, "check that the available key opens this workspace")
+    _add(key, "path", key_path, "print where the key file is")
+    return parser
+
+
+def exit_code(exc: BaseException) -> int:
+    from . import errors
+
+    if isinstance(exc, errors.NotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, errors.SecretKeyError):
+        return EXIT_KEY
+    if isinstance(exc, errors.StoreError):
+        return EXIT_STORE
+    return EXIT_INVALID
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import FlowkitError
+
+    try:
+        return int(args.handler(args))
+    except FlowkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Secret keys, encryption of credentials, and redaction.
+
+Keys come from ``FLOWKIT_SECRET_KEY`` (a comma-separated list of Fernet keys,
+the first one encrypts) or from a key file in the user's config folder (one
+key per line, first one encrypts), created with mode 0600 on first use. The
+key never lives in a workspace, so a workspace folder can be shared.
+
+Each encrypted record carries the *fingerprint* of the key that encrypted it:
+an HMAC of a fixed label under the key, which identifies the key without
+revealing it. That is how a wrong key (no fingerprint matches) is told apart
+from a damaged record (the fingerprint matches but decryption fails), before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import stat
+import urllib.parse
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from .errors import DamagedRecordError, KeyFilePermissionError, MissingKeyError, WrongKeyError
+from .model import MASK
+
+ENV_KEY = "FLOWKIT_SECRET_KEY"
+ENV_CONFIG_DIR = "FLOWKIT_CONFIG_DIR"
+KEY_FILE_NAME = "secret.key"
+
+
+def config_dir() -> Path:
+    """The folder holding the key file: ``FLOWKIT_CONFIG_DIR`` or the user's config dir."""
+    override = os.environ.get(ENV_CONFIG_DIR)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("flowkit", appauthor=False))
+
+
+def key_file_path() -> Path:
+    return config_dir() / KEY_FILE_NAME
+
+
+def fingerprint(key: bytes) -> str:
+    """A short public id of `key` (an HMAC, so the key cannot be derived from it)."""
+    return hmac.new(key, b"flowkit key fingerprint v1", hashlib.sha256).hexdigest()[:16]
+
+
+def generate_key() -> bytes:
+    return Fernet.generate_key()
+
+
+def _parse_keys(text: str, source: str) -> list[bytes]:
+    keys = [part.strip().encode() for part in text.replace(",", "\n").splitlines() if part.strip()]
+    if not keys:
+        raise MissingKeyError(f"{source} holds no key.")
+    for index, key in enumerate(keys):
+        try:
+            Fernet(key)
+        except (ValueError, binascii.Error):
+            raise WrongKeyError(
+                f"Key #{index + 1} in {source} is not a valid Fernet key (32 url-safe base64 bytes). "
+                "Generate one with `python -c \"from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())\"`."
+            ) from None
+    return keys
+
+
+class KeyRing:
+    """The keys at hand; the first encrypts, all decrypt.
+
+    Args:
+        keys: Fernet keys, primary first.
+        source: where they came from, for messages (never the key itself).
+    """
+
+    def __init__(self, keys: list[bytes], source: str) -> None:
+        self.keys = list(keys)
+        self.source = source
+        self._fernets = {fingerprint(key): Fernet(key) for key in self.keys}
+        self._multi = MultiFernet([Fernet(key) for key in self.keys])
+
+    def __repr__(self) -> str:
+        return f"KeyRing(fingerprints={self.fingerprints}, source={self.source!r})"
+
+    @property
+    def primary(self) -> str:
+        """Fingerprint of the key that encrypts."""
+        return fingerprint(self.keys[0])
+
+    @property
+    def fingerprints(self) -> list[str]:
+        return [fingerprint(key) for key in self.keys]
+
+    def encrypt(self, values: dict[str, Any]) -> tuple[str, str]:
+        """Encrypt a credentials dict; returns ``(token, key fingerprint)``."""
+        token = self._multi.encrypt(json.dumps(values).encode())
+        return token.decode(), self.primary
+
+    def decrypt(self, token: str, key_id: str, *, what: str) -> dict[str, Any]:
+        """Decrypt a token encrypted under the key with fingerprint `key_id`."""
+        fernet = self._fernets.get(key_id)
+        if fernet is None:
+            raise self.wrong_key_error(key_id, what=what)
+        try:
+            return json.loads(fernet.decrypt(token.encode()))
+        except (InvalidToken, ValueError, UnicodeDecodeError):
+            raise DamagedRecordError(
+                f"The encrypted credentials of {what} are damaged: the key is right "
+                f"(fingerprint {key_id}) but the record does not decrypt. Re-enter its "
+                "credentials, or restore the workspace file from a backup."
+            ) from None
+
+    def rotate(self, token: str, key_id: str, *, what: str) -> tuple[str, str]:
+        """Re-encrypt a token under the primary key."""
+        if key_id not in self._fernets:
+            raise self.wrong_key_error(key_id, what=what)
+        try:
+            return self._multi.rotate(token.encode()).decode(), self.primary
+        except InvalidToken:
+            raise DamagedRecordError(f"The encrypted credentials of {what} are damaged.") from None
+
+    def wrong_key_error(self, key_id: str, *, what: str) -> WrongKeyError:
+        return WrongKeyError(
+            f"The credentials of {what} were encrypted with key {key_id}, which is not among "
+            f"the keys from {self.source} (fingerprints {', '.join(self.fingerprints)}). "
+            f"Set {ENV_KEY} to the key this workspace was created with (or add it after a "
+            "comma), or restore that key file. Nothing was changed."
+        )
+
+
+def read_key_file(path: Path) -> list[bytes]:
+    """Read a key file, refusing one that other users can read."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeyFilePermissionError(
+            f"The key file {path} has mode {mode:04o}, so other users can read it. "
+            f"Run `chmod 600 {path}` and try again."
+        )
+    return _parse_keys(path.read_text(), f"the key file {path}")
+
+
+def write_key_file(path: Path, keys: list[bytes]) -> None:
+    """Write keys atomically with mode 0600 (temp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, b"\n".join(keys) + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(temp, 0o600)
+    os.replace(temp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_keyring(*, create: bool, encrypted_records: int = 0) -> KeyRing:
+    """Find the keys: the environment first, then the key file.
+
+    Args:
+        create: make a key file if there is none (only ever when nothing is
+            encrypted yet: a fresh key could not read existing records).
+        encrypted_records: how many encrypted records the workspace holds,
+            for the message when no key is found.
+    """
+    env_value = os.environ.get(ENV_KEY, "").strip()
+    if env_value:
+        return KeyRing(_parse_keys(env_value, f"${ENV_KEY}"), f"${ENV_KEY}")
+    path = key_file_path()
+    if path.exists():
+        return KeyRing(read_key_file(path), f"the key file {path}")
+    if encrypted_records or not create:
+        raise MissingKeyError(
+            f"No secret key found: {ENV_KEY} is not set and {path} does not exist, "
+            f"but this workspace holds {encrypted_records} encrypted integration(s). "
+            f"Set {ENV_KEY} to the key they were created with, or restore the key file. "
+            "flowkit will not create a new key, as it could not read them."
+        )
+    write_key_file(path, [generate_key()])
+    return KeyRing(read_key_file(path), f"the key file {path}")
+
+
+class Redactor:
+    """Replaces every known secret value, and its common encodings, with ``***``.
+
+    Values shorter than `min_length` are not redacted: masking every "a" in
+    a text would destroy it without protecting anything.
+    """
+
+    def __init__(self, secrets: Iterable[Any] = (), *, min_length: int = 3) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if secret is None or isinstance(secret, bool):
+                continue
+            text = secret if isinstance(secret, str) else json.dumps(secret)
+            if len(text) < min_length:
+                continue
+            raw = text.encode()
+            forms.update(
+                {
+                    text,
+                    json.dumps(text)[1:-1],
+                    repr(text)[1:-1],
+                    urllib.parse.quote(text, safe=""),
+                    urllib.parse.quote_plus(text),
+                    base64.b64encode(raw).decode().rstrip("="),
+                    base64.urlsafe_b64encode(raw).decode().rstrip("="),
+                    raw.hex(),
+                }
+            )
+        # Longest first, so a secret that contains another is masked whole.
+        self._forms = sorted((form for form in forms if len(form) >= min_length), key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+    def text(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, MASK)
+        return text
+
+    def __call__(self, value: Any) -> Any:
+        """Redact strings anywhere inside a JSON-like value (keys too)."""
+        if not self._forms:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self(key): self(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self(item) for item in value]
+        return value

@@ -1,0 +1,70 @@
+"""Strict JSON values: what flowkit agrees to store, pass between nodes and show.
+
+Python's ``json`` accepts NaN and Infinity, TinyDB turns int keys into strings
+and tuples into lists without a word. flowkit refuses such values where they
+enter, with an error naming where in the value the problem is, so what is
+stored always reads back equal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .errors import NotJSONError
+
+MAX_DEPTH = 64
+
+
+def check_json(value: Any, where: str = "value") -> Any:
+    """Return `value` unchanged if it is strict JSON, else raise `NotJSONError`.
+
+    Args:
+        value: the value to check.
+        where: how to name the value in an error, e.g. ``params``.
+    """
+    _check(value, where, 0)
+    return value
+
+
+def _check(value: Any, path: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise NotJSONError(f"{path} is nested deeper than {MAX_DEPTH} levels.", path=path)
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotJSONError(f"{path} is {value!r}, which JSON cannot hold.", path=path)
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check(item, f"{path}[{index}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NotJSONError(
+                    f"{path} has a key {key!r} of type {type(key).__name__}; "
+                    "JSON object keys must be strings.",
+                    path=path,
+                )
+            _check(item, f"{path}.{key}", depth + 1)
+        return
+    kind = type(value).__name__
+    hint = " (use a list)" if isinstance(value, (tuple, set, frozenset)) else ""
+    raise NotJSONError(f"{path} is a {kind}, which is not a JSON value{hint}.", path=path)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """Serialise strict JSON (no NaN/Infinity)."""
+    return json.dumps(value, allow_nan=False, ensure_ascii=False, indent=indent)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse strict JSON; NaN and Infinity are refused with ``ValueError``."""
+    return json.loads(text, parse_constant=_refuse_constant)

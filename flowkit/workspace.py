@@ -1,0 +1,131 @@
+"""`Workspace`: the one public entry, wiring the store, the keys and the registry.
+
+A workspace is a folder::
+
+    <workspace>/
+      types.json, integrations.json, workflows.json   TinyDB collections
+      .lock                                           the inter-process write lock
+      runs/                                           run history (see store.RunStore)
+      integrations/                                   the user's integration modules
+      reports/                                        papermill job reports
+
+It holds no key: credentials in ``integrations.json`` are Fernet tokens, the
+key lives in the user's config folder or ``FLOWKIT_SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from . import crypto
+from .catalog import IntegrationCollection, RunCollection, TypeCollection, WorkflowCollection
+from .errors import SecretKeyError
+from .registry import Registry
+from .store import Store
+
+ENV_WORKSPACE = "FLOWKIT_WORKSPACE"
+DEFAULT_WORKSPACE = ".flowkit"
+
+
+def default_path() -> Path:
+    return Path(os.environ.get(ENV_WORKSPACE) or DEFAULT_WORKSPACE)
+
+
+class Workspace:
+    """A flowkit workspace folder, created on first use.
+
+    Args:
+        path: the folder; default ``$FLOWKIT_WORKSPACE`` or ``./.flowkit``.
+        lock_timeout: seconds to wait for another process's write.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = 30.0) -> None:
+        self.path = Path(path if path is not None else default_path()).expanduser().resolve()
+        self.store = Store(self.path, lock_timeout=lock_timeout)
+        (self.path / "integrations").mkdir(exist_ok=True)
+        self.store.sweep()
+        self._keyring: crypto.KeyRing | None = None
+        self._registry: Registry | None = None
+        self.types = TypeCollection(self)
+        self.integrations = IntegrationCollection(self)
+        self.workflows = WorkflowCollection(self)
+        self.runs = RunCollection(self)
+        self.host = socket.gethostname()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    @property
+    def registry(self) -> Registry:
+        """The integration modules: this workspace's ``integrations/`` first."""
+        if self._registry is None:
+            self._registry = Registry([self.path / "integrations"])
+        return self._registry
+
+    # -- keys -------------------------------------------------------------------
+    def keyring(self, *, create: bool = False) -> crypto.KeyRing:
+        """The secret keys, checked against what this workspace was encrypted with.
+
+        Args:
+            create: make a key file if none exists and nothing is encrypted yet.
+        """
+        if self._keyring is None:
+            key_ids = self.integrations.key_ids()
+            if not os.environ.get(crypto.ENV_KEY):
+                key_path = crypto.key_file_path().expanduser().resolve()
+                if key_path.is_relative_to(self.path):
+                    raise SecretKeyError(
+                        f"The key file {key_path} is inside the workspace {self.path}; "
+                        "a workspace must never hold its key. Point FLOWKIT_CONFIG_DIR elsewhere."
+                    )
+            ring = crypto.load_keyring(create=create and not key_ids, encrypted_records=len(key_ids))
+            unknown = sorted(set(key_ids) - set(ring.fingerprints))
+            if unknown:
+                raise ring.wrong_key_error(", ".join(unknown), what=f"the workspace {self.path}")
+            self._keyring = ring
+        return self._keyring
+
+    def forget_keys(self) -> None:
+        """Drop the cached keys (after the environment or key file changed)."""
+        self._keyring = None
+
+    def rotate_key(self) -> int:
+        """Re-encrypt every integration under a new primary key; returns how many.
+
+        With the key file: a new key is generated, the file holds ``new, old``
+        while the records are re-encrypted in one atomic write, then ``new``
+        alone. A kill at any point leaves every record readable with the keys
+        in the file. With ``FLOWKIT_SECRET_KEY="new,old"``: re-encrypts under
+        ``new``; then drop ``old`` from the variable.
+        """
+        from_env = bool(os.environ.get(crypto.ENV_KEY, "").strip())
+        with self.store.locked():
+            self.forget_keys()
+            current = self.keyring(create=True)
+            if from_env:
+                ring = current
+            else:
+                path = crypto.key_file_path()
+                keys = [crypto.generate_key(), *current.keys]
+                crypto.write_key_file(path, keys)
+                ring = crypto.KeyRing(keys, current.source)
+            count = self.integrations.reencrypt(ring)
+            if not from_env:
+                crypto.write_key_file(path, ring.keys[:1])
+                ring = crypto.KeyRing(ring.keys[:1], current.source)
+            self._keyring = ring
+        return count
+
+    # -- the engine's faces -------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """Counts and paths, for ``flowkit status`` and the UI header."""
+        return {
+            "path": str(self.path),
+            "types": self.store.count("types"),
+            "integrations": self.store.count("integrations"),
+            "workflows": self.store.count("workflows"),
+            "key_file": str(crypto.key_file_path()),
+        }
