@@ -394,6 +394,12 @@ class Workflow:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Workflow) and self.to_dict() == other.to_dict()
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Draw the DAG inline in Jupyter (drawing is imported only when displayed)."""
+        from . import drawing
+
+        return drawing.mimebundle(drawing.draw_workflow(self), repr(self))
+
     def copy(self) -> Workflow:
         return Workflow.from_dict(self.to_dict())
 
@@ -521,6 +527,12 @@ class Run:
             counts[node.status] = counts.get(node.status, 0) + 1
         shown = ", ".join(f"{status}={count}" for status, count in sorted(counts.items()))
         return f"Run(id={self.id!r}, workflow={self.workflow!r}, status={self.status!r}, nodes: {shown})"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Draw the run's DAG coloured by node status inline in Jupyter."""
+        from . import drawing
+
+        return drawing.mimebundle(drawing.draw_run(self), repr(self))
 
     def to_dict(self) -> dict[str, Any]:
         return {
