@@ -452,6 +452,7 @@ class NodeRun:
     result: Any = None
     error: str | None = None
     reused: bool = False
+    log: str = ""
 
     @property
     def duration(self) -> float | None:
@@ -471,6 +472,7 @@ class NodeRun:
             "result": self.result,
             "error": self.error,
             "reused": self.reused,
+            "log": self.log,
         }
 
     @classmethod
