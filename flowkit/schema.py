@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from .errors import ValidationError
 from .jsonvalue import check_json
-from .model import Param
+from .model import Param, params_from
 
 TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,35 +31,82 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
 }
 
 
+def must_give(param: Param) -> bool:
+    """Whether a value must be given: required and without a default to fall back on."""
+    return param.required and param.default is None
+
+
+def field_schema(param: Param) -> dict[str, Any]:
+    """One field's JSON Schema, matching `validate_values` exactly.
+
+    `validate_values` reads ``null`` as "not given" and ``""`` as missing for a
+    field that must be given, so: a field that may be left out also accepts
+    ``null``; one that must be given refuses ``null`` and ``""``.
+    """
+    prop = dict(_JSON_TYPES.get(param.kind, {}))
+    needed = must_give(param)
+    if param.kind == "choice":
+        choices = list(param.choices or [])
+        if needed:
+            prop["enum"] = [c for c in choices if c is not None and not (isinstance(c, str) and c == "")]
+        else:
+            prop["enum"] = choices if None in choices else [*choices, None]
+    elif param.kind == "json":
+        if needed:
+            prop["not"] = {"enum": [None, ""]}
+    elif not needed:
+        prop["type"] = [prop["type"], "null"]
+    elif prop["type"] == "string":
+        prop["minLength"] = 1
+    if param.default is not None:
+        prop["default"] = param.default
+    if param.help:
+        prop["description"] = param.help
+    prop["title"] = param.name
+    return prop
+
+
 def to_json_schema(params: list[Param], *, title: str | None = None, strict: bool = True) -> dict[str, Any]:
     """Turn a Param list into a JSON Schema object (draft 2020-12).
+
+    A value set passes this schema exactly when `validate_values` accepts it
+    (with ``allow_unknown=not strict``); a test holds the two together.
 
     Args:
         params: the fields.
         title: the schema's title.
         strict: refuse properties that are not declared.
     """
-    properties: dict[str, Any] = {}
-    for param in params:
-        prop = dict(_JSON_TYPES.get(param.kind, {}))
-        if param.kind == "choice":
-            prop["enum"] = list(param.choices or [])
-        if param.default is not None:
-            prop["default"] = param.default
-        if param.help:
-            prop["description"] = param.help
-        prop["title"] = param.name
-        properties[param.name] = prop
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
-        "properties": properties,
-        "required": [param.name for param in params if param.required],
+        "properties": {param.name: field_schema(param) for param in params},
+        "required": [param.name for param in params if must_give(param)],
         "additionalProperties": not strict,
     }
     if title:
         schema["title"] = title
     return schema
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON sees it: ``1 == 1.0`` but ``true != 1`` (Python says ``True == 1``)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[key], b[key]) for key in a)
+    return type(a) is type(b) and a == b
+
+
+def _is_whole(value: Any) -> bool:
+    # JSON has one number type: 3.0 is a whole number, as JSON Schema's "integer" says.
+    return not isinstance(value, bool) and (
+        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    )
 
 
 def is_template(value: Any) -> bool:
@@ -68,18 +115,21 @@ def is_template(value: Any) -> bool:
 
 
 def kind_problem(param: Param, value: Any) -> str | None:
-    """Why `value` does not fit `param`'s kind, or None if it does."""
+    """Why `value` does not fit `param`'s kind, or None if it does.
+
+    The value itself is never quoted: it may be a credential.
+    """
     kind = param.kind
     if kind in ("text", "password") and not isinstance(value, str):
         return f"must be text, got {type(value).__name__}"
     if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return f"must be a number, got {type(value).__name__}"
-    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+    if kind == "integer" and not _is_whole(value):
         return f"must be a whole number, got {type(value).__name__}"
     if kind == "boolean" and not isinstance(value, bool):
         return f"must be true or false, got {type(value).__name__}"
-    if kind == "choice" and value not in (param.choices or []):
-        return f"must be one of {param.choices}, got {value!r}"
+    if kind == "choice" and not any(json_equal(value, choice) for choice in param.choices or []):
+        return "must be one of " + ", ".join(repr(choice) for choice in param.choices or [])
     return None
 
 
@@ -144,22 +194,34 @@ def validate_values(
         raise error(f"{what}: " + "; ".join(found) + ".")
     filled = {param.name: param.default for param in params if param.default is not None}
     filled.update({name: value for name, value in values.items() if value is not None})
+    for param in params:  # 3.0 given for a whole number reaches the task as 3
+        value = filled.get(param.name)
+        if param.kind == "integer" and isinstance(value, float):
+            filled[param.name] = int(value)
     return filled
 
 
-def task(*, params: list[Param] | None = None, name: str | None = None) -> Callable[[F], F]:
-    """Declare a task's params next to the function.
+def task(*, params: list[Param] | list[dict[str, Any]] | None = None) -> Callable[[F], F]:
+    """Declare a task's params next to the function, in the same `Param` language as credentials.
+
+    The docstring's ``Args:`` section gives help to params declared without it.
+    An invalid declaration (duplicate name, unknown kind) fails here, when the
+    module is imported, so the registry reports it with the module.
 
     Example::
 
         @task(params=[Param("channel", required=True), Param("text", required=True)])
-        def send_message(credentials, params): ...
+        def send_message(credentials, params):
+            '''Post a message.
+
+            Args:
+                channel: where to post, e.g. ``#general``.
+            '''
     """
+    checked = params_from(params)
 
     def mark(fn: F) -> F:
-        fn.__flowkit_params__ = list(params or [])  # type: ignore[attr-defined]
-        if name is not None:
-            fn.__flowkit_name__ = name  # type: ignore[attr-defined]
+        fn.__flowkit_params__ = list(checked)  # type: ignore[attr-defined]
         return fn
 
     return mark
