@@ -10,6 +10,8 @@ command line, as papermill jobs, or on Dask.
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import errors
 from .errors import FlowkitError
 from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
@@ -31,4 +33,14 @@ __all__ = [
     "__version__",
     "errors",
     "task",
+    "ui",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `flowkit.ui` imports ipywidgets (~0.3 s); load it on first use of `fk.ui`, not on `import flowkit`.
+    if name == "ui":
+        import importlib
+
+        return importlib.import_module(".ui", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

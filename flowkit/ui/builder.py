@@ -1,0 +1,308 @@
+"""The Workflows screen: build a DAG node by node, see it drawn and checked after every change, save, run.
+
+Every action goes through `Workflow`'s own methods (`add_node`, `connect`,
+`rename_node`…), so the builder refuses exactly what the API refuses — a
+cycle with its path, a duplicate node — and says so in its feedback area.
+After each change the drawing is redrawn and ``ws.validate`` lists the
+problems with their nodes. ▶ Run runs in a background thread (`LiveRun`).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from .. import drawing
+from ..errors import FlowkitError, TemplateError, ValidationError
+from ..model import Run, Workflow, check_label
+from ..templating import references, template_strings
+from .common import Confirm, Feedback, Screen, button, guarded, hook, set_options
+from .live import LiveRun
+from .node_form import NodeForm
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+NEW_NAME = "Untitled workflow"
+ICONS = {"error": "⛔", "warning": "⚠️"}
+
+
+def input_names(workflow: Workflow) -> list[str]:
+    """The run inputs the workflow's templates read (``{{ inputs.title }}`` → ``title``), sorted."""
+    found: set[str] = set()
+    for node in workflow.nodes.values():
+        for _, text in template_strings(node.params, ""):
+            try:
+                found |= references(text)[1]
+            except TemplateError:
+                continue  # ws.validate reports it with its node
+    return sorted(found)
+
+
+class WorkflowBuilder(Screen):
+    """Build, check, save and run a workflow.
+
+    Args:
+        ws: the workspace.
+        wf: the workflow to edit, changed in place; a new empty one by default.
+
+    Attributes:
+        workflow: the workflow being built.
+        widget: the builder, to display.
+    """
+
+    def __init__(self, ws: Workspace, wf: Workflow | None = None) -> None:
+        self.ws = ws
+        self.workflow = wf if wf is not None else Workflow(NEW_NAME)
+        self.problems: list[tuple[str, str | None, str]] = []
+        self._confirm = Confirm()
+        self.feedback = Feedback("flowkit-builder-feedback")
+
+        self.saved = hook(w.Dropdown(description="Saved"), "flowkit-workflow-list")
+        self.open_button = button("Open", "flowkit-workflow-open")
+        self.new_button = button("New", "flowkit-workflow-new")
+        self.delete_button = button("Delete", "flowkit-workflow-delete", style="danger")
+        self.name = hook(w.Text(description="Workflow"), "flowkit-workflow-name")
+        self.description = hook(w.Text(description="Description", layout=w.Layout(width="40em")),
+                                "flowkit-workflow-description")
+
+        self.node_form = NodeForm(ws)
+        self.add_button = button("Add node", "flowkit-node-add", style="primary")
+        self.node_select = hook(w.Dropdown(description="Selected"), "flowkit-node-select")
+        self.load_button = button("Load", "flowkit-node-load", tooltip="Show the selected node in the form")
+        self.update_button = button("Update", "flowkit-node-update", tooltip="Save the form into the selected node")
+        self.rename_button = button("Rename", "flowkit-node-rename", tooltip="Rename the selected node to 'Node'")
+        self.remove_button = button("Remove", "flowkit-node-remove", style="danger")
+        self.connect_from = hook(w.Dropdown(description="From"), "flowkit-connect-from")
+        self.connect_to = hook(w.Dropdown(description="To"), "flowkit-connect-to")
+        self.connect_button = button("Connect", "flowkit-connect")
+        self.disconnect_button = button("Disconnect", "flowkit-disconnect")
+        self.problems_html = hook(w.HTML(), "flowkit-problems")
+        self.save_button = button("Save", "flowkit-workflow-save", style="success")
+
+        self.inputs = hook(w.VBox(), "flowkit-run-inputs")
+        self.input_fields: dict[str, w.Text] = {}
+        self.run_button = button("▶ Run", "flowkit-run", style="primary")
+        self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Progress"), "flowkit-progress")
+        self.picture = hook(w.HTML(), "flowkit-drawing")
+        self.result = hook(w.HTML(), "flowkit-result")
+        self.live = LiveRun(self.picture, self.progress, self.result, self.feedback, on_done=self._ran)
+
+        actions = {
+            self.open_button: self.open, self.new_button: self.new, self.delete_button: self.delete,
+            self.add_button: self.add_node, self.load_button: self.load_node,
+            self.update_button: self.update_node, self.rename_button: self.rename_node,
+            self.remove_button: self.remove_node, self.connect_button: self.connect,
+            self.disconnect_button: self.disconnect, self.save_button: self.save, self.run_button: self.start_run,
+        }
+        for widget, action in actions.items():
+            widget.on_click(guarded(self.feedback, action))
+
+        self.widget = hook(
+            w.VBox([
+                w.HBox([self.saved, self.open_button, self.new_button, self.delete_button]),
+                w.HBox([self.name, self.description]),
+                self.picture,
+                self.problems_html,
+                w.HTML("<b>Node</b>"),
+                self.node_form.box,
+                self.add_button,
+                w.HBox([self.node_select, self.load_button, self.update_button, self.rename_button,
+                        self.remove_button]),
+                w.HTML("<b>Edges</b>"),
+                w.HBox([self.connect_from, self.connect_to, self.connect_button, self.disconnect_button]),
+                self.feedback.widget,
+                self.save_button,
+                w.HTML("<b>Run</b>"),
+                self.inputs,
+                w.HBox([self.run_button, self.progress]),
+                self.result,
+            ]),
+            "flowkit-workflow-builder",
+        )
+        self._show_workflow()
+
+    # -- after every change -----------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read saved workflows, integrations and tasks (after a reload)."""
+        set_options(self.saved, [wf.name for wf in self.ws.workflows.list()])
+        self.node_form.refresh()
+        self.changed()
+
+    def changed(self) -> None:
+        """Redraw, re-check and refresh the node lists and the inputs form."""
+        names = list(self.workflow.nodes)
+        for dropdown in (self.node_select, self.connect_from, self.connect_to):
+            set_options(dropdown, names)
+        if not self.live.running:
+            self.picture.value = drawing.to_html(drawing.draw_workflow(self.workflow))
+        self.problems = list(self.ws.validate(self.workflow)) if len(self.workflow) else []
+        self.problems_html.value = self._problems_html()
+        self._build_inputs()
+
+    def _problems_html(self) -> str:
+        if not len(self.workflow):
+            return "<i>Add a node to start.</i>"
+        if not self.problems:
+            return '<div class="flowkit-no-problems">✅ No problems found.</div>'
+        items = "".join(
+            f'<li class="flowkit-problem" data-severity="{html.escape(severity)}" '
+            f'data-node="{html.escape(node or "", quote=True)}">{ICONS.get(severity, "•")} '
+            f"<b>{html.escape(node or 'workflow')}</b>: {html.escape(message)}</li>"
+            for severity, node, message in self.problems
+        )
+        return f"<ul>{items}</ul>"
+
+    def _build_inputs(self) -> None:
+        names = input_names(self.workflow)
+        if names == list(self.input_fields):
+            return
+        previous = {name: field.value for name, field in self.input_fields.items()}
+        self.input_fields = {
+            name: hook(w.Text(description=name, value=previous.get(name, "")), f"flowkit-input-{name}")
+            for name in names
+        }
+        self.inputs.children = list(self.input_fields.values())
+
+    def _show_workflow(self) -> None:
+        self.name.value = self.workflow.name
+        self.description.value = self.workflow.description
+        self.result.value = ""
+        self.progress.value = 0
+        self.refresh()
+
+    # -- the workflow -----------------------------------------------------------------
+    def open(self) -> None:
+        """Open the saved workflow chosen in the list."""
+        if not self.saved.value:
+            raise ValidationError("No saved workflow is selected.")
+        self.workflow = self.ws.workflows.get(self.saved.value)
+        self._show_workflow()
+        self.feedback.ok(f"Opened {self.workflow.name!r} (version {self.workflow.version}).")
+
+    def new(self) -> None:
+        """Start a new, empty workflow."""
+        self.workflow = Workflow(NEW_NAME)
+        self._show_workflow()
+        self.feedback.ok("Started a new workflow.")
+
+    def delete(self) -> None:
+        """Delete the saved workflow chosen in the list (on a second click)."""
+        name = self.saved.value
+        if not name:
+            raise ValidationError("No saved workflow is selected.")
+        if not self._confirm.ask(name):
+            self.feedback.error(f"Click Delete again to delete the saved workflow {name!r}.")
+            return
+        self.ws.workflows.delete(name)
+        self.refresh()
+        self.feedback.ok(f"Deleted the saved workflow {name!r}; the builder still holds it until you save.")
+
+    def _apply_name(self) -> None:
+        self.workflow.name = check_label(self.name.value.strip(), "Workflow name")
+        self.workflow.description = self.description.value.strip()
+
+    def save(self) -> None:
+        """Save the workflow (refused, with its problems, if it has errors)."""
+        self._apply_name()
+        try:
+            saved = self.ws.workflows.save(self.workflow)
+        finally:
+            self.changed()
+        set_options(self.saved, [wf.name for wf in self.ws.workflows.list()], keep=saved.name)
+        self.feedback.ok(f"Saved {saved.name!r} (version {saved.version}).")
+
+    # -- nodes ------------------------------------------------------------------------
+    def _selected(self) -> str:
+        if not self.node_select.value:
+            raise ValidationError("Select a node first.")
+        return str(self.node_select.value)
+
+    def add_node(self) -> None:
+        """Add the node described by the node form."""
+        name = self.node_form.name.value.strip()
+        fields = self.node_form.read()
+        self.workflow.add_node(name, **fields)
+        self.changed()
+        self.node_select.value = name
+        self.feedback.ok(f"Added {name!r} ({fields['integration']} · {fields['task']}).")
+
+    def load_node(self) -> None:
+        """Show the selected node in the node form."""
+        self.node_form.load(self.workflow.node(self._selected()))
+        self.feedback.ok(f"Loaded {self._selected()!r} into the form.")
+
+    def update_node(self) -> None:
+        """Replace the selected node's integration, task, params, retries and timeout with the form's."""
+        name = self._selected()
+        self.workflow.update_node(name, **self.node_form.read())
+        self.changed()
+        self.feedback.ok(f"Updated {name!r}.")
+
+    def rename_node(self) -> None:
+        """Rename the selected node to the name typed in the node form."""
+        old, new = self._selected(), self.node_form.name.value.strip()
+        self.workflow.rename_node(old, new)
+        self.changed()
+        self.node_select.value = new
+        self.feedback.ok(f"Renamed {old!r} to {new!r} (templates that read {old!r} need the new name).")
+
+    def remove_node(self) -> None:
+        """Remove the selected node and its edges."""
+        name = self._selected()
+        self.workflow.remove_node(name)
+        self.changed()
+        self.feedback.ok(f"Removed {name!r} and its edges.")
+
+    def connect(self) -> None:
+        """Connect From → To (a cycle is refused with its path)."""
+        upstream, downstream = self.connect_from.value, self.connect_to.value
+        if not upstream or not downstream:
+            raise ValidationError("Choose both nodes to connect.")
+        self.workflow.connect(upstream, downstream)
+        self.changed()
+        self.feedback.ok(f"Connected {upstream} → {downstream}.")
+
+    def disconnect(self) -> None:
+        """Remove the edge From → To."""
+        upstream, downstream = self.connect_from.value, self.connect_to.value
+        self.workflow.disconnect(upstream, downstream)
+        self.changed()
+        self.feedback.ok(f"Disconnected {upstream} → {downstream}.")
+
+    # -- running ----------------------------------------------------------------------
+    def run_inputs(self) -> dict[str, Any]:
+        """The inputs typed in the inputs form (blank ones left out)."""
+        return {name: field.value for name, field in self.input_fields.items() if field.value != ""}
+
+    def start_run(self) -> None:
+        """▶ Run the workflow as built, in a background thread; the notebook stays responsive."""
+        self._apply_name()
+        errors = [p for p in self.problems if p[0] == "error"]
+        if errors:
+            raise ValidationError(f"Fix the {len(errors)} error(s) listed above before running.")
+        workflow, inputs = self.workflow.copy(), self.run_inputs()
+        self.run_button.disabled = True
+        self.feedback.ok(f"Running {workflow.name!r}…")
+
+        def call(on_event: Any) -> Any:
+            return self.ws.run(workflow, inputs=inputs, on_event=on_event, trigger="notebook")
+
+        try:
+            self.live.start(workflow, call)
+        except FlowkitError:
+            self.run_button.disabled = False
+            raise
+
+    def _ran(self, run: Run | None) -> None:
+        self.run_button.disabled = False
+        if run is None:
+            return  # LiveRun has shown the error
+        icon = "✅" if run.status == "success" else "❌"
+        message = f"{icon} Run {run.id} of {run.workflow!r}: {run.status}."
+        if run.status == "success":
+            self.feedback.ok(message)
+        else:
+            self.feedback.error(message)

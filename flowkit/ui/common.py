@@ -1,0 +1,184 @@
+"""Small pieces every form shares: stable CSS hooks, feedback areas, option lists, run tables.
+
+The CSS classes added here are a contract with the browser tests and with
+users' own CSS; ``docs/ui-hooks.md`` lists every one of them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import ipywidgets as w
+
+from ..crypto import Redactor
+from ..errors import FlowkitError
+from ..model import Run
+
+W = TypeVar("W", bound=w.DOMWidget)
+
+RESULT_CHARS = 300
+
+
+def hook(widget: W, *classes: str) -> W:
+    """Add the stable `classes` to `widget` and return it."""
+    for name in classes:
+        widget.add_class(name)
+    return widget
+
+
+def button(label: str, css: str, *, style: str = "", tooltip: str = "") -> w.Button:
+    """A button with its stable class; `style` is an ipywidgets button style ("primary", "danger"…)."""
+    return hook(w.Button(description=label, button_style=style, tooltip=tooltip or label), css)
+
+
+class Screen:
+    """A form or panel: `widget` is what is displayed; the object displays as it."""
+
+    widget: w.Widget
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def text_of(exc: BaseException) -> str:
+    """What a person reads about an error: a flowkit message as is, anything else with its type."""
+    if isinstance(exc, FlowkitError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Feedback:
+    """One form's feedback area: an HTML widget showing the latest success or refusal.
+
+    Every message passes through `redact` (when set) before it reaches the
+    widget, so a secret a user just typed cannot come back in an error.
+    """
+
+    def __init__(self, css: str) -> None:
+        self.widget = hook(w.HTML(), css)
+        self.redact: Redactor | None = None
+
+    def _show(self, kind: str, message: str) -> None:
+        if self.redact is not None:
+            message = self.redact.text(message)
+        self.widget.value = f'<div class="flowkit-msg flowkit-msg-{kind}">{html.escape(message)}</div>'
+
+    def ok(self, message: str) -> None:
+        self._show("ok", message)
+
+    def error(self, message: str | BaseException) -> None:
+        self._show("error", text_of(message) if isinstance(message, BaseException) else message)
+
+    def clear(self) -> None:
+        self.widget.value = ""
+
+    @property
+    def text(self) -> str:
+        """The message shown, as plain text (for tests and logs)."""
+        return html.unescape(_strip_tags(self.widget.value))
+
+    @property
+    def is_error(self) -> bool:
+        return "flowkit-msg-error" in self.widget.value
+
+
+def _strip_tags(markup: str) -> str:
+    out, inside = [], False
+    for char in markup:
+        if char == "<":
+            inside = True
+        elif char == ">":
+            inside = False
+        elif not inside:
+            out.append(char)
+    return "".join(out)
+
+
+def guarded(feedback: Feedback, action: Callable[[], object]) -> Callable[..., None]:
+    """A click handler running `action`; any error is shown in `feedback` instead of escaping.
+
+    An exception escaping a widget callback ends up in the kernel log where
+    nobody reads it; the form is where the person looks.
+    """
+
+    def handler(_: Any = None) -> None:
+        try:
+            action()
+        except Exception as exc:  # shown to the person; nothing else can handle it here
+            feedback.error(exc)
+
+    return handler
+
+
+def set_options(widget: w.widgets.widget_selection._Selection, options: Sequence[Any], *, keep: Any = None) -> None:
+    """Replace a Dropdown/Select's options, keeping the current (or `keep`) value when still offered."""
+    wanted = keep if keep is not None else widget.value
+    widget.options = list(options)
+    values = [option[1] if isinstance(option, tuple) else option for option in widget.options]
+    if wanted in values:
+        widget.value = wanted
+    elif values and not isinstance(widget, w.Select):
+        widget.value = values[0]
+
+
+class Confirm:
+    """A destructive button that needs a second click on the same target."""
+
+    def __init__(self) -> None:
+        self.armed: str | None = None
+
+    def ask(self, target: str) -> bool:
+        """True when `target` was already armed by the previous click; arms it otherwise."""
+        if self.armed == target:
+            self.armed = None
+            return True
+        self.armed = target
+        return False
+
+
+def short(value: Any, limit: int = RESULT_CHARS) -> str:
+    """A result as compact JSON, clipped."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def result_table(run: Run, names: Iterable[str] | None = None) -> str:
+    """A run's nodes as an HTML table: status, duration, attempts, result, error."""
+    rows = []
+    for name in names if names is not None else run.nodes:
+        node = run.nodes.get(name)
+        if node is None:
+            continue
+        duration = "" if node.duration is None else f"{node.duration:.2f} s"
+        result = "" if node.result is None else short(node.result)
+        rows.append(
+            f'<tr data-node="{html.escape(name, quote=True)}" data-status="{html.escape(node.status)}">'
+            f"<td>{html.escape(name)}</td><td>{html.escape(node.status)}</td><td>{duration}</td>"
+            f"<td>{node.attempts}</td><td><code>{html.escape(result)}</code></td>"
+            f"<td>{html.escape(node.error or '')}</td></tr>"
+        )
+    return (
+        '<table class="flowkit-result-table"><thead><tr><th>node</th><th>status</th><th>duration</th>'
+        f"<th>attempts</th><th>result</th><th>error</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def run_summary(run: Run) -> str:
+    """One paragraph about a run: id, workflow, status, trigger, duration, error."""
+    duration = "" if run.duration is None else f" in {run.duration:.2f} s"
+    icon = {"success": "✅", "failed": "❌"}.get(run.status, "⏳")
+    error = f"<br>{html.escape(run.error)}" if run.error else ""
+    resumed = f" (resumes {html.escape(run.resumed_from)})" if run.resumed_from else ""
+    return (
+        f'<div class="flowkit-run-line" data-status="{html.escape(run.status)}">{icon} '
+        f"<b>{html.escape(run.workflow)}</b> · run <code>{html.escape(run.id)}</code>{resumed} · "
+        f"{html.escape(run.status)}{duration} · trigger {html.escape(run.trigger)}{error}</div>"
+    )

@@ -1,0 +1,143 @@
+"""The builder's node editor: integration → task → params (a generated form or a JSON editor)."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from ..errors import FlowkitError, ParamsError, ValidationError
+from ..model import Node
+from ..registry import TaskSpec
+from .common import hook, set_options
+from .fields import ParamsForm, parse_text
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+
+class NodeForm:
+    """Widgets describing one node; `read` turns them into node fields.
+
+    Tasks declared with ``@flowkit.task(params=[...])`` get a form generated
+    from their params (templates such as ``{{ inputs.title }}`` allowed);
+    other tasks get a JSON editor for a free params object.
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.spec: TaskSpec | None = None
+        self.form: ParamsForm | None = None
+        self.name = hook(w.Text(description="Node", placeholder="node_name"), "flowkit-node-name")
+        self.integration = hook(w.Dropdown(description="Integration"), "flowkit-node-integration")
+        self.task = hook(w.Dropdown(description="Task"), "flowkit-node-task")
+        self.task_help = hook(w.HTML(), "flowkit-node-task-help")
+        self.params = hook(w.VBox(), "flowkit-node-params")
+        self.json = hook(
+            w.Textarea(value="{}", description="Params", placeholder='{"text": "Hi {{ inputs.who }}"}',
+                       layout=w.Layout(width="40em", height="6em")),
+            "flowkit-node-params-json",
+        )
+        self.retries = hook(w.IntText(value=0, description="Retries", layout=w.Layout(width="12em")),
+                            "flowkit-node-retries")
+        self.timeout = hook(w.Text(description="Timeout (s)", placeholder="none", layout=w.Layout(width="14em")),
+                            "flowkit-node-timeout")
+        self.integration.observe(lambda _: self._fill_tasks(), names="value")
+        self.task.observe(lambda _: self._build_params(), names="value")
+        self.box = w.VBox([
+            self.name, self.integration, self.task, self.task_help, self.params,
+            w.HBox([self.retries, self.timeout]),
+        ])
+        self.refresh()
+
+    # -- choices ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the integrations and their modules' tasks (after a reload)."""
+        set_options(self.integration, [""] + [item.name for item in self.ws.integrations.list()])
+        self._fill_tasks()
+
+    def _module(self) -> str | None:
+        if not self.integration.value:
+            return None
+        try:
+            return self.ws.integrations.get(self.integration.value).type
+        except FlowkitError as exc:
+            self.task_help.value = f'<span class="flowkit-msg-error">{html.escape(str(exc))}</span>'
+            return None
+
+    def _fill_tasks(self) -> None:
+        module = self._module()
+        self.task_help.value = ""
+        tasks: list[str] = []
+        if module is not None:
+            try:
+                tasks = sorted(self.ws.registry.tasks(module))
+            except FlowkitError as exc:
+                self.task_help.value = f'<span class="flowkit-msg-error">{html.escape(str(exc))}</span>'
+        set_options(self.task, tasks)
+        if not tasks:
+            self.task.value = None
+        self._build_params()
+
+    def _build_params(self, values: dict[str, Any] | None = None) -> None:
+        module = self._module()
+        self.spec = None
+        if module is not None and self.task.value:
+            try:
+                self.spec = self.ws.registry.task(module, self.task.value)
+            except FlowkitError as exc:
+                self.task_help.value = f'<span class="flowkit-msg-error">{html.escape(str(exc))}</span>'
+        if self.spec is not None:
+            self.task_help.value = f"<small>{html.escape(self.spec.doc or self.spec.summary)}</small>"
+        if self.spec is not None and self.spec.params is not None:
+            self.form = ParamsForm(self.spec.params, values=values, templates=True)
+            self.params.children = [self.form.box]
+        else:
+            self.form = None
+            self.json.value = json.dumps(values or {}, indent=2)
+            self.params.children = [self.json]
+
+    # -- reading and loading ------------------------------------------------------------
+    def read_params(self) -> dict[str, Any]:
+        """The params typed in the form or the JSON editor."""
+        if self.form is not None:
+            return self.form.read()
+        text = self.json.value.strip() or "{}"
+        try:
+            params = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParamsError(
+                f"Params are not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+            ) from exc
+        if not isinstance(params, dict):
+            raise ParamsError(f"Params must be a JSON object like {{\"key\": \"value\"}}, got {type(params).__name__}.")
+        return params
+
+    def read(self) -> dict[str, Any]:
+        """Node fields except the name: integration, task, params, retries, timeout."""
+        if not self.integration.value:
+            raise ValidationError("Choose the node's integration.")
+        if not self.task.value:
+            raise ValidationError(f"Choose a task of {self.integration.value!r}.")
+        return {
+            "integration": self.integration.value,
+            "task": self.task.value,
+            "params": self.read_params(),
+            "retries": self.retries.value,
+            "timeout": parse_text("number", self.timeout.value, what="Timeout"),
+        }
+
+    def load(self, node: Node) -> None:
+        """Show `node` in the form (its integration may have gone; then it is offered anyway)."""
+        self.name.value = node.name
+        options = list(self.integration.options)
+        if node.integration not in options:
+            options.append(node.integration)
+        set_options(self.integration, options, keep=node.integration)
+        if node.task in self.task.options:
+            self.task.value = node.task
+        self._build_params(node.params)
+        self.retries.value = node.retries
+        self.timeout.value = "" if node.timeout is None else str(node.timeout)

@@ -1,0 +1,150 @@
+"""The Runs screen: run history with filters, and one run's DAG, per-node details and Resume."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from .. import drawing
+from ..errors import ValidationError
+from ..model import RUN_STATUSES, Run
+from .common import Feedback, Screen, button, guarded, hook, result_table, run_summary, set_options
+from .live import LiveRun
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+ALL = "(all)"
+HISTORY_LIMIT = 200
+
+
+class RunView(Screen):
+    """One run: summary, DAG coloured by status, per-node table; Resume for a failed run.
+
+    Args:
+        run: the run to show.
+        ws: the workspace, needed to resume (without it the view is read-only).
+        on_resumed: called with the new run after a resume finishes.
+    """
+
+    def __init__(self, run: Run, ws: Workspace | None = None, *, on_resumed: Any = None) -> None:
+        self.ws = ws
+        self.on_resumed = on_resumed
+        self.feedback = Feedback("flowkit-run-feedback")
+        self.summary = hook(w.HTML(), "flowkit-run-summary")
+        self.picture = hook(w.HTML(), "flowkit-run-drawing")
+        self.nodes = hook(w.HTML(), "flowkit-run-nodes")
+        self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Resume"), "flowkit-run-progress")
+        self.progress.layout.display = "none"
+        self.resume_button = button("Resume", "flowkit-run-resume", style="warning",
+                                    tooltip="Run the failed and skipped nodes again, reusing the successful ones")
+        self.resume_button.on_click(guarded(self.feedback, self.resume))
+        self.live = LiveRun(self.picture, self.progress, self.nodes, self.feedback, on_done=self._resumed)
+        self.widget = hook(
+            w.VBox([self.summary, self.picture, self.nodes, w.HBox([self.resume_button, self.progress]),
+                    self.feedback.widget]),
+            "flowkit-run-view",
+        )
+        self.show(run)
+
+    def show(self, run: Run) -> None:
+        """Display `run`."""
+        self.run = run
+        self.summary.value = run_summary(run)
+        self.picture.value = drawing.to_html(drawing.draw_run(run))
+        self.nodes.value = result_table(run)
+        self.resume_button.disabled = self.ws is None or run.status != "failed"
+
+    def resume(self) -> None:
+        """Re-run the failed and skipped nodes in a background thread, showing progress live."""
+        if self.ws is None:
+            raise ValidationError("This view has no workspace to resume in; use RunView(run, ws).")
+        if self.run.status != "failed":
+            raise ValidationError(f"Run {self.run.id} is {self.run.status}; only a failed run can be resumed.")
+        ws, previous = self.ws, self.run
+        self.resume_button.disabled = True
+        self.progress.layout.display = None
+        self.feedback.ok(f"Resuming run {previous.id}…")
+
+        def call(on_event: Any) -> Run:
+            return ws.resume(previous, on_event=on_event)
+
+        self.live.start(previous.workflow_snapshot(), call)
+
+    def _resumed(self, run: Run | None) -> None:
+        if run is None:
+            self.resume_button.disabled = False
+            return
+        self.show(run)
+        self.feedback.ok(f"Resumed as run {run.id}: {run.status}.")
+        if self.on_resumed is not None:
+            self.on_resumed(run)
+
+
+def run_label(run: Run) -> str:
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
+    return f"{started} · {run.workflow} · {run.status}"
+
+
+class RunsPanel(Screen):
+    """The run history, filtered by workflow and status; choosing a run shows its `RunView`.
+
+    Args:
+        ws: the workspace.
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.view: RunView | None = None
+        self.feedback = Feedback("flowkit-runs-feedback")
+        self.workflow = hook(w.Dropdown(description="Workflow", options=[ALL]), "flowkit-runs-filter-workflow")
+        self.status = hook(w.Dropdown(description="Status", options=[ALL, *RUN_STATUSES]), "flowkit-runs-filter-status")
+        self.refresh_button = button("Refresh", "flowkit-runs-refresh")
+        self.list = hook(w.Select(description="Runs", rows=8, layout=w.Layout(width="48em")), "flowkit-runs-list")
+        self.detail = w.VBox()
+        self.refresh_button.on_click(guarded(self.feedback, self.refresh))
+        for control in (self.workflow, self.status):
+            control.observe(lambda _: guarded(self.feedback, self.list_runs)(), names="value")
+        self.list.observe(lambda _: guarded(self.feedback, self.select)(), names="value")
+        self.widget = hook(
+            w.VBox([w.HBox([self.workflow, self.status, self.refresh_button]), self.list, self.feedback.widget,
+                    self.detail]),
+            "flowkit-runs-panel",
+        )
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the workflows and the history."""
+        names = sorted({wf.name for wf in self.ws.workflows.list()})
+        set_options(self.workflow, [ALL, *names])
+        self.list_runs()
+
+    def list_runs(self) -> None:
+        """List the runs matching the filters, newest first."""
+        runs = self.ws.runs.list(
+            workflow=None if self.workflow.value == ALL else self.workflow.value,
+            status=None if self.status.value == ALL else self.status.value,
+            limit=HISTORY_LIMIT,
+        )
+        set_options(self.list, [(run_label(run), run.id) for run in runs])
+        if not runs:
+            self.feedback.ok("No runs match.")
+        else:
+            self.feedback.clear()
+        self.select()
+
+    def select(self) -> None:
+        """Show the run chosen in the list."""
+        if not self.list.value:
+            self.view = None
+            self.detail.children = []
+            return
+        self.view = RunView(self.ws.runs.get(self.list.value), self.ws, on_resumed=self._resumed)
+        self.detail.children = [self.view.widget]
+
+    def _resumed(self, run: Run) -> None:
+        self.list_runs()
+        if run.id in [option[1] for option in self.list.options]:
+            self.list.value = run.id
