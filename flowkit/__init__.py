@@ -13,21 +13,29 @@ from __future__ import annotations
 from typing import Any
 
 from . import errors
+from .engine import Event
 from .errors import FlowkitError
+from .executors import Executor, InlineExecutor, ThreadExecutor
 from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
 from .schema import task
+from .validation import Problem
 from .workspace import Workspace
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Event",
+    "Executor",
     "FlowkitError",
+    "InlineExecutor",
     "Integration",
     "IntegrationType",
     "Node",
     "NodeRun",
     "Param",
+    "Problem",
     "Run",
+    "ThreadExecutor",
     "Workflow",
     "Workspace",
     "__version__",

@@ -179,6 +179,64 @@ class IntegrationCollection:
     def list(self) -> list[Integration]:
         return sorted((self._from_doc(d) for d in self._ws.store.all(self.collection)), key=lambda i: i.name)
 
+    def test(
+        self,
+        name: str | None = None,
+        *,
+        type: str | None = None,
+        credentials: dict[str, Any] | None = None,
+        timeout: float | None = 30.0,
+    ) -> dict[str, Any]:
+        """Call the module's ``test_connection`` task with saved or unsaved credentials.
+
+        It runs like a node's task: in a child process stopped after `timeout`
+        seconds, its output captured, every credential value masked; a hang, an
+        exception or a bad return value gives ``success: False`` with the reason.
+
+        Args:
+            name: a saved integration; `credentials` given too override its
+                stored fields (blank values keep the stored ones).
+            type: with `credentials`, test values that are not saved yet.
+            credentials: credential values, checked against the type.
+            timeout: seconds before the test is stopped; None runs it in this thread.
+
+        Returns:
+            ``{"success": bool, "message": str}``, plus ``steps`` when the task reports them.
+        """
+        from .errors import ValidationError
+        from .invoke import call_task, remember
+
+        if name is not None:
+            integration = self.get(name)
+            type_name = integration.type
+            given = {key: value for key, value in (credentials or {}).items() if value not in (None, "")}
+            values = {**integration.credentials.reveal(), **given}
+        elif type is not None:
+            type_name, values = type, dict(credentials or {})
+        else:
+            raise ValidationError("Name a saved integration, or give type= and credentials= to test.")
+        try:
+            what = f"Credentials of {name!r}" if name else f"Credentials for type {type_name!r}"
+            values = validate_values(self._ws.types.get(type_name).params, values, what=what,
+                                     error=CredentialsError)
+        except CredentialsError as exc:
+            return {"success": False, "message": str(exc)}
+        module = self._ws.registry.module(type_name)
+        if "test_connection" not in module.tasks:
+            return {"success": False, "message": f"The integration module {type_name!r} has no test_connection "
+                                                 "task; add `def test_connection(credentials, params)` to it."}
+        remember(type_name, module.location, {task: spec.func for task, spec in module.tasks.items()})
+        outcome = call_task(type_name, module.location, "test_connection", values, {}, timeout)
+        result = outcome["result"] if isinstance(outcome["result"], dict) else {}
+        if outcome["ok"]:
+            message = str(result.get("message") or "Connection OK.")
+        else:
+            message = str(result.get("message") or outcome["error"])
+        report: dict[str, Any] = {"success": bool(outcome["ok"]), "message": message}
+        if "steps" in result:
+            report["steps"] = result["steps"]
+        return report
+
     def delete(self, name: str) -> None:
         """Delete an integration no saved workflow uses."""
         with self._ws.store.locked():

@@ -18,13 +18,21 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import crypto
 from .catalog import IntegrationCollection, RunCollection, TypeCollection, WorkflowCollection
 from .errors import SecretKeyError
 from .registry import Registry
 from .store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from .engine import Event
+    from .executors import Executor
+    from .model import Run, Workflow
+    from .validation import Problem
 
 ENV_WORKSPACE = "FLOWKIT_WORKSPACE"
 DEFAULT_WORKSPACE = ".flowkit"
@@ -120,6 +128,73 @@ class Workspace:
         return count
 
     # -- the engine's faces -------------------------------------------------------
+    def validate(self, workflow: Workflow | str, *, inputs: dict[str, Any] | None = None) -> list[Problem]:
+        """Every problem of a workflow at once, as ``Problem(severity, node, message)`` tuples.
+
+        Args:
+            workflow: a `Workflow`, or the name of a saved one.
+            inputs: the run's inputs, when known; a template reading an input
+                that is not among them is then an error.
+        """
+        from .engine import resolve
+        from .validation import validate
+
+        return validate(self, resolve(self, workflow), inputs=inputs)
+
+    def run(
+        self,
+        workflow: Workflow | str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        executor: Executor | str | None = None,
+        on_event: Callable[[Event], None] | Iterable[Callable[[Event], None]] | None = None,
+        trigger: str = "api",
+        only: Iterable[str] | None = None,
+        from_run: Run | str | None = None,
+        max_workers: int | None = None,
+    ) -> Run:
+        """Run a workflow to its end and return the finished `Run` (also saved in ``ws.runs``).
+
+        A workflow with errors is refused (`WorkflowInvalid`) before anything runs.
+        A failing node fails the run; the run is still returned, never raised.
+
+        Args:
+            workflow: a `Workflow`, or the name of a saved one.
+            inputs: values templates read as ``{{ inputs.name }}``.
+            executor: an `Executor`, or ``"threads"`` (default) / ``"inline"``.
+            on_event: callable(s) receiving each `Event`, on this thread.
+            trigger: what started the run (``api``, ``cli``, ``ui``, ``job``...).
+            only: run just these nodes, taking upstream results from `from_run`.
+            from_run: the earlier run (or its id) that `only` takes results from.
+            max_workers: the width of the executor flowkit builds.
+        """
+        from .engine import run_workflow
+
+        return run_workflow(self, workflow, inputs=inputs, executor=executor, on_event=on_event,
+                            trigger=trigger, only=only, from_run=from_run, max_workers=max_workers)
+
+    def resume(
+        self,
+        run: Run | str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        executor: Executor | str | None = None,
+        on_event: Callable[[Event], None] | Iterable[Callable[[Event], None]] | None = None,
+        trigger: str = "api",
+        max_workers: int | None = None,
+    ) -> Run:
+        """Re-run what did not succeed in `run`: a new run of the same workflow snapshot.
+
+        Nodes that succeeded keep their results (``reused=True``); failed and
+        skipped ones run again. The new run's ``resumed_from`` is `run`'s id.
+        Options are those of `run`; `inputs` default to the earlier run's.
+        """
+        from .engine import run_workflow
+
+        earlier = self.runs.get(run) if isinstance(run, str) else run
+        return run_workflow(self, earlier.workflow, inputs=inputs, executor=executor, on_event=on_event,
+                            trigger=trigger, max_workers=max_workers, resume=earlier)
+
     def info(self) -> dict[str, Any]:
         """Counts and paths, for ``flowkit status`` and the UI header."""
         return {

@@ -1,0 +1,480 @@
+"""Run a workflow: validate, decrypt, schedule nodes on an executor, record, report events.
+
+The pipeline of one run, top to bottom (`execute`):
+
+1. **validate** the workflow with the run's inputs (`flowkit.validation`);
+   any error refuses the run before anything executes;
+2. **decrypt** the credentials of the integrations the run uses, once, and
+   build the `Redactor` that masks them in everything recorded or shown;
+3. **record** the run's start durably (`ws.runs.save(run, final=False)`);
+4. **schedule**: a node is submitted to the executor when all its parents
+   have succeeded, so independent nodes run side by side; each ending is
+   appended to the run's events file, retries wait out their back-off on a
+   timer heap (no executor slot is held while waiting), and a failure skips
+   the node's descendants while independent branches carry on;
+5. **finish**: write the whole run durably and tell the `on_event` callbacks.
+
+All bookkeeping happens on the calling ("driver") thread: workers only run
+`flowkit.invoke.call_task` and hand back its outcome through a queue, so the
+`Run` needs no locks and callbacks always run on the driver thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import os
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from . import capture, invoke
+from .crypto import Redactor
+from .errors import NotFoundError, ParamsError, TemplateError, ValidationError, WorkflowInvalid
+from .executors import Executor, ThreadExecutor, make_executor
+from .jsonvalue import check_json
+from .model import NodeRun, Run, Workflow
+from .schema import validate_values
+from .templating import INPUTS, render
+from .validation import NodePlan, Problem, analyze
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+EVENT_KINDS = ("run_started", "node_started", "node_finished", "run_finished")
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+@dataclass
+class Event:
+    """Something happened in a run; given to every ``on_event`` callback, on the driver thread.
+
+    Attributes:
+        kind: ``run_started``, ``node_started``, ``node_finished`` or ``run_finished``.
+        run: the live `Run`; ``run.nodes[name].status`` is current.
+        node: the node concerned, or None for run events.
+    """
+
+    kind: str
+    run: Run
+    node: str | None = None
+
+    @property
+    def node_run(self) -> NodeRun | None:
+        """The concerned node's `NodeRun`, or None for run events."""
+        return self.run.nodes.get(self.node) if self.node is not None else None
+
+
+EventCallback = Callable[[Event], None]
+
+
+def invalid(workflow: Workflow, problems: list[Problem]) -> WorkflowInvalid:
+    """The error refusing a workflow with errors, listing each one."""
+    errors = [problem for problem in problems if problem.severity == "error"]
+    listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
+    return WorkflowInvalid(f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems)
+
+
+# -- choosing what runs -------------------------------------------------------------
+def reusable(node_run: NodeRun) -> NodeRun:
+    """A copy of a succeeded node's record, marked as reused by a later run."""
+    return NodeRun.from_dict({**node_run.to_dict(), "reused": True})
+
+
+def select_only(workflow: Workflow, only: Iterable[str], from_run: Run | None) -> tuple[set[str], dict[str, NodeRun]]:
+    """The nodes `only` names, and the upstream results they need from `from_run`."""
+    names = [only] if isinstance(only, str) else list(only)
+    unknown = [name for name in names if name not in workflow.graph]
+    if unknown or not names:
+        raise NotFoundError(", ".join(unknown) or "(none)",
+                            hint=f"only= must name nodes of {workflow.name!r}: {', '.join(workflow.graph)}.")
+    graph = workflow.graph
+    needed = set().union(*(nx.ancestors(graph, name) for name in names)) - set(names)
+    if not needed:
+        return set(names), {}
+    if from_run is None:
+        raise ValidationError(
+            f"Running only {', '.join(names)} needs the results of {', '.join(sorted(needed))}; "
+            "pass from_run= an earlier run of this workflow where they succeeded."
+        )
+    if from_run.workflow != workflow.name:
+        raise ValidationError(f"Run {from_run.id} is of the workflow {from_run.workflow!r}, not {workflow.name!r}.")
+    missing = sorted(name for name in needed
+                     if name not in from_run.nodes or from_run.nodes[name].status != "success")
+    if missing:
+        raise ValidationError(
+            f"Run {from_run.id} has no result of {', '.join(missing)}, which {', '.join(names)} need(s); "
+            "resume that run first (ws.resume) or add them to only=."
+        )
+    return set(names), {name: reusable(from_run.nodes[name]) for name in needed}
+
+
+def select_resume(workflow: Workflow, run: Run) -> tuple[set[str], dict[str, NodeRun]]:
+    """Every node of `run` that did not succeed, and the results of those that did."""
+    reused = {name: reusable(node) for name, node in run.nodes.items()
+              if node.status == "success" and name in workflow.graph}
+    return set(workflow.graph) - set(reused), reused
+
+
+def make_callbacks(on_event: EventCallback | Iterable[EventCallback] | None) -> list[EventCallback]:
+    if on_event is None:
+        return []
+    if callable(on_event):
+        return [on_event]
+    callbacks = list(on_event)
+    for callback in callbacks:
+        if not callable(callback):
+            raise ValidationError(f"on_event must be a callable or a list of callables, got {callback!r}.")
+    return callbacks
+
+
+def choose_executor(executor: Executor | str | None, max_workers: int | None) -> tuple[Executor, bool]:
+    """The executor to use, and whether this run owns it (and shuts it down)."""
+    if executor is None:
+        return ThreadExecutor(max_workers=max_workers), True
+    if isinstance(executor, str):
+        return make_executor(executor, max_workers=max_workers), True
+    if not isinstance(executor, Executor):
+        raise ValidationError(f"executor must be a flowkit Executor or a name, got {type(executor).__name__}.")
+    if max_workers is not None:
+        raise ValidationError("max_workers sizes an executor flowkit builds; size your own executor instead.")
+    return executor, False
+
+
+# -- one run --------------------------------------------------------------------------
+class Execution:
+    """One run of a workflow, driven from the calling thread (see the module docstring)."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        workflow: Workflow,
+        *,
+        inputs: dict[str, Any],
+        scope: set[str],
+        reused: dict[str, NodeRun],
+        executor: Executor,
+        callbacks: list[EventCallback],
+        trigger: str,
+        resumed_from: str | None = None,
+    ) -> None:
+        self.ws = ws
+        self.workflow = workflow
+        self.graph = workflow.graph
+        self.inputs = inputs
+        self.scope = scope
+        self.reused = reused
+        self.executor = executor
+        self.callbacks = callbacks
+        self.trigger = trigger
+        self.resumed_from = resumed_from
+        self.plans: dict[str, NodePlan] = {}
+        self.credentials: dict[str, dict[str, Any]] = {}
+        self.redactor = Redactor()
+        self.results: dict[str, Any] = {}
+        self.sent: dict[str, dict[str, Any]] = {}
+        self.done: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.events: Any = None
+        self.run = Run(workflow.name)
+
+    # 1. validate ------------------------------------------------------------------
+    def validate(self) -> None:
+        analysis = analyze(self.ws, self.workflow, inputs=self.inputs)
+        blocking = [problem for problem in analysis.errors if problem.node is None or problem.node in self.scope]
+        if blocking:
+            raise invalid(self.workflow, blocking)
+        self.plans = {name: plan for name, plan in analysis.plans.items() if name in self.scope}
+
+    # 2. decrypt -------------------------------------------------------------------
+    def decrypt(self) -> None:
+        """Decrypt each integration the run uses, once; remember its module's loaded tasks."""
+        for plan in self.plans.values():
+            if plan.integration not in self.credentials:
+                integration = self.ws.integrations.get(plan.integration)
+                self.credentials[plan.integration] = integration.credentials.reveal()
+        self.redactor = Redactor(value for values in self.credentials.values() for value in values.values())
+        for module in {(plan.module, plan.location) for plan in self.plans.values()}:
+            tasks = self.ws.registry.module(module[0]).tasks
+            invoke.remember(module[0], module[1], {name: spec.func for name, spec in tasks.items()})
+
+    # 3. record --------------------------------------------------------------------
+    def start(self) -> None:
+        run = self.run
+        run.version = self.workflow.version
+        run.snapshot = self.workflow.to_dict()
+        run.inputs = self.redactor(self.inputs)
+        run.trigger = self.trigger
+        run.resumed_from = self.resumed_from
+        run.pid = os.getpid()
+        run.host = self.ws.host
+        run.started_at = time.time()
+        for name in nx.topological_sort(self.graph):
+            if name in self.reused:
+                run.nodes[name] = self.reused[name]
+                self.results[name] = self.reused[name].result
+            elif name in self.scope:
+                run.nodes[name] = NodeRun(name)
+        self.ws.runs.save(run, final=False)
+        self.events = self.ws.store.runs.open_events(run.id)
+
+    def record(self, node_run: NodeRun) -> None:
+        """Append a node's state to the events file (flushed, not fsync'd: see store.RunStore)."""
+        self.events.write(_encode(node_run.to_dict()) + "\n")
+
+    def emit(self, kind: str, node: str | None = None) -> None:
+        if not self.callbacks:
+            return
+        event = Event(kind, self.run, node)
+        for callback in self.callbacks:
+            try:
+                callback(event)
+            except Exception:  # a broken progress bar must not break the run
+                logger.exception("An on_event callback failed on %s %s; the run goes on.", kind, node or "")
+
+    # 4. schedule ------------------------------------------------------------------
+    def render(self, plan: NodePlan) -> dict[str, Any]:
+        if not plan.templated:
+            return plan.params
+        context = {INPUTS: self.inputs}
+        for ref in plan.refs:
+            context[ref] = self.results[ref]
+        params = render(plan.params, context)
+        if plan.declared is not None:
+            params = validate_values(plan.declared, params, what="rendered params", error=ParamsError)
+        return params
+
+    def begin(self, name: str) -> bool:
+        """Mark a node running and submit it; False when its params fail to render."""
+        plan = self.plans[name]
+        node_run = self.run.nodes[name]
+        node_run.status = "running"
+        node_run.started_at = time.time()
+        self.record(node_run)
+        self.emit("node_started", name)
+        try:
+            params = self.render(plan)
+        except (TemplateError, ParamsError) as exc:
+            node_run.params = self.redactor(plan.params)
+            self.fail(name, self.redactor.text(f"Node {name!r}: {exc}"))
+            return False
+        node_run.params = self.redactor(params)
+        self.sent[name] = params  # a retry repeats the call as sent (the recorded copy is redacted)
+        self.submit(name, params)
+        return True
+
+    def submit(self, name: str, params: dict[str, Any]) -> None:
+        plan = self.plans[name]
+        self.run.nodes[name].attempts += 1
+        try:
+            future = self.executor.submit(invoke.call_task, plan.module, plan.location, plan.task,
+                                          self.credentials[plan.integration], params, plan.timeout)
+        except Exception as exc:
+            future = _failed_future(exc)
+        future.add_done_callback(partial(_deliver, self.done, name))
+
+    def outcome(self, name: str, future: Any) -> dict[str, Any]:
+        plan = self.plans[name]
+        try:
+            outcome = dict(future.result())
+        except Exception as exc:
+            outcome = {"ok": False, "result": None, "log": "", "timed_out": False,
+                       "error": f"{plan.module}.{plan.task} could not run on {self.executor!r}: "
+                                f"{type(exc).__name__}: {exc}"}
+        if self.redactor:
+            for key in ("result", "error", "log"):
+                outcome[key] = self.redactor(outcome.get(key))
+        return outcome
+
+    def succeed(self, name: str, outcome: dict[str, Any]) -> None:
+        node_run = self.run.nodes[name]
+        node_run.status = "success"
+        node_run.finished_at = time.time()
+        node_run.result = self.results[name] = outcome["result"]
+        self.end(node_run)
+
+    def fail(self, name: str, error: str) -> None:
+        """Fail a node and skip every descendant still waiting."""
+        node_run = self.run.nodes[name]
+        node_run.status = "failed"
+        node_run.error = error
+        node_run.finished_at = time.time()
+        self.end(node_run)
+        for descendant in nx.topological_sort(self.graph.subgraph(nx.descendants(self.graph, name))):
+            skipped = self.run.nodes.get(descendant)
+            if skipped is not None and skipped.status == "pending":
+                skipped.status = "skipped"
+                skipped.error = f"Skipped: the upstream node {name!r} failed."
+                self.end(skipped)
+
+    def end(self, node_run: NodeRun) -> None:
+        self.record(node_run)
+        self.emit("node_finished", node_run.name)
+
+    def log_attempt(self, name: str, outcome: dict[str, Any]) -> None:
+        node_run = self.run.nodes[name]
+        text = outcome.get("log") or ""
+        if self.plans[name].retries:
+            note = "" if outcome["ok"] else f"attempt failed: {outcome['error']}\n"
+            text = f"--- attempt {node_run.attempts} ---\n{text}{note}"
+        node_run.log += text
+
+    def schedule(self) -> None:
+        """Run every node in scope in dependency order; see the module docstring."""
+        remaining: dict[str, int] = {}
+        ready: deque[str] = deque()
+        for name, node_run in self.run.nodes.items():
+            if node_run.status == "pending":
+                count = sum(1 for parent in self.graph.predecessors(name) if parent not in self.reused)
+                remaining[name] = count
+                if count == 0:
+                    ready.append(name)
+        in_flight = 0
+        retries: list[tuple[float, int, str]] = []
+        sequence = 0
+        while True:
+            while ready:
+                in_flight += self.begin(ready.popleft())
+            now = time.monotonic()
+            while retries and retries[0][0] <= now:
+                _, _, name = heapq.heappop(retries)
+                self.submit(name, self.sent[name])
+                in_flight += 1
+            if not in_flight and not retries:
+                return
+            wait = max(0.0, retries[0][0] - now) if retries else None
+            try:
+                name, future = self.done.get(timeout=wait)
+            except queue.Empty:
+                continue
+            in_flight -= 1
+            outcome = self.outcome(name, future)
+            plan = self.plans[name]
+            node_run = self.run.nodes[name]
+            will_retry = not outcome["ok"] and node_run.attempts <= plan.retries
+            self.log_attempt(name, outcome)
+            if outcome["ok"]:
+                self.succeed(name, outcome)
+                for child in self.graph.successors(name):
+                    if child in remaining:
+                        remaining[child] -= 1
+                        if remaining[child] == 0 and self.run.nodes[child].status == "pending":
+                            ready.append(child)
+            elif will_retry:
+                delay = plan.retry_delay * 2 ** (node_run.attempts - 1)
+                sequence += 1
+                heapq.heappush(retries, (time.monotonic() + delay, sequence, name))
+            else:
+                if outcome.get("result") is not None:
+                    node_run.result = outcome["result"]
+                self.fail(name, outcome["error"] or f"{plan.module}.{plan.task} failed.")
+
+    # 5. finish --------------------------------------------------------------------
+    def finish(self, error: str | None = None) -> None:
+        run = self.run
+        failed = [name for name, node in run.nodes.items() if node.status == "failed"]
+        for node in run.nodes.values():
+            if node.status == "running":
+                node.status, node.error, node.finished_at = "failed", error or "Interrupted.", time.time()
+        run.status = "success" if not failed and error is None else "failed"
+        if error is not None:
+            run.error = error
+        elif failed:
+            run.error = f"{len(failed)} node(s) failed: {', '.join(failed)}."
+        run.finished_at = time.time()
+        if self.events is not None:
+            self.events.close()
+        self.ws.runs.save(run)
+
+    def execute(self) -> Run:
+        """Validate, decrypt, record, schedule, finish; returns the finished run."""
+        self.validate()
+        self.decrypt()
+        self.start()
+        self.emit("run_started")
+        for name in self.reused:
+            self.emit("node_finished", name)
+        try:
+            with capture.capturing(self.redactor):
+                self.executor.run_started(self.run)
+                self.schedule()
+        except BaseException as exc:
+            self.finish(self.redactor.text(f"The run stopped: {type(exc).__name__}: {exc}"))
+            self.emit("run_finished")
+            raise
+        finally:
+            self.executor.run_finished(self.run)
+        self.finish()
+        self.emit("run_finished")
+        return self.run
+
+
+def _deliver(done: queue.SimpleQueue[tuple[str, Any]], name: str, future: Any) -> None:
+    done.put((name, future))
+
+
+def _failed_future(exc: BaseException) -> Any:
+    import concurrent.futures
+
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    future.set_exception(exc)
+    return future
+
+
+# -- the faces Workspace calls ------------------------------------------------------------
+def resolve(ws: Workspace, workflow: Workflow | str) -> Workflow:
+    if isinstance(workflow, Workflow):
+        return workflow
+    if isinstance(workflow, str):
+        return ws.workflows.get(workflow)
+    raise ValidationError(f"Expected a Workflow or a workflow name, got {type(workflow).__name__}.")
+
+
+def run_workflow(
+    ws: Workspace,
+    workflow: Workflow | str,
+    *,
+    inputs: dict[str, Any] | None = None,
+    executor: Executor | str | None = None,
+    on_event: EventCallback | Iterable[EventCallback] | None = None,
+    trigger: str = "api",
+    only: Iterable[str] | None = None,
+    from_run: Run | str | None = None,
+    max_workers: int | None = None,
+    resume: Run | None = None,
+) -> Run:
+    """Run a workflow (see `Workspace.run`); with `resume`, re-run what did not succeed in that run."""
+    wf = resume.workflow_snapshot() if resume is not None else resolve(ws, workflow)
+    if isinstance(from_run, str):
+        from_run = ws.runs.get(from_run)
+    if resume is not None:
+        scope, reused = select_resume(wf, resume)
+        base: Run | None = resume
+    elif only is not None:
+        scope, reused = select_only(wf, only, from_run)
+        base = from_run
+    elif from_run is not None:
+        raise ValidationError("from_run= gives upstream results to only=[...]; to re-run what failed in a run, "
+                              "use ws.resume(run).")
+    else:
+        scope, reused, base = set(wf.graph), {}, None
+    given = dict(base.inputs) if inputs is None and base is not None else dict(inputs or {})
+    check_json(given, "inputs")
+    callbacks = make_callbacks(on_event)
+    chosen, owned = choose_executor(executor, max_workers)
+    try:
+        execution = Execution(ws, wf, inputs=given, scope=scope, reused=reused, executor=chosen,
+                              callbacks=callbacks, trigger=trigger,
+                              resumed_from=base.id if base is not None else None)
+        return execution.execute()
+    finally:
+        if owned:
+            chosen.shutdown()
