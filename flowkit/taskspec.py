@@ -15,6 +15,7 @@ Either way the docstring's Google ``Args:`` section supplies help texts
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import re
 import sys
@@ -141,11 +142,41 @@ def _is_typeddict(hint: Any) -> bool:
 
 
 def _hints(obj: Any) -> dict[str, Any]:
-    """Resolved annotations, or the raw ones where a name cannot be resolved (they become json)."""
+    """Resolved annotations; one that cannot be resolved becomes ``Any`` (a json field), not an error."""
     try:
         return typing.get_type_hints(obj, include_extras=True)
     except Exception:  # an unresolvable forward reference must not make the task unusable
-        return dict(getattr(obj, "__annotations__", {}))
+        pass
+    namespace = getattr(obj, "__globals__", None)  # a function's; a TypedDict's is its module's
+    if namespace is None:
+        module = sys.modules.get(getattr(obj, "__module__", ""))
+        namespace = vars(module) if module is not None else {}
+    return {key: _resolve(value, namespace) for key, value in getattr(obj, "__annotations__", {}).items()}
+
+
+class _Lenient(dict):  # type: ignore[type-arg]
+    """Names for evaluating an annotation: the module's, then builtins, then ``Any`` for unknown ones."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        super().__init__()
+        self.namespace = namespace
+
+    def __missing__(self, key: str) -> Any:
+        if key in self.namespace:
+            return self.namespace[key]
+        return getattr(builtins, key, Any)
+
+
+def _resolve(annotation: Any, namespace: dict[str, Any]) -> Any:
+    """Evaluate one annotation; unknown names become ``Any``, so ``NotRequired[Missing]`` still reads."""
+    if isinstance(annotation, typing.ForwardRef):
+        annotation = annotation.__forward_arg__
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, {}, _Lenient(namespace))  # what typing.get_type_hints does, leniently
+    except Exception:
+        return Any
 
 
 def typeddict_params(func: Callable[..., Any]) -> list[Param] | None:
@@ -159,19 +190,25 @@ def typeddict_params(func: Callable[..., Any]) -> list[Param] | None:
     if argument is None or argument.annotation is inspect.Parameter.empty:
         return None
     hint = _hints(func).get(argument.name)
-    if isinstance(hint, str):  # other annotations failed to resolve; try this one alone
-        try:
-            hint = eval(hint, getattr(func, "__globals__", {}))  # what typing.get_type_hints does
-        except Exception:
-            return None
     if not _is_typeddict(hint):
         return None
-    required = set(hint.__required_keys__)  # type: ignore[union-attr]
+    by_totality = set(hint.__required_keys__)  # type: ignore[union-attr]
     return [
-        Param(key, kind=kind, required=key in required, choices=choices)
+        Param(key, kind=kind, required=_required(annotation, key in by_totality), choices=choices)
         for key, annotation in _hints(hint).items()
         for kind, choices in [kind_of(annotation)]
     ]
+
+
+def _required(annotation: Any, by_totality: bool) -> bool:
+    # Under `from __future__ import annotations` the TypedDict class sees "NotRequired[int]" as a
+    # string and files the key by totality alone; the resolved annotation says what was meant.
+    name = getattr(typing.get_origin(annotation), "_name", None)
+    if name == "Required":
+        return True
+    if name == "NotRequired":
+        return False
+    return by_totality
 
 
 def declared_params(func: Callable[..., Any]) -> list[Param] | None:
