@@ -77,13 +77,17 @@ class TypeCollection:
         declared = self._ws.registry.module(name).credentials
         if declared is None:
             return []
-        stored = {param.name: param for param in itype.params}
-        wanted = {param.name: param for param in declared}
+        stored = {param.name: param.to_dict() for param in itype.params}
+        wanted = {param.name: param.to_dict() for param in declared}
         notes = [f"{n!r} is declared by the module but missing from the type" for n in wanted if n not in stored]
         notes += [f"{n!r} is in the type but no longer declared by the module" for n in stored if n not in wanted]
-        for n in wanted.keys() & stored.keys():
-            if wanted[n].to_dict() != stored[n].to_dict():
-                notes.append(f"{n!r} differs: module {wanted[n].to_dict()} vs type {stored[n].to_dict()}")
+        for n in [n for n in wanted if n in stored]:  # the module's order, so reports read stably
+            for attr in ("kind", "required", "default", "choices", "help"):
+                if wanted[n].get(attr) != stored[n].get(attr):
+                    notes.append(
+                        f"{n!r}: {attr} is {stored[n].get(attr)!r} in the type "
+                        f"but {wanted[n].get(attr)!r} in the module"
+                    )
         return notes
 
     def save(self, itype: IntegrationType) -> IntegrationType:
