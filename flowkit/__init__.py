@@ -41,14 +41,18 @@ __all__ = [
     "__version__",
     "errors",
     "task",
+    "testing",
     "ui",
 ]
 
 
+_LAZY_SUBMODULES = ("ui", "testing")
+
+
 def __getattr__(name: str) -> Any:
-    # `flowkit.ui` imports ipywidgets (~0.3 s); load it on first use of `fk.ui`, not on `import flowkit`.
-    if name == "ui":
+    # `flowkit.ui` imports ipywidgets (~0.3 s); load it (and the other faces) on first use, not on `import flowkit`.
+    if name in _LAZY_SUBMODULES:
         import importlib
 
-        return importlib.import_module(".ui", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
