@@ -34,6 +34,8 @@ Where a caller would naturally expect a built-in, the class inherits it too.
     ├── IntegrationLoadError
     └── JobError
 """
+        ├── NotebookFailed
+        └── JobTimeout (TimeoutError)
 
 from __future__ import annotations
 
@@ -198,3 +200,24 @@ class IntegrationLoadError(FlowkitError):
 
 class JobError(FlowkitError):
     """Raised when a papermill job cannot be started or its notebook fails."""
+
+
+class NotebookFailed(JobError):
+    """Raised when a cell of a notebook job raised or its kernel died; `output` is the notebook showing where."""
+
+    def __init__(
+        self, message: str, *, ename: str = "", evalue: str = "", cell: int | None = None, output: str = ""
+    ) -> None:
+        self.ename = ename
+        self.evalue = evalue
+        self.cell = cell
+        self.output = output
+        super().__init__(message)
+
+
+class JobTimeout(JobError, TimeoutError):
+    """Raised when a notebook cell or a whole job runs past its time limit (`limit`, in seconds)."""
+
+    def __init__(self, message: str, *, limit: float) -> None:
+        self.limit = limit
+        super().__init__(message)

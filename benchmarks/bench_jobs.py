@@ -1,0 +1,113 @@
+"""papermill jobs: what a job costs over a bare notebook run, and what a parallel batch gains.
+
+Run: ``.venv/bin/python benchmarks/bench_jobs.py [--repeats N]``. Everything is
+measured side by side in this one process, alternating, and compared by medians:
+
+1. a job of a one-node workflow (``fk.jobs.run_job``: inputs checked, template
+   run in-process on flowkit's kernel engine, run recorded, report drawn,
+   output scrubbed) ÷ papermill's own in-process ``execute_notebook`` of a
+   trivial 3-cell notebook (its default nbclient engine). Both start one
+   kernel, which is most of the cost. Goal ≤ 1.1.
+2. a batch of 8 such jobs: throughput with ``parallel=2`` ÷ with
+   ``parallel=1`` (sequential). Goal ≥ 1.8 on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+
+import flowkit as fk
+from flowkit import jobs
+
+TASKS = '''
+def echo(credentials, params):
+    """Hand back the value it was given."""
+    return {"success": True, "message": "echoed", "value": params.get("value")}
+'''
+
+
+def setup(root: Path) -> fk.Workspace:
+    os.environ.setdefault("FLOWKIT_CONFIG_DIR", str(root / "config"))
+    ws = fk.Workspace(root / "workspace")
+    module = ws.path / "integrations" / "bench"
+    module.mkdir(parents=True)
+    (module / "__init__.py").write_text("from .tasks import echo\n\n__all__ = ['echo']\n")
+    (module / "tasks.py").write_text(TASKS)
+    ws.registry.reload()
+    ws.types.create("bench", description="benchmark", params=[fk.Param("token", kind="password")])
+    ws.integrations.create("Bench", type="bench", credentials={"token": "bench-secret-value"})
+    wf = fk.Workflow("one node")
+    wf.add_node("echo", integration="Bench", task="echo", params={"value": "{{ inputs.n }}"})
+    ws.workflows.save(wf)
+    return ws
+
+
+def trivial_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in ("x = 1", "y = x + 1", "y")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def timed(fn: object, *args: object, **kwargs: object) -> float:
+    started = time.perf_counter()
+    fn(*args, **kwargs)  # type: ignore[operator]
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--batch-repeats", type=int, default=2)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        ws = setup(root)
+        notebook = trivial_notebook(root / "trivial.ipynb")
+
+        def job() -> None:
+            result = jobs.run_job(ws, "one node", inputs={"n": 1}, output=root / "job.ipynb", timeout=120)
+            assert result.ok, result.error
+
+        def bare() -> None:
+            papermill.execute_notebook(str(notebook), str(root / "bare.ipynb"), kernel_name="python3",
+                                       progress_bar=False, execution_timeout=60)
+
+        job(), bare()  # warm both paths (imports, first kernel)
+        job_times, bare_times = [], []
+        for _ in range(options.repeats):
+            job_times.append(timed(job))
+            bare_times.append(timed(bare))
+        job_median, bare_median = statistics.median(job_times), statistics.median(bare_times)
+
+        lines = [{"n": index} for index in range(8)]
+
+        def batch(parallel: int) -> None:
+            result = jobs.run_batch(ws, "one node", lines, parallel=parallel, timeout=120, progress=False)
+            assert result.ok and len(result.jobs) == 8, result.summary()
+
+        sequential, parallel = [], []
+        for _ in range(options.batch_repeats):
+            sequential.append(timed(batch, 1))
+            parallel.append(timed(batch, 2))
+        seq_median, par_median = statistics.median(sequential), statistics.median(parallel)
+
+    print(f"{'measure':<52} {'median s':>9} {'ratio':>7} {'goal':>7}")
+    print(f"{'job of a one-node workflow (fk.jobs.run_job)':<52} {job_median:>9.3f}")
+    print(f"{'papermill.execute_notebook, trivial 3 cells':<52} {bare_median:>9.3f}")
+    print(f"{'  job / bare notebook':<52} {'':>9} {job_median / bare_median:>7.2f} {'<= 1.1':>7}")
+    print(f"{'batch of 8, parallel=1 (sequential)':<52} {seq_median:>9.3f}")
+    print(f"{'batch of 8, parallel=2':<52} {par_median:>9.3f}")
+    print(f"{'  throughput parallel=2 / sequential':<52} {'':>9} {seq_median / par_median:>7.2f} {'>= 1.8':>7}")
+
+
+if __name__ == "__main__":
+    main()
