@@ -32,10 +32,11 @@ Where a caller would naturally expect a built-in, the class inherits it too.
     │   ├── DamagedRecordError
     │   └── KeyFilePermissionError
     ├── IntegrationLoadError
+    ├── ExecutorError
     └── JobError
-"""
         ├── NotebookFailed
         └── JobTimeout (TimeoutError)
+"""
 
 from __future__ import annotations
 
@@ -196,6 +197,10 @@ class KeyFilePermissionError(SecretKeyError):
 
 class IntegrationLoadError(FlowkitError):
     """Raised when an integration module cannot be imported."""
+
+
+class ExecutorError(FlowkitError):
+    """Raised when an executor cannot run calls: its cluster is unreachable, a worker died, it is shut down."""
 
 
 class JobError(FlowkitError):
