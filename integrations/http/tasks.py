@@ -1,0 +1,328 @@
+"""A generic HTTP request task through requests, signed with the credentials' token, basic auth or API key.
+
+Credentials are only ever sent where they belong: under ``base_url`` when it
+is set, never to another host after a redirect, and never back in a result
+(a server that echoes them gets ``***`` in the returned headers and body).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+import flowkit
+from flowkit.crypto import Redactor
+from flowkit.errors import ParamsError
+from flowkit.schema import validate_values
+
+Result = dict[str, Any]
+Task = Callable[[dict[str, Any], dict[str, Any]], Result]
+
+CREDENTIALS = [
+    flowkit.Param(
+        "base_url",
+        help="API root, e.g. https://api.example.com/v1: relative urls join it, and the credentials are "
+        "sent only to URLs under it.",
+    ),
+    flowkit.Param("token", kind="password", help="A bearer token, sent as Authorization: Bearer …"),
+    flowkit.Param("username", help="User for HTTP Basic auth."),
+    flowkit.Param("password", kind="password", help="Password for HTTP Basic auth."),
+    flowkit.Param("api_key", kind="password", help="An API key, sent in the header named by api_key_header."),
+    flowkit.Param("api_key_header", default="X-API-Key", help="The header that carries api_key."),
+]
+_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# Response headers that carry secrets or session state: never returned.
+_PRIVATE_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class _Failed(Exception):
+    """The request could not be made or was refused; the text is the result's message."""
+
+
+class _HeaderAuth(requests.auth.AuthBase):
+    """A secret header set as request auth, so requests never looks in ~/.netrc instead."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers[self.name] = self.value
+        return request
+
+
+class _Session(requests.Session):
+    """A session that drops every secret header when a redirect leaves the host.
+
+    requests itself drops only ``Authorization``; an API key header would follow the redirect.
+    """
+
+    secret_headers: tuple[str, ...] = ()
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        if self.should_strip_auth(response.request.url or "", prepared_request.url or ""):
+            for name in self.secret_headers:
+                prepared_request.headers.pop(name, None)
+        super().rebuild_auth(prepared_request, response)
+
+
+def _auth(credentials: dict[str, Any]) -> tuple[requests.auth.AuthBase | None, str | None]:
+    """The auth to send, and the header name it uses (None: no auth)."""
+    token, user, password, key = (credentials.get(name) for name in ("token", "username", "password", "api_key"))
+    given = [name for name, value in (("token", token), ("username/password", user or password), ("api_key", key))
+             if value]
+    if len(given) > 1:
+        raise _Failed(f"Set one way to sign in, not several: {' and '.join(given)} are all set.")
+    if token:
+        return _HeaderAuth("Authorization", f"Bearer {token}"), "Authorization"
+    if user or password:
+        if not user:
+            raise _Failed("password is set without username: Basic auth needs both.")
+        return requests.auth.HTTPBasicAuth(str(user), str(password or "")), "Authorization"
+    if key:
+        header = str(credentials.get("api_key_header") or "X-API-Key")
+        if not _HEADER_NAME.match(header):
+            raise _Failed(f"api_key_header {header!r} is not a valid header name.")
+        return _HeaderAuth(header, str(key)), header
+    return None, None
+
+
+def _origin(parts: Any) -> tuple[str, str, int | None]:
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme)
+
+
+def _target(credentials: dict[str, Any], url: str, signed: bool) -> str:
+    """The absolute URL to call; refuses to send credentials outside base_url."""
+    base = credentials.get("base_url")
+    if base and urlsplit(str(base)).scheme not in ("http", "https"):
+        raise _Failed("base_url must be an http(s) URL such as https://api.example.com/v1.")
+    if base and not urlsplit(url).scheme:
+        url = str(base).rstrip("/") + "/" + url.lstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Failed(f"url must be an http(s) URL{' or a path under base_url' if base else ''}; got {url!r}.")
+    if base and signed:
+        root = urlsplit(str(base))
+        prefix = root.path.rstrip("/") + "/"
+        inside = (
+            _origin(parts) == _origin(root)
+            and (parts.path.rstrip("/") + "/").startswith(prefix)
+            and ".." not in parts.path.split("/")
+        )
+        if not inside:
+            raise _Failed(
+                f"{url} is outside base_url {base}: this integration's credentials are only sent there. "
+                "Use an integration without credentials (or another one) for other addresses."
+            )
+    return url
+
+
+def _read(response: requests.Response, limit: int, deadline: float, timeout: float) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body, within the deadline; whether more was left unread."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        if time.monotonic() > deadline:
+            raise _Failed(f"The response body did not finish arriving within {timeout:g} s (timed out).")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+def _expected(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    statuses = value if isinstance(value, list) else [value]
+    if not statuses or not all(isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in statuses):
+        raise ParamsError("http.request params: 'expected_status' must be a status code or a list of them, e.g. 201.")
+    return statuses
+
+
+def _header_values(headers: Any) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, dict) or not all(isinstance(v, (str, int, float)) for v in headers.values()):
+        raise ParamsError("http.request params: 'headers' must be an object of name → text.")
+    for name in headers:
+        if not _HEADER_NAME.match(name):
+            raise ParamsError(f"http.request params: {name!r} is not a valid header name.")
+    return {name: str(value) for name, value in headers.items()}
+
+
+def _connection_problem(exc: requests.RequestException, host: str, timeout: float) -> str:
+    if isinstance(exc, requests.Timeout):
+        return f"{host} did not answer within {timeout:g} s (timed out)."
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS with {host} failed: the certificate could not be verified or the handshake failed."
+    if isinstance(exc, requests.TooManyRedirects):
+        return f"{host} redirected too many times."
+    text = str(exc)
+    if "Connection refused" in text or "[Errno 111]" in text:
+        return f"Could not connect to {host}: connection refused."
+    if "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return f"Could not resolve {host}; check the URL and the network."
+    return f"The request to {host} failed: {exc.__class__.__name__}."
+
+
+def _secrets(credentials: dict[str, Any]) -> list[Any]:
+    values = [value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS]
+    if credentials.get("username") or credentials.get("password"):
+        # The Basic header's payload is user:password in base64, which would not match the password alone.
+        pair = f"{credentials.get('username') or ''}:{credentials.get('password') or ''}".encode()
+        values.append(base64.b64encode(pair).decode())
+    return values
+
+
+def _http_task(*params: flowkit.Param) -> Callable[[Task], Task]:
+    """Declare a task's params, check them (defaults filled), turn failures into results, mask secrets."""
+
+    def wrap(fn: Task) -> Task:
+        @functools.wraps(fn)
+        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
+            values = validate_values(list(params), given or {}, what=f"http.{fn.__name__} params", error=ParamsError)
+            try:
+                result = fn(credentials, values)
+            except _Failed as exc:
+                result = {"success": False, "message": str(exc), "status": None}
+            return Redactor(_secrets(credentials))(result)  # type: ignore[no-any-return]
+
+        return flowkit.task(params=list(params))(run)
+
+    return wrap
+
+
+def _send(credentials: dict[str, Any], method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
+    """Send one signed request with the body streamed (the caller reads it)."""
+    auth, header = _auth(credentials)
+    url = _target(credentials, url, signed=auth is not None)
+    session = _Session()
+    session.auth = auth
+    session.secret_headers = (header,) if header else ()
+    try:
+        return session.request(method, url, timeout=timeout, stream=True, **kwargs)
+    except requests.RequestException as exc:
+        session.close()
+        raise _Failed(_connection_problem(exc, urlsplit(url).netloc, timeout)) from exc
+    except ValueError as exc:  # requests' InvalidHeader and friends for values it cannot send
+        session.close()
+        raise _Failed(f"The request could not be built: {exc}") from exc
+
+
+# -- tasks -----------------------------------------------------------------------
+@_http_task(flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for the server."))
+def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Check the credentials are complete and, when base_url is set, that a GET of it is not refused."""
+    timeout = float(params["timeout"])
+    steps: list[dict[str, Any]] = []
+    stage = "config"
+    try:
+        auth, header = _auth(credentials)
+        base = credentials.get("base_url")
+        _target(credentials, str(base or "http://localhost"), signed=False)
+        if auth is None:
+            how = "no credentials: requests are not signed"
+        elif isinstance(auth, requests.auth.HTTPBasicAuth):
+            how = f"Basic auth as {credentials.get('username')}"
+        else:
+            how = "a bearer token" if credentials.get("token") else f"an API key in {header}"
+        steps.append({"name": "config", "ok": True, "message": f"Credentials complete: {how}."})
+        if base:
+            stage = "request"
+            with _send(credentials, "GET", str(base), timeout=timeout) as response:
+                status = f"{response.status_code} {response.reason}"
+            if response.status_code in (401, 403):
+                stage = "auth"
+                raise _Failed(f"GET {base} answered {status}: the server refused the credentials.")
+            ok = response.status_code < 500
+            steps.append({"name": "request", "ok": ok, "message": f"GET {base} answered {status}."})
+    except _Failed as exc:
+        steps.append({"name": stage, "ok": False, "message": str(exc)})
+    last = steps[-1]
+    return {"success": last["ok"], "message": last["message"], "steps": steps}
+
+
+@_http_task(
+    flowkit.Param("method", kind="choice", choices=METHODS, default="GET", help="The HTTP method."),
+    flowkit.Param("url", required=True, help="An absolute URL, or a path under the credentials' base_url."),
+    flowkit.Param("query", kind="json", help='Query parameters, e.g. {"page": 2}.'),
+    flowkit.Param("headers", kind="json", help='Extra request headers, e.g. {"Accept": "text/csv"}.'),
+    flowkit.Param("json", kind="json", help="A JSON body."),
+    flowkit.Param("body", help="A text body, instead of json."),
+    flowkit.Param("expected_status", kind="json", help="Status code(s) that count as success; default any 2xx."),
+    flowkit.Param("allow_redirects", kind="boolean", default=True, help="Follow redirects."),
+    flowkit.Param("max_bytes", kind="integer", default=1_000_000, help="Keep at most this much of the response."),
+    flowkit.Param("timeout", kind="number", default=30, help="Seconds to wait for the server."),
+)
+def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Send an HTTP request and return the status, headers and body (JSON parsed when it is JSON).
+
+    Returns ``status``, ``reason``, ``url`` (after redirects), ``headers`` (without cookies and
+    credentials), ``json`` or ``text``, ``truncated`` and ``elapsed_ms``.
+    """
+    if params.get("json") is not None and params.get("body") is not None:
+        raise ParamsError("http.request params: give 'json' or 'body', not both.")
+    if params.get("query") is not None and not isinstance(params["query"], dict):
+        raise ParamsError("http.request params: 'query' must be an object of name → value.")
+    if params["max_bytes"] < 0:
+        raise ParamsError("http.request params: 'max_bytes' must be 0 or more.")
+    expected = _expected(params.get("expected_status"))
+    method, timeout = params["method"], float(params["timeout"])
+    body = params.get("body")
+    started = time.monotonic()
+    response = _send(
+        credentials, method, params["url"], timeout=timeout, params=params.get("query"),
+        headers=_header_values(params.get("headers")), json=params.get("json"),
+        data=body.encode() if isinstance(body, str) else None, allow_redirects=params["allow_redirects"],
+    )
+    with response:
+        try:
+            content, truncated = _read(response, params["max_bytes"], started + timeout, timeout)
+        except requests.RequestException as exc:
+            raise _Failed(_connection_problem(exc, urlsplit(response.url).netloc, timeout)) from exc
+    elapsed_ms = round((time.monotonic() - started) * 1000)
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    parsed, text = None, content.decode(response.encoding or "utf-8", errors="replace")
+    if not truncated and content and (kind == "application/json" or kind.endswith("+json")):
+        try:
+            parsed, text = json.loads(text, parse_constant=_refuse_constant), None
+        except ValueError:
+            pass  # not JSON after all (or NaN/Infinity, which results may not hold): keep the text
+    status = response.status_code
+    ok = status in expected if expected else 200 <= status < 300
+    message = f"{method} {response.url} answered {status} {response.reason}."
+    if not ok:
+        message = message[:-1] + f", expected {expected or 'a 2xx status'}."
+        if status in (401, 403):
+            signed = any(credentials.get(name) for name in ("token", "username", "password", "api_key"))
+            message += (" The server refused the credentials." if signed
+                        else " The server wants credentials: set token, username/password or api_key.")
+    hidden = _PRIVATE_HEADERS | {str(credentials.get("api_key_header") or "X-API-Key").lower()}
+    return {
+        "success": ok,
+        "message": message,
+        "status": status,
+        "reason": response.reason,
+        "url": response.url,
+        "headers": {name.lower(): value for name, value in response.headers.items() if name.lower() not in hidden},
+        "json": parsed,
+        "text": text,
+        "truncated": truncated,
+        "elapsed_ms": elapsed_ms,
+    }
