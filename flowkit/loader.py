@@ -10,11 +10,12 @@ so two workspaces' ``slack`` folders never meet in ``sys.modules``), and
 Relative imports inside an integration (``from .client import Client``) go
 through the import system; a finder answers for the private namespace only,
 keeps every file inside its integration's folder (a symlink leading out is
-refused), and compiles source without reading or writing bytecode. Bytecode
-caches are checked by file size and whole-second mtime, so an edit that keeps
-the size within the same second would run stale code after a reload; source
-compiling is a few milliseconds for a module of this size, and no
-``__pycache__`` appears in the user's folders.
+refused), and compiles source without reading or writing bytecode files.
+Bytecode caches are checked by file size and mtime, so an edit that keeps the
+size within the same second would run stale code after a reload. Compiled code
+is kept in memory keyed by the source's hash instead: an unchanged file is not
+compiled twice, any edit is seen, and no ``__pycache__`` appears in the user's
+folders (benchmarks/bench_registry.py measures the cost).
 """
 
 from __future__ import annotations
@@ -41,12 +42,22 @@ _LOCK = threading.RLock()
 _ROOTS: dict[str, Path] = {}
 
 
+# (path, SHA-256 of the source) -> compiled code: a reload of an unchanged file skips compiling,
+# and any edit, whatever its size or mtime, changes the key. Code objects are immutable, so sharing is safe.
+_CODE: dict[tuple[str, bytes], types.CodeType] = {}
+
+
 class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
-    """A source loader that compiles the file every time and never touches bytecode caches."""
+    """A source loader that never reads or writes bytecode files; compiled code is cached by content."""
 
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
-        return self.source_to_code(self.get_data(path), path)
+        source = self.get_data(path)
+        key = (path, hashlib.sha256(source).digest())
+        code = _CODE.get(key)
+        if code is None:
+            code = _CODE[key] = self.source_to_code(source, path)
+        return code
 
 
 class PluginFinder(importlib.abc.MetaPathFinder):
