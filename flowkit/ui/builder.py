@@ -288,7 +288,7 @@ class WorkflowBuilder(Screen):
         self.feedback.ok(f"Running {workflow.name!r}…")
 
         def call(on_event: Any) -> Any:
-            return self.ws.run(workflow, inputs=inputs, on_event=on_event, trigger="notebook")
+            return self.ws.run(workflow, inputs=inputs, on_event=on_event, trigger="ui")
 
         try:
             self.live.start(workflow, call)

@@ -104,15 +104,11 @@ class NodeForm:
         """The params typed in the form or the JSON editor."""
         if self.form is not None:
             return self.form.read()
-        text = self.json.value.strip() or "{}"
-        try:
-            params = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParamsError(
-                f"Params are not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
-            ) from exc
+        params = parse_text("json", self.json.value, what="Params")
+        if params is None:
+            return {}
         if not isinstance(params, dict):
-            raise ParamsError(f"Params must be a JSON object like {{\"key\": \"value\"}}, got {type(params).__name__}.")
+            raise ParamsError(f'Params must be a JSON object like {{"key": "value"}}, got {type(params).__name__}.')
         return params
 
     def read(self) -> dict[str, Any]:
