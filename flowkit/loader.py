@@ -118,6 +118,15 @@ def qualified_name(name: str, folder: Path) -> str:
     return f"{PLUGIN_PACKAGE}.{name}_{digest}"
 
 
+def display_name(qualified: str) -> str:
+    """``flowkit._plugins.slack_1a2b3c4d5e.tasks`` -> ``slack.tasks``, for logs and messages; others unchanged."""
+    if not qualified.startswith(PLUGIN_PACKAGE + "."):
+        return qualified
+    top, _, rest = qualified[len(PLUGIN_PACKAGE) + 1 :].partition(".")
+    name = top.rpartition("_")[0] or top
+    return f"{name}.{rest}" if rest else name
+
+
 def _detach(qualified: str) -> dict[str, types.ModuleType]:
     """Remove a module and its submodules from ``sys.modules``; return what was there."""
     names = [name for name in sys.modules if name == qualified or name.startswith(qualified + ".")]

@@ -20,6 +20,7 @@ import pytest
 import flowkit as fk
 from flowkit import registry as registry_module
 from flowkit.errors import CredentialsError, InvalidName, ModuleNotFound, UnknownTask
+from flowkit.loader import display_name
 from flowkit.registry import Registry, builtin_folder
 from tests.helpers import find_canary, write_integration
 
@@ -285,6 +286,16 @@ def test_folders_named_like_stdlib_or_packages_neither_shadow_nor_are_shadowed(r
     assert after_json.dumps({"a": 1}) == '{"a": 1}' and after_json is before["json"]
     assert {name: sys.modules.get(name) for name in ("json", "os", "slack")} == before
     assert sys.path == path_before
+
+
+def test_private_module_names_read_plainly_in_logs(reg: Registry, folder: Path) -> None:
+    write_integration(folder, "my_tool", "import logging\nLOG = logging.getLogger(__name__)\n"
+                                         "def ping(credentials, params):\n    return {'logger': LOG.name}\n")
+    logger_name = reg.task("my_tool", "ping").func({}, {})["logger"]
+    assert logger_name.startswith("flowkit._plugins.my_tool_") and logger_name.endswith(".tasks")
+    assert display_name(logger_name) == "my_tool.tasks"
+    assert display_name(logger_name.rpartition(".")[0]) == "my_tool"
+    assert display_name("requests.adapters") == "requests.adapters"
 
 
 def test_relative_imports_and_subpackages_work(reg: Registry, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
