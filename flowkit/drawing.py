@@ -48,6 +48,7 @@ MARGIN = 16
 LEGEND_HEIGHT = 30
 MAX_LABEL = 26
 SCROLL_HEIGHT = 520
+ARROW = 8
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,18 @@ def place(workflow: Workflow) -> dict[str, Box]:
 
 # -- 3. render ---------------------------------------------------------------------
 def _edge(source: Box, target: Box) -> str:
+    # The arrow head is part of the edge's own path, not an SVG <marker>: a marker is found by
+    # document-wide id, and with several drawings on a page (the App's tabs) Chrome draws none
+    # when the first drawing holding that id is in a hidden tab. It also gives a straight edge a
+    # non-zero bounding box, which is what browsers (and browser tests) call visible.
     x1, y1 = source.x + BOX_WIDTH, source.y + BOX_HEIGHT / 2
-    x2, y2 = target.x - 2, target.y + BOX_HEIGHT / 2
+    x2, y2 = target.x - 1, target.y + BOX_HEIGHT / 2
     bend = max((x2 - x1) / 2, 20)
+    head = f"M{x2 - ARROW:.0f},{y2 - ARROW / 2:.0f} L{x2:.0f},{y2:.0f} L{x2 - ARROW:.0f},{y2 + ARROW / 2:.0f}"
     return (
         f'<path class="flowkit-edge" data-from="{_esc(source.name)}" data-to="{_esc(target.name)}" '
-        f'd="M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}" '
-        'fill="none" stroke="#757575" stroke-width="1.4" marker-end="url(#flowkit-arrow)"/>'
+        f'd="M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f} {head}" '
+        'fill="none" stroke="#757575" stroke-width="1.4" stroke-linejoin="round"/>'
     )
 
 
@@ -186,8 +192,6 @@ def render(
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" font-size="13" '
         f'data-workflow="{_esc(workflow.name)}">',
         f"<title>{_esc(workflow.name)}</title>",
-        '<defs><marker id="flowkit-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#757575"/></marker></defs>',
     ]
     if not boxes:
         parts.append(f'<text x="{MARGIN}" y="{MARGIN + 14}" fill="#757575">(no nodes yet)</text>')

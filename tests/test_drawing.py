@@ -70,12 +70,16 @@ def test_every_edge_is_drawn_left_to_right_with_an_arrow() -> None:
         ("fetch", "left"), ("fetch", "right"), ("left", "merge"), ("right", "merge"),
     ]
     for edge in edges:
-        assert edge.get("marker-end") == "url(#flowkit-arrow)"
-        start_x = float(re.match(r"M([\d.]+),", edge.get("d")).group(1))
-        end_x = float(edge.get("d").split()[-1].split(",")[0])
-        assert start_x <= end_x
+        curve, head = edge.get("d").split(" M")
+        start_x = float(re.match(r"M([\d.]+),", curve).group(1))
+        end_x, end_y = (float(v) for v in curve.split()[-1].split(","))
+        assert start_x < end_x
         assert box_x(nodes[edge.get("data-from")]) < box_x(nodes[edge.get("data-to")])
-    assert root.find(f"{SVG}defs/{SVG}marker").get("id") == "flowkit-arrow"
+        # The arrow head: a chevron whose tip is the curve's end, pointing right.
+        points = [tuple(float(v) for v in p.lstrip("ML").split(",")) for p in head.split()]
+        assert points[1] == (end_x, end_y) and points[0][0] < end_x and points[2][0] < end_x
+        assert points[0][1] < end_y < points[2][1]
+    assert root.find(f"{SVG}defs") is None  # no document-wide ids shared between drawings
 
 
 def test_columns_are_topological_generations() -> None:

@@ -305,3 +305,30 @@ def test_a_run_that_raises_shows_the_error_and_frees_the_button(ws: fk.Workspace
     builder.live.wait(timeout=30)
     assert builder.feedback.is_error and "My Demo" in builder.feedback.text
     assert not builder.run_button.disabled and builder.progress.bar_style == "danger"
+
+
+def test_a_password_param_is_never_shown_and_blank_keeps_it(ws: fk.Workspace) -> None:
+    from helpers import write_integration
+
+    add_demo_integration(ws)
+    write_integration(ws.path / "integrations", "vault", '''
+        import flowkit as fk
+
+
+        @fk.task(params=[fk.Param("token", kind="password"), fk.Param("label")])
+        def use(credentials, params):
+            return {"success": True, "message": "used"}
+    ''')
+    ws.registry.reload()
+    ws.types.create("vault")
+    ws.integrations.create("Vault", type="vault", credentials={})
+    builder = WorkflowBuilder(ws)
+    add(builder, "v", "use", {"token": "tok-123", "label": "one"}, integration="Vault")
+    assert builder.workflow.node("v").params == {"token": "tok-123", "label": "one"}
+    assert builder.node_form.form is not None and builder.node_form.form.fields["token"].widget.value == ""
+    builder.node_select.value = "v"
+    builder.load_button.click()
+    assert builder.node_form.form.fields["token"].widget.value == ""  # not shown back
+    builder.node_form.form.fields["label"].widget.value = "two"
+    builder.update_button.click()
+    assert builder.workflow.node("v").params == {"token": "tok-123", "label": "two"}

@@ -45,6 +45,7 @@ class App(Screen):
         self.header = hook(w.HTML(), "flowkit-app-header")
         self.reload_button = button("Reload integrations", "flowkit-reload",
                                     tooltip="Pick up new and edited integration modules")
+        self.reload_button.layout = w.Layout(width="auto", min_width="12em")
         self.reload_button.on_click(guarded(self.feedback, self.reload))
         pages = [
             hook(w.VBox([screen.widget]), f"flowkit-tab-{css}")

@@ -237,7 +237,14 @@ class WorkflowBuilder(Screen):
     def update_node(self) -> None:
         """Replace the selected node's integration, task, params, retries and timeout with the form's."""
         name = self._selected()
-        self.workflow.update_node(name, **self.node_form.read())
+        fields = self.node_form.read()
+        # A password param is never shown back (blank in the form): blank keeps the node's value.
+        current = self.workflow.node(name)
+        if self.node_form.form is not None and fields["task"] == current.task:
+            for secret in self.node_form.form.secret_names():
+                if secret not in fields["params"] and secret in current.params:
+                    fields["params"][secret] = current.params[secret]
+        self.workflow.update_node(name, **fields)
         self.changed()
         self.feedback.ok(f"Updated {name!r}.")
 
