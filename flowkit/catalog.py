@@ -16,6 +16,7 @@ from . import crypto
 from .errors import (
     AlreadyExistsError,
     CredentialsError,
+    DamagedRecordError,
     IntegrationNotFound,
     InUseError,
     RunNotFound,
@@ -143,11 +144,12 @@ class IntegrationCollection:
     def create(self, name: str, *, type: str, credentials: dict[str, Any]) -> Integration:
         """Validate `credentials` against the type and store them encrypted."""
         values = self._checked(name, type, credentials, what=f"Credentials of {name!r}")
-        record = self._record(name, type, values)
         with self._ws.store.transaction(self.collection) as table:
             if table.contains(Query().name == name):
                 raise AlreadyExistsError(f"An integration named {name!r} already exists.")
-            table.insert(record)
+            # Encrypt under the lock: a key rotation (which holds it) cannot
+            # slip in between and leave this record under a retired key.
+            table.insert(self._record(name, type, values))
         return Integration(name, type, Credentials(values))
 
     def update(self, name: str, *, credentials: dict[str, Any]) -> Integration:
@@ -155,13 +157,26 @@ class IntegrationCollection:
         with self._ws.store.locked():
             current = self.get(name)
             itype = self._ws.types.get(current.type)
-            merged = current.credentials.reveal()
+            try:
+                merged = current.credentials.reveal()
+                damaged = None
+            except DamagedRecordError as exc:
+                # Re-entering every field is the way out of a damaged record.
+                merged, damaged = {}, exc
             for key, value in credentials.items():
                 param = next((p for p in itype.params if p.name == key), None)
                 if param is not None and param.secret and value in (None, ""):
                     continue
                 merged[key] = value
-            values = self._checked(name, current.type, merged, what=f"Credentials of {name!r}")
+            try:
+                values = self._checked(name, current.type, merged, what=f"Credentials of {name!r}")
+            except CredentialsError as exc:
+                if damaged is None:
+                    raise
+                raise CredentialsError(
+                    f"The stored credentials of {name!r} are damaged, so none can be kept: give every "
+                    f"field again. {exc}"
+                ) from damaged
             self._ws.store.upsert(self.collection, self._record(name, current.type, values))
         return Integration(name, current.type, Credentials(values))
 
@@ -332,13 +347,24 @@ class RunCollection:
         return run
 
     def list(self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20) -> list[Run]:
-        """The newest runs first, optionally of one workflow or status."""
-        found = []
-        for summary in self._ws.store.runs.list(workflow=workflow, status=status, limit=limit):
+        """The newest runs first, optionally of one workflow or status.
+
+        The status filter applies to the status `get` reports: a run indexed as
+        running whose process died is listed as failed (interrupted).
+        """
+        found: builtins.list[Run] = []
+        for summary in self._ws.store.runs.summaries(workflow=workflow):
+            if status is not None and summary.get("status") not in (status, "running"):
+                continue
             try:
-                found.append(self.get(summary["id"]))
+                run = self.get(summary["id"])
             except RunNotFound:
                 continue
+            if status is not None and run.status != status:
+                continue
+            found.append(run)
+            if limit is not None and len(found) >= limit:
+                break
         return found
 
     def save(self, run: Run, *, final: bool = True) -> None:

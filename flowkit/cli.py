@@ -61,9 +61,18 @@ def types_create(args: argparse.Namespace) -> int:
     if args.from_module:
         itype = ws.types.create_from_module(args.name)
     else:
+        from .errors import ValidationError
         from .model import Param
 
-        params = [Param.from_dict(json.loads(spec)) for spec in args.param]
+        params = []
+        for spec in args.param:
+            try:
+                field = json.loads(spec)
+            except ValueError as exc:
+                raise ValidationError(f"--param {spec!r} is not valid JSON: {exc}.") from exc
+            if not isinstance(field, dict):
+                raise ValidationError(f"--param {spec!r} must be a JSON object with at least a name.")
+            params.append(Param.from_dict(field))
         itype = ws.types.create(args.name, description=args.description, params=params)
     print(f"Created integration type {itype.name!r} ({len(itype.params)} parameter(s)).")
     return 0
@@ -93,7 +102,12 @@ def _prompt_credentials(ws: Workspace, type_name: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for param in ws.types.get(type_name).params:
         label = f"{param.name}{' (required)' if param.required else ''}: "
-        raw = getpass.getpass(label) if param.secret else input(label)
+        try:
+            raw = getpass.getpass(label) if param.secret else input(label)
+        except EOFError:
+            from .errors import CredentialsError
+
+            raise CredentialsError(f"The input ended before a value for {param.name!r} was given.") from None
         if raw == "":
             continue
         if param.kind in ("number", "integer", "boolean", "json"):
@@ -166,7 +180,7 @@ def runs_delete(args: argparse.Namespace) -> int:
 
 # -- keys ------------------------------------------------------------------------
 def key_rotate(args: argparse.Namespace) -> int:
-    count = _workspace(args).rotate_key()
+    count = _workspace(args).rotate_key(drop_old_keys=args.drop_old)
     print(f"Re-encrypted {count} integration(s) under the new key.")
     return 0
 
@@ -184,6 +198,113 @@ def key_path(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- jobs and the lab -------------------------------------------------------------
+def job(args: argparse.Namespace) -> int:
+    from . import jobs
+    from .errors import ValidationError
+
+    ws = _workspace(args)
+    if args.batch:
+        if args.param or args.output:
+            raise ValidationError("--batch takes its inputs from the file; drop -p/-o (use --output-dir).")
+        executor = _dask_executor(args)
+        try:
+            batch = jobs.run_batch(ws, args.workflow, args.batch, parallel=args.parallel,
+                                   output_dir=args.output_dir, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                                   progress=not args.quiet, executor=executor)
+        finally:
+            if executor is not None:
+                executor.shutdown()
+        print(batch.summary())
+        return 0 if batch.ok else EXIT_FAILED
+    if args.dask:
+        raise ValidationError("--dask runs the nodes of --batch runs on Dask; a single job runs in its kernel.")
+    inputs = {key: jobs.parse_cli_value(value) for key, value in args.param}
+    result = jobs.run_job(ws, args.workflow, inputs=inputs, output=args.output, timeout=args.timeout,
+                          cell_timeout=args.cell_timeout)
+    print(f"{result.status}: run {result.run_id or '-'} of {result.workflow!r} in {result.duration:.1f} s; "
+          f"report {result.report}")
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+    return 0 if result.ok else EXIT_FAILED
+
+
+def lab(args: argparse.Namespace) -> int:
+    from . import lab as lab_module
+
+    lab_module.launch(args.dir, args.extra, workspace=args.workspace)
+    return 0  # not reached: launch replaces this process with JupyterLab
+
+
+# -- run -------------------------------------------------------------------------
+def _input_pair(text: str) -> tuple[str, Any]:
+    """``key=value`` from ``-i``; the value is JSON where it parses (3, true, [1, 2]), else text."""
+    from .errors import ValidationError
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValidationError(f"-i {text!r}: write an input as key=value.")
+    try:
+        return key.strip(), json.loads(raw)
+    except ValueError:
+        return key.strip(), raw
+
+
+def _progress_bar(total_label: str) -> Callable[[Any], None]:
+    """An `on_event` callback drawing a tqdm bar on stderr, one step per finished node."""
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def on_event(event: Any) -> None:
+        if event.kind == "run_started":
+            bars.append(tqdm(total=len(event.run.nodes), desc=total_label, unit="node", file=sys.stderr))
+        elif bars and event.kind == "node_finished":
+            bars[0].update(1)
+            bars[0].set_postfix_str(f"{event.node}: {event.run.nodes[event.node].status}", refresh=False)
+        elif bars and event.kind == "run_finished":
+            bars[0].close()
+
+    return on_event
+
+
+def _dask_executor(args: argparse.Namespace) -> Any:
+    """The `DaskExecutor` for ``--dask ADDRESS`` (None without it); the caller shuts it down."""
+    if not getattr(args, "dask", None):
+        return None
+    from .dask_executor import DaskExecutor
+
+    return DaskExecutor(args.dask, max_workers=getattr(args, "max_workers", None))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    inputs = dict(_input_pair(item) for item in args.input)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    callbacks = [_progress_bar(args.workflow)] if show else []
+    if args.dask and args.executor != "threads":
+        from .errors import ValidationError
+
+        raise ValidationError(f"Give either --dask or --executor {args.executor}, not both.")
+    dask = _dask_executor(args)
+    try:
+        run = ws.run(args.workflow, inputs=inputs, executor=dask or args.executor,
+                     max_workers=None if dask else args.max_workers, trigger="cli", on_event=callbacks)
+    finally:
+        if dask is not None:
+            dask.shutdown()
+    rows = []
+    for name, node in run.nodes.items():
+        error = (node.error or "").strip().splitlines()
+        rows.append({"node": name, "status": node.status + (" (reused)" if node.reused else ""),
+                     "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
+                     "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else ""})
+    print(_table(rows, ["node", "status", "duration", "error"]))
+    duration = f" in {run.duration:.2f}s" if run.duration is not None else ""
+    print(f"Run {run.id} of {run.workflow!r}: {run.status}{duration}. Details: flowkit runs show {run.id}")
+    return 0 if run.ok else EXIT_FAILED
+
+
 # -- parser ----------------------------------------------------------------------
 Handler = Callable[[argparse.Namespace], int]
 
@@ -192,6 +313,8 @@ def _add(sub: Any, name: str, handler: Handler, help: str, *arguments: tuple[Seq
     parser = sub.add_parser(name, help=help, description=help)
     for flags, options in arguments:
         parser.add_argument(*flags, **options)
+    # Accepted after the command too; SUPPRESS keeps a value given before it.
+    parser.add_argument("--workspace", "-w", metavar="DIR", default=argparse.SUPPRESS, help=WORKSPACE_HELP)
     parser.set_defaults(handler=handler)
 
 
@@ -201,12 +324,16 @@ def _group(sub: Any, name: str, help: str) -> Any:
 
 
 NAME: tuple[Sequence[str], dict[str, Any]] = (("name",), {})
+WORKSPACE_HELP = "workspace folder (default: $FLOWKIT_WORKSPACE or ./.flowkit)"
+DASK_OPTION: dict[str, Any] = {
+    "metavar": "ADDRESS", "default": None,
+    "help": "run the nodes on the Dask cluster at ADDRESS (tcp://host:8786; across machines use tls:// with "
+            "certificates in Dask's config, distributed.comm.tls.*); this process records the run"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowkit", description="Notebook-first automation.")
-    parser.add_argument("--workspace", "-w", metavar="DIR", default=None,
-                        help="workspace folder (default: $FLOWKIT_WORKSPACE or ./.flowkit)")
+    parser.add_argument("--workspace", "-w", metavar="DIR", default=None, help=WORKSPACE_HELP)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     types = _group(sub, "types", "integration types: which credentials a module needs")
@@ -240,9 +367,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add(runs, "delete", runs_delete, "delete a run", (("id",), {}))
 
     key = _group(sub, "key", "the secret key that encrypts credentials")
-    _add(key, "rotate", key_rotate, "re-encrypt every integration under a new key")
+    _add(key, "rotate", key_rotate, "re-encrypt every integration under a new key",
+         (("--drop-old",), {"action": "store_true",
+                            "help": "remove the old keys from the key file afterwards (only if no other "
+                                    "workspace still uses them)"}))
     _add(key, "check", key_check, "check that the available key opens this workspace")
     _add(key, "path", key_path, "print where the key file is")
+
+    _add(sub, "run", run_command, "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails",
+         (("workflow",), {"help": "the saved workflow's name"}),
+         (("-i", "--input"), {"action": "append", "default": [], "metavar": "KEY=VALUE",
+                              "help": "an input of the run; VALUE is JSON where it parses (3, true, [1, 2])"}),
+         (("--executor", "-e"), {"default": "threads", "help": "where nodes run: threads (default), inline, or dask "
+                                            "(the cluster at $DASK_SCHEDULER_ADDRESS, else a local one)"}),
+         (("--max-workers", "-j"), {"type": int, "default": None, "metavar": "N",
+                                    "help": "nodes run at once (threads; default 32)"}),
+         (("--dask",), DASK_OPTION),
+         (("--progress",), {"action": argparse.BooleanOptionalAction, "default": None,
+                            "help": "a progress bar on stderr (default: when stderr is a terminal)"}))
+
+    _add(sub, "job", job, "run a saved workflow as a papermill job; the output notebook is its report",
+         (("workflow",), {"help": "the saved workflow's name"}),
+         (("-p", "--param"), {"nargs": 2, "action": "append", "default": [], "metavar": ("KEY", "VALUE"),
+                              "help": "an input of the run; VALUE is JSON where it parses (3, [1, 2], true)"}),
+         (("-o", "--output"), {"metavar": "NOTEBOOK", "help": "the report notebook (default: in <workspace>/reports)"}),
+         (("--batch",), {"metavar": "JSONL", "help": "run one job per line of this file (a JSON object of inputs)"}),
+         (("--parallel", "-n"), {"type": int, "default": 2, "help": "batch jobs run at once (default 2)"}),
+         (("--output-dir",), {"metavar": "DIR", "help": "where batch reports go"}),
+         (("--timeout",), {"type": float, "default": 600.0, "help": "seconds a job may take (default 600)"}),
+         (("--cell-timeout",), {"type": float, "default": None, "help": "seconds one cell may take"}),
+         (("--quiet", "-q"), {"action": "store_true", "help": "no progress bar"}),
+         (("--dask",), DASK_OPTION))
+    _add(sub, "lab", lab, "open JupyterLab on the getting-started notebook in a folder with a workspace "
+                          "(other arguments go to JupyterLab)",
+         (("--dir",), {"default": "flowkit-lab", "help": "the lab folder (default ./flowkit-lab)"}))
     return parser
 
 
@@ -259,7 +417,11 @@ def exit_code(exc: BaseException) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "handler", None) is not lab:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra  # `flowkit lab` hands what it does not know to JupyterLab
     from .errors import FlowkitError
 
     try:

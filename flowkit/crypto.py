@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import secrets
 import stat
 import urllib.parse
 from collections.abc import Iterable
@@ -149,23 +151,45 @@ def read_key_file(path: Path) -> list[bytes]:
     return _parse_keys(path.read_text(), f"the key file {path}")
 
 
-def write_key_file(path: Path, keys: list[bytes]) -> None:
-    """Write keys atomically with mode 0600 (temp file, fsync, rename)."""
+def write_key_file(path: Path, keys: list[bytes], *, exclusive: bool = False) -> bool:
+    """Write keys atomically with mode 0600 (temp file, fsync, rename).
+
+    Args:
+        exclusive: only create the file if it does not exist yet. Several
+            processes may make their first integration at the same moment; the
+            file is then put in place with ``link`` (which fails if the name
+            exists) instead of ``replace``, so the first key wins and no
+            process encrypts with a key that another one then overwrites.
+
+    Returns:
+        Whether this call put the file in place (False: `exclusive` and it existed).
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, b"\n".join(keys) + b"\n")
-        os.fsync(fd)
+        try:
+            os.write(fd, b"\n".join(keys) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(temp, 0o600)
+        if exclusive:
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                return False
+        else:
+            os.replace(temp, path)
     finally:
-        os.close(fd)
-    os.chmod(temp, 0o600)
-    os.replace(temp, path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return True
 
 
 def load_keyring(*, create: bool, encrypted_records: int = 0) -> KeyRing:
@@ -183,15 +207,36 @@ def load_keyring(*, create: bool, encrypted_records: int = 0) -> KeyRing:
     path = key_file_path()
     if path.exists():
         return KeyRing(read_key_file(path), f"the key file {path}")
-    if encrypted_records or not create:
+    if encrypted_records:
         raise MissingKeyError(
             f"No secret key found: {ENV_KEY} is not set and {path} does not exist, "
             f"but this workspace holds {encrypted_records} encrypted integration(s). "
             f"Set {ENV_KEY} to the key they were created with, or restore the key file. "
             "flowkit will not create a new key, as it could not read them."
         )
-    write_key_file(path, [generate_key()])
+    if not create:
+        raise MissingKeyError(
+            f"No secret key yet: {ENV_KEY} is not set and {path} does not exist. "
+            "One is created when the first integration is created."
+        )
+    write_key_file(path, [generate_key()], exclusive=True)
     return KeyRing(read_key_file(path), f"the key file {path}")
+
+
+def key_source_stamp() -> tuple[Any, ...]:
+    """What identifies the current key source's content, to notice it changed.
+
+    The key file is only ever replaced whole, so its inode, size and mtime
+    change with every write (another process rotating the key, for one).
+    """
+    env_value = os.environ.get(ENV_KEY, "").strip()
+    if env_value:
+        return ("env", hashlib.sha256(env_value.encode()).hexdigest())
+    try:
+        info = key_file_path().stat()
+    except FileNotFoundError:
+        return ("none",)
+    return ("file", info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 class Redactor:

@@ -31,7 +31,10 @@ def check_json(value: Any, where: str = "value") -> Any:
 def _check(value: Any, path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise NotJSONError(f"{path} is nested deeper than {MAX_DEPTH} levels.", path=path)
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, (bool, int)):
+        return
+    if isinstance(value, str):
+        _check_text(value, path)
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -49,11 +52,26 @@ def _check(value: Any, path: str, depth: int) -> None:
                     "JSON object keys must be strings.",
                     path=path,
                 )
+            _check_text(key, path)
             _check(item, f"{path}.{key}", depth + 1)
         return
     kind = type(value).__name__
     hint = " (use a list)" if isinstance(value, (tuple, set, frozenset)) else ""
     raise NotJSONError(f"{path} is a {kind}, which is not a JSON value{hint}.", path=path)
+
+
+def _check_text(text: str, path: str) -> None:
+    # A lone surrogate ("\ud800") is a valid Python str but no valid UTF-8:
+    # it would fail only later, when the file is written.
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise NotJSONError(
+                f"{path} holds {text[exc.start]!r} at position {exc.start}, a lone surrogate "
+                "that is not valid Unicode text.",
+                path=path,
+            ) from None
 
 
 def _refuse_constant(name: str) -> Any:

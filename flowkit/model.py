@@ -24,7 +24,8 @@ NODE_STATUSES = ("pending", "running", "success", "failed", "skipped")
 RUN_STATUSES = ("running", "success", "failed")
 MASK = "***"
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# \Z, not $: "$" also matches before a trailing newline, which let "name\n" through.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_LENGTH = 100
 

@@ -10,8 +10,10 @@ and a kill in the middle of its in-place write leaves a truncated file. So:
   file, applies the change, and writes it atomically: temp file in the same
   folder, fsync, ``os.replace``, fsync of the folder. A reader without the lock
   sees the old or the new file, never a torn one;
-* JSON is strict (no NaN/Infinity); a file that does not parse is reported
-  with its path and reason and never overwritten;
+* JSON is strict (no NaN/Infinity). Each collection file ends with a SHA-256
+  checksum of its content, so a flipped byte inside a string (still valid
+  JSON) is caught too. A file that does not parse or whose checksum does not
+  match is reported with its path and reason and never overwritten;
 * run history is one small file per run plus an append-only index, so saving a
   run costs the same with 10 or 100,000 runs stored (see `RunStore`).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -38,6 +41,10 @@ from .errors import CorruptStoreError, LockTimeout, RunNotFound, StoreError
 LOCK_TIMEOUT = 30.0
 NUL = b"\x00"
 _TEMP = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+$")
+CHECKSUM_KEY = "_flowkit_checksum"
+# How every checksummed file ends; matched on the raw bytes so that damage to
+# the key's own name is caught as well.
+_CHECKSUM_TAIL = re.compile(rb'"(?P<key>[^"]*)":"(?P<value>[^"]*)"\}\s*$')
 
 
 def fsync_dir(folder: Path) -> None:
@@ -109,27 +116,77 @@ def read_json_file(path: Path) -> Any:
     if NUL in raw:
         raise CorruptStoreError(str(path), f"NUL bytes at offset {raw.index(NUL)}")
     try:
-        return jsonvalue.loads(raw)
+        data = jsonvalue.loads(raw)
     except UnicodeDecodeError as exc:
         raise CorruptStoreError(str(path), f"not UTF-8 at byte {exc.start}") from None
     except ValueError as exc:
         raise CorruptStoreError(str(path), f"invalid JSON: {exc}") from None
+    if isinstance(data, dict):
+        _verify_checksum(path, raw, data)
+    return data
+
+
+def dumps_checksummed(data: dict[str, Any]) -> bytes:
+    """Strict JSON of `data` with a last member holding the SHA-256 of everything else.
+
+    The body is ``dumps(data)``; the checksum member is spliced in before its
+    closing brace, so the file stays one plain JSON object.
+    """
+    body = jsonvalue.dumps(data).encode()
+    digest = hashlib.sha256(body).hexdigest()
+    separator = b"," if data else b""
+    return body[:-1] + separator + f'"{CHECKSUM_KEY}":"sha256:{digest}"}}'.encode()
+
+
+def _verify_checksum(path: Path, raw: bytes, data: dict[str, Any]) -> None:
+    """Check and remove the checksum member; a file without one (written by hand) is accepted."""
+    # The checksum member is the last ~100 bytes; searching only there keeps this O(1).
+    tail = _CHECKSUM_TAIL.search(raw, max(0, len(raw) - 256))
+    if CHECKSUM_KEY not in data:
+        if tail is not None and tail.group("value").startswith(b"sha256:"):
+            raise CorruptStoreError(str(path), "its checksum entry is damaged")
+        return
+    stored = data.pop(CHECKSUM_KEY)
+    if tail is None or tail.group("key") != CHECKSUM_KEY.encode():
+        body = None  # the checksum is not where flowkit puts it: edited by hand
+    else:
+        body = raw[: tail.start()].rstrip()
+        body = (body[:-1] if body.endswith(b",") else body) + b"}"
+    if body is None or stored != f"sha256:{hashlib.sha256(body).hexdigest()}":
+        raise CorruptStoreError(
+            str(path),
+            "its content does not match its checksum: bytes changed after flowkit wrote it "
+            f"(disk damage, or an edit by hand; if you edited it on purpose, delete its "
+            f'"{CHECKSUM_KEY}" entry)',
+        )
 
 
 class AtomicJSONStorage(Storage):
-    """A TinyDB storage that reads strictly and writes atomically (see `atomic_write`)."""
+    """A TinyDB storage that reads strictly and writes atomically (see `atomic_write`).
+
+    It keeps what it last read or wrote, for its own short life: `Store` makes
+    one per read, or per locked transaction, during which no other process can
+    change the file. TinyDB reads the whole file twice for a ``get`` and up to
+    three times for an insert, and parsing is most of an operation's cost.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._memo: dict[str, Any] | None = None
 
     def read(self) -> dict[str, Any] | None:
+        if self._memo is not None:
+            return self._memo
         data = read_json_file(self.path)
         if data is not None and not isinstance(data, dict):
             raise CorruptStoreError(str(self.path), "the top level is not a JSON object")
+        self._memo = data
         return data
 
     def write(self, data: dict[str, Any]) -> None:
-        atomic_write(self.path, jsonvalue.dumps(data).encode())
+        self._memo = None  # if the write fails, the next read goes back to the file
+        atomic_write(self.path, dumps_checksummed(data))
+        self._memo = data
 
     def close(self) -> None:
         pass
@@ -170,9 +227,11 @@ class Store:
             return sweep_temp_files(self.root) + sweep_temp_files(self.runs.folder)
 
     def _table(self, collection: str) -> Table:
-        # A fresh TinyDB per call: TinyDB caches the next id and query results
-        # per instance, which goes stale as soon as another process writes.
-        return TinyDB(self.path(collection), storage=AtomicJSONStorage).table("_default", cache_size=0)
+        # A fresh TinyDB (and storage) per read or transaction: TinyDB caches
+        # the next id and query results per instance, and the storage keeps
+        # what it read; both go stale as soon as another process writes.
+        db = TinyDB(self.path(collection), storage=AtomicJSONStorage)
+        return db.table("_default", cache_size=0)
 
     # -- reads: no lock needed, files are only ever replaced whole ------------
     def all(self, collection: str) -> list[dict[str, Any]]:
@@ -188,7 +247,11 @@ class Store:
     # -- writes: under the lock, re-read inside it ----------------------------
     @contextlib.contextmanager
     def transaction(self, collection: str) -> Iterator[Table]:
-        """Lock, then give a fresh table to read and change; each change is one atomic write."""
+        """Lock, then give a fresh table to read and change; each change is one atomic write.
+
+        The table remembers the file's content while the lock is held (nobody
+        else can write), so let an exception from it end the transaction.
+        """
         with self.locked():
             yield self._table(collection)
 
@@ -235,9 +298,10 @@ class RunStore:
         return self.folder / f"{run_id}.events.jsonl"
 
     def _append_index(self, summary: dict[str, Any]) -> None:
-        line = (jsonvalue.dumps(summary) + "\n").encode()
-        # One write() on an O_APPEND descriptor lands whole, after every other
-        # process's lines; a reader skips a line torn by a kill.
+        # One write() on an O_APPEND descriptor lands after every other
+        # process's lines. The leading newline ends a line torn by a crash
+        # (power cut, full disk), so only that line is lost, not this one too.
+        line = ("\n" + jsonvalue.dumps(summary) + "\n").encode()
         fd = os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)
@@ -320,12 +384,9 @@ class RunStore:
             return None
         return entry if isinstance(entry, dict) and "id" in entry else None
 
-    def list(
-        self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20
-    ) -> list[dict[str, Any]]:
-        """Summaries of the newest runs first, filtered; `limit=None` for all."""
+    def summaries(self, *, workflow: str | None = None) -> Iterator[dict[str, Any]]:
+        """Each run's latest summary, most recently recorded first (deleted runs left out)."""
         seen: set[str] = set()
-        found: list[dict[str, Any]] = []
         for entry in self._index_lines_newest_first():
             if entry["id"] in seen:
                 continue
@@ -334,6 +395,14 @@ class RunStore:
                 continue
             if workflow is not None and entry.get("workflow") != workflow:
                 continue
+            yield entry
+
+    def list(
+        self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20
+    ) -> list[dict[str, Any]]:
+        """Summaries of the newest runs first, filtered; `limit=None` for all."""
+        found: list[dict[str, Any]] = []
+        for entry in self.summaries(workflow=workflow):
             if status is not None and entry.get("status") != status:
                 continue
             found.append(entry)

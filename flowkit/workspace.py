@@ -56,6 +56,7 @@ class Workspace:
         (self.path / "integrations").mkdir(exist_ok=True)
         self.store.sweep()
         self._keyring: crypto.KeyRing | None = None
+        self._key_stamp: tuple[Any, ...] = ()
         self._registry: Registry | None = None
         self.types = TypeCollection(self)
         self.integrations = IntegrationCollection(self)
@@ -80,7 +81,11 @@ class Workspace:
         Args:
             create: make a key file if none exists and nothing is encrypted yet.
         """
-        if self._keyring is None:
+        # Reload when the key source changed (another process rotated the key),
+        # so nothing is ever encrypted with a key that is no longer in the file.
+        stamp = crypto.key_source_stamp()
+        if self._keyring is None or stamp != self._key_stamp:
+            self._keyring = None
             key_ids = self.integrations.key_ids()
             if not os.environ.get(crypto.ENV_KEY):
                 key_path = crypto.key_file_path().expanduser().resolve()
@@ -93,21 +98,30 @@ class Workspace:
             unknown = sorted(set(key_ids) - set(ring.fingerprints))
             if unknown:
                 raise ring.wrong_key_error(", ".join(unknown), what=f"the workspace {self.path}")
-            self._keyring = ring
+            self._keyring, self._key_stamp = ring, stamp
         return self._keyring
 
     def forget_keys(self) -> None:
         """Drop the cached keys (after the environment or key file changed)."""
         self._keyring = None
 
-    def rotate_key(self) -> int:
+    def rotate_key(self, *, drop_old_keys: bool = False) -> int:
         """Re-encrypt every integration under a new primary key; returns how many.
 
-        With the key file: a new key is generated, the file holds ``new, old``
-        while the records are re-encrypted in one atomic write, then ``new``
-        alone. A kill at any point leaves every record readable with the keys
-        in the file. With ``FLOWKIT_SECRET_KEY="new,old"``: re-encrypts under
-        ``new``; then drop ``old`` from the variable.
+        With the key file: a new key is generated and the file becomes
+        ``new, old...`` (one atomic write); then the records are re-encrypted
+        in one atomic write. A kill at any point leaves every record readable
+        with the keys in the file. The old keys stay in the file as
+        decrypt-only keys, because the key file is shared by every workspace
+        of this user and the others may still be encrypted with them.
+
+        With ``FLOWKIT_SECRET_KEY="new,old"``: re-encrypts under ``new``; then
+        drop ``old`` from the variable.
+
+        Args:
+            drop_old_keys: leave only the new key in the key file afterwards.
+                Only when no other workspace uses the old keys: those would no
+                longer open.
         """
         from_env = bool(os.environ.get(crypto.ENV_KEY, "").strip())
         with self.store.locked():
@@ -121,7 +135,7 @@ class Workspace:
                 crypto.write_key_file(path, keys)
                 ring = crypto.KeyRing(keys, current.source)
             count = self.integrations.reencrypt(ring)
-            if not from_env:
+            if not from_env and drop_old_keys:
                 crypto.write_key_file(path, ring.keys[:1])
                 ring = crypto.KeyRing(ring.keys[:1], current.source)
             self._keyring = ring
