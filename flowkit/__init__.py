@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import errors
+from . import errors, jobs
 from .engine import Event
 from .errors import FlowkitError
 from .executors import Executor, InlineExecutor, ThreadExecutor
 from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
+from .recording import record
 from .schema import task
 from .validation import Problem
 from .workspace import Workspace
@@ -40,6 +41,8 @@ __all__ = [
     "Workspace",
     "__version__",
     "errors",
+    "jobs",
+    "record",
     "task",
     "testing",
     "ui",
