@@ -8,6 +8,7 @@ fresh Lab workspace; its end state is photographed into ``test-artifacts/e2e/``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -17,9 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import write_integration
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, sync_playwright
 
-from .jlab import ARTIFACTS, LabServer, Notebook, slug
+import flowkit as fk
+
+from .jlab import ARTIFACTS, LabServer, Notebook, slug, write_notebook
 
 CHROMIUM = Path("/usr/bin/chromium")
 # E2E.md section 4: no sandbox as root, no GPU, nothing phoning home, /dev/shm may be small.
@@ -27,7 +31,8 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
-VIEWPORT = {"width": 1400, "height": 1000}
+# Tall enough for the whole workflow builder, drawing to result table, in one screenshot.
+VIEWPORT = {"width": 1400, "height": 1400}
 HERE = Path(__file__).resolve().parent
 
 
@@ -71,7 +76,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[L
     """A JupyterLab server on 127.0.0.1 whose kernels use a throw-away flowkit workspace and key folder."""
     base = tmp_path_factory.mktemp("e2e-lab")
     env = {
-        "FLOWKIT_CONFIG_DIR": str(base / "flowkit-config"),
+        "FLOWKIT_CONFIG_DIR": str(base / "flowkit-config"),  # outside the root: a workspace never holds its key
         "FLOWKIT_WORKSPACE": str(base / "root" / "workspace"),
     }
     server = LabServer(base, env, log_path=artifacts / "jupyterlab.log")
@@ -171,3 +176,67 @@ def open_notebook(lab: LabServer, lab_page: Page) -> Callable[[Path], Notebook]:
 
     return open_
 
+
+
+# -- the flowkit side: a workspace per test, a test integration, the App notebook ----------------------------
+ECHO_TASKS = '''\
+"""An integration for the browser tests: a key check by hash (no network), an echo, a failure."""
+
+import hashlib
+
+GOOD_KEY_SHA256 = {digest!r}
+
+
+def test_connection(credentials, params):
+    """Accept only the one good API key."""
+    if hashlib.sha256(credentials["api_key"].encode()).hexdigest() == GOOD_KEY_SHA256:
+        return {{"success": True, "message": f"Connected as {{credentials['account']}}"}}
+    return {{"success": False, "message": f"The API key was refused for {{credentials['account']}}"}}
+
+
+def echo(credentials, params):
+    """Return the text it was given."""
+    return {{"success": True, "message": params["text"], "text": params["text"]}}
+
+
+def fail(credentials, params):
+    """Always fail, like a service that is down."""
+    raise RuntimeError("the e2e service is down")
+'''
+ECHO_INIT = 'from .tasks import echo, fail, test_connection\n\n__all__ = ["echo", "fail", "test_connection"]\n'
+
+
+@pytest.fixture
+def workspace(lab: LabServer, test_dir: Path, monkeypatch: pytest.MonkeyPatch) -> fk.Workspace:
+    """This test's flowkit workspace, opened here with the same key folder the kernels use."""
+    monkeypatch.setenv("FLOWKIT_CONFIG_DIR", lab.flowkit_config_dir)
+    return fk.Workspace(test_dir / "workspace")
+
+
+@pytest.fixture
+def echo_module(workspace: fk.Workspace, canary: str) -> str:
+    """The ``e2e_echo`` integration module in the workspace; its Test Connection accepts only `canary`."""
+    digest = hashlib.sha256(canary.encode()).hexdigest()
+    write_integration(workspace.path / "integrations", "e2e_echo", ECHO_TASKS.format(digest=digest),
+                      init_source=ECHO_INIT)
+    return "e2e_echo"
+
+
+@pytest.fixture
+def app_notebook(test_dir: Path, workspace: fk.Workspace) -> Path:
+    """A notebook whose one cell shows ``fk.ui.App`` on this test's workspace."""
+    return write_notebook(
+        test_dir / "app.ipynb",
+        f"import flowkit as fk\n\nws = fk.Workspace({str(workspace.path)!r})\napp = fk.ui.App(ws)\napp",
+    )
+
+
+@pytest.fixture
+def echo_integration(workspace: fk.Workspace, echo_module: str, canary: str) -> str:
+    """The type ``e2e_echo`` and an integration ``Echo`` of it (created here; the kernel decrypts it)."""
+    workspace.types.create(echo_module, description="Echo service", params=[
+        fk.Param("account", kind="text", required=True),
+        fk.Param("api_key", kind="password", required=True),
+    ])
+    workspace.integrations.create("Echo", type=echo_module, credentials={"account": "alice", "api_key": canary})
+    return "Echo"

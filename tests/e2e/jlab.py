@@ -79,6 +79,7 @@ class LabServer:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
+        self.flowkit_config_dir = env.get("FLOWKIT_CONFIG_DIR", "")
         self._extra_env = env
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
