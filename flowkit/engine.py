@@ -202,6 +202,10 @@ class Execution:
                 integration = self.ws.integrations.get(plan.integration)
                 self.credentials[plan.integration] = integration.credentials.reveal()
         self.redactor = Redactor(value for values in self.credentials.values() for value in values.values())
+        if any(plan.timeout is not None for plan in self.plans.values()):
+            from .childprocess import ensure_server
+
+            ensure_server()  # timed calls run in children of the fork server: start it before the clock does
         for module in {(plan.module, plan.location) for plan in self.plans.values()}:
             tasks = self.ws.registry.module(module[0]).tasks
             invoke.remember(module[0], module[1], {name: spec.func for name, spec in tasks.items()})
@@ -323,7 +327,7 @@ class Execution:
         node_run = self.run.nodes[name]
         text = outcome.get("log") or ""
         if self.plans[name].retries:
-            note = "" if outcome["ok"] else f"attempt failed: {outcome['error']}\n"
+            note = "" if outcome["ok"] else f"attempt {node_run.attempts} failed: {outcome['error']}\n"
             text = f"--- attempt {node_run.attempts} ---\n{text}{note}"
         node_run.log += text
 

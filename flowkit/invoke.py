@@ -108,7 +108,9 @@ def call_here(
             error, keep = judge(name, result)
         except (Exception, SystemExit) as exc:
             error, keep = f"{name} raised {_describe(exc)}", False
-            log.write(traceback.format_exc())
+            # The traceback starts at the task: this frame is flowkit's, not the user's.
+            frames = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+            log.write("".join(traceback.format_exception(type(exc), exc, frames)))
     return {
         "ok": error is None,
         "result": redactor(result) if keep else None,

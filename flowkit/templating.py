@@ -24,12 +24,20 @@ from typing import Any
 
 from .errors import NotJSONError, TemplateError
 from .jsonvalue import check_json
-from .schema import is_template
 
 INPUTS = "inputs"
 _SINGLE = re.compile(r"\{\{((?:(?!\{\{|\}\}|\{%|%\}|\{#).)*)\}\}", re.S)
 _DOTTED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
 _MISSING = object()
+
+
+def is_template(value: Any) -> bool:
+    """Whether a value is a string Jinja would treat as a template (``{{``, ``{%`` or ``{#`` in it).
+
+    Broader than a complete ``{{ ... }}``: an unclosed ``{{ x`` is a template
+    with a syntax error, reported as such, not text passed on silently.
+    """
+    return isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
 
 
 def template_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -90,7 +98,12 @@ def _compiled(text: str) -> tuple[str, Any]:
             return "expression", env.compile_expression(expression, undefined_to_none=False)
         return "template", env.from_string(text)
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"{text!r} is not a valid template: {exc.message} (line {exc.lineno}).") from None
+        raise _syntax_error(text, exc) from None
+
+
+def _syntax_error(text: str, exc: Any) -> TemplateError:
+    reason = (exc.message or "syntax error").rstrip(".")
+    return TemplateError(f"{text!r} is not a valid template: {reason} (line {exc.lineno}).")
 
 
 def references(text: str) -> tuple[set[str], set[str]]:
@@ -109,12 +122,15 @@ def references(text: str) -> tuple[set[str], set[str]]:
     try:
         ast = env.parse(text)
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"{text!r} is not a valid template: {exc.message} (line {exc.lineno}).") from None
+        raise _syntax_error(text, exc) from None
     names = set(meta.find_undeclared_variables(ast)) - set(env.globals)
     keys: set[str] = set()
+    # `inputs.x | default(...)` and `inputs.x is defined` read an input that may be left out.
+    optional = {id(item.node) for item in ast.find_all(nodes.Filter) if item.name in ("default", "d")}
+    optional |= {id(item.node) for item in ast.find_all(nodes.Test) if item.name in ("defined", "undefined")}
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
-        if isinstance(target, nodes.Name) and target.name == INPUTS:
+        if isinstance(target, nodes.Name) and target.name == INPUTS and id(node) not in optional:
             if isinstance(node, nodes.Getattr):
                 keys.add(node.attr)
             elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):

@@ -74,12 +74,15 @@ class Analysis:
 
 def _cycles(graph: nx.DiGraph) -> list[Problem]:
     found = []
+    position = {name: index for index, name in enumerate(graph)}
     for index, cycle in enumerate(nx.simple_cycles(graph)):
         if index == MAX_CYCLES_SHOWN:
             found.append(Problem("error", None, "More cycles not shown; break the ones above first."))
             break
+        first = min(range(len(cycle)), key=lambda i: position[cycle[i]])  # start where the workflow does
+        cycle = cycle[first:] + cycle[:first]
         path = " → ".join([*cycle, cycle[0]])
-        found.append(Problem("error", cycle[0], f"The workflow has a cycle: {path}. Remove one of its edges."))
+        found.append(Problem("error", None, f"The workflow has a cycle: {path}. Remove one of its edges."))
     return found
 
 
