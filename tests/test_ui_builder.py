@@ -332,3 +332,23 @@ def test_a_password_param_is_never_shown_and_blank_keeps_it(ws: fk.Workspace) ->
     builder.node_form.form.fields["label"].widget.value = "two"
     builder.update_button.click()
     assert builder.workflow.node("v").params == {"token": "tok-123", "label": "two"}
+
+
+def test_edge_and_rename_refusals(builder: WorkflowBuilder) -> None:
+    builder.connect_button.click()
+    assert builder.feedback.text == "Choose both nodes, From and To."
+    builder.disconnect_button.click()
+    assert builder.feedback.text == "Choose both nodes, From and To."
+    add(builder, "a")
+    add(builder, "b")
+    builder.node_select.value = "a"
+    builder.node_form.name.value = "b"
+    builder.rename_button.click()
+    assert builder.feedback.text == "Workflow 'Untitled workflow' already has a node named 'b'."
+    builder.node_form.name.value = "9x"
+    builder.rename_button.click()
+    assert "Node name '9x' is not valid" in builder.feedback.text
+    assert sorted(builder.workflow.nodes) == ["a", "b"]
+    builder.node_select.value = None
+    builder.load_button.click()
+    assert builder.feedback.text == "Select a node first."

@@ -263,18 +263,22 @@ class WorkflowBuilder(Screen):
         self.changed()
         self.feedback.ok(f"Removed {name!r} and its edges.")
 
-    def connect(self) -> None:
-        """Connect From → To (a cycle is refused with its path)."""
+    def _ends(self) -> tuple[str, str]:
         upstream, downstream = self.connect_from.value, self.connect_to.value
         if not upstream or not downstream:
-            raise ValidationError("Choose both nodes to connect.")
+            raise ValidationError("Choose both nodes, From and To.")
+        return str(upstream), str(downstream)
+
+    def connect(self) -> None:
+        """Connect From → To (a cycle is refused with its path)."""
+        upstream, downstream = self._ends()
         self.workflow.connect(upstream, downstream)
         self.changed()
         self.feedback.ok(f"Connected {upstream} → {downstream}.")
 
     def disconnect(self) -> None:
         """Remove the edge From → To."""
-        upstream, downstream = self.connect_from.value, self.connect_to.value
+        upstream, downstream = self._ends()
         self.workflow.disconnect(upstream, downstream)
         self.changed()
         self.feedback.ok(f"Disconnected {upstream} → {downstream}.")
