@@ -305,57 +305,6 @@ def run_command(args: argparse.Namespace) -> int:
     return 0 if run.ok else EXIT_FAILED
 
 
-# -- run -------------------------------------------------------------------------
-def _input_pair(text: str) -> tuple[str, Any]:
-    """``key=value`` from ``-i``; the value is JSON where it parses (3, true, [1, 2]), else text."""
-    from .errors import ValidationError
-
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ValidationError(f"-i {text!r}: write an input as key=value.")
-    try:
-        return key.strip(), json.loads(raw)
-    except ValueError:
-        return key.strip(), raw
-
-
-def _progress_bar(total_label: str) -> Callable[[Any], None]:
-    """An `on_event` callback drawing a tqdm bar on stderr, one step per finished node."""
-    from tqdm import tqdm
-
-    bars: list[Any] = []
-
-    def on_event(event: Any) -> None:
-        if event.kind == "run_started":
-            bars.append(tqdm(total=len(event.run.nodes), desc=total_label, unit="node", file=sys.stderr))
-        elif bars and event.kind == "node_finished":
-            bars[0].update(1)
-            bars[0].set_postfix_str(f"{event.node}: {event.run.nodes[event.node].status}", refresh=False)
-        elif bars and event.kind == "run_finished":
-            bars[0].close()
-
-    return on_event
-
-
-def run_command(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
-    inputs = dict(_input_pair(item) for item in args.input)
-    show = sys.stderr.isatty() if args.progress is None else args.progress
-    callbacks = [_progress_bar(args.workflow)] if show else []
-    run = ws.run(args.workflow, inputs=inputs, executor=args.executor, max_workers=args.max_workers,
-                 trigger="cli", on_event=callbacks)
-    rows = []
-    for name, node in run.nodes.items():
-        error = (node.error or "").strip().splitlines()
-        rows.append({"node": name, "status": node.status + (" (reused)" if node.reused else ""),
-                     "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
-                     "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else ""})
-    print(_table(rows, ["node", "status", "duration", "error"]))
-    duration = f" in {run.duration:.2f}s" if run.duration is not None else ""
-    print(f"Run {run.id} of {run.workflow!r}: {run.status}{duration}. Details: flowkit runs show {run.id}")
-    return 0 if run.ok else EXIT_FAILED
-
-
 # -- parser ----------------------------------------------------------------------
 Handler = Callable[[argparse.Namespace], int]
 
@@ -424,16 +373,6 @@ def build_parser() -> argparse.ArgumentParser:
                                     "workspace still uses them)"}))
     _add(key, "check", key_check, "check that the available key opens this workspace")
     _add(key, "path", key_path, "print where the key file is")
-
-    _add(sub, "run", run_command, "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails",
-         (("workflow",), {"help": "the saved workflow's name"}),
-         (("-i", "--input"), {"action": "append", "default": [], "metavar": "KEY=VALUE",
-                              "help": "an input of the run; VALUE is JSON where it parses (3, true, [1, 2])"}),
-         (("--executor", "-e"), {"default": "threads", "help": "where nodes run: threads (default) or inline"}),
-         (("--max-workers", "-j"), {"type": int, "default": None, "metavar": "N",
-                                    "help": "nodes run at once (threads; default 32)"}),
-         (("--progress",), {"action": argparse.BooleanOptionalAction, "default": None,
-                            "help": "a progress bar on stderr (default: when stderr is a terminal)"}))
 
     _add(sub, "run", run_command, "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails",
          (("workflow",), {"help": "the saved workflow's name"}),
