@@ -62,10 +62,12 @@ class Feedback:
     def __init__(self, css: str) -> None:
         self.widget = hook(w.HTML(), css)
         self.redact: Redactor | None = None
+        self._text = ""
 
     def _show(self, kind: str, message: str) -> None:
         if self.redact is not None:
             message = self.redact.text(message)
+        self._text = message
         self.widget.value = f'<div class="flowkit-msg flowkit-msg-{kind}">{html.escape(message)}</div>'
 
     def ok(self, message: str) -> None:
@@ -75,28 +77,17 @@ class Feedback:
         self._show("error", text_of(message) if isinstance(message, BaseException) else message)
 
     def clear(self) -> None:
+        self._text = ""
         self.widget.value = ""
 
     @property
     def text(self) -> str:
         """The message shown, as plain text (for tests and logs)."""
-        return html.unescape(_strip_tags(self.widget.value))
+        return self._text
 
     @property
     def is_error(self) -> bool:
         return "flowkit-msg-error" in self.widget.value
-
-
-def _strip_tags(markup: str) -> str:
-    out, inside = [], False
-    for char in markup:
-        if char == "<":
-            inside = True
-        elif char == ">":
-            inside = False
-        elif not inside:
-            out.append(char)
-    return "".join(out)
 
 
 def guarded(feedback: Feedback, action: Callable[[], object]) -> Callable[..., None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
@@ -217,12 +217,3 @@ class TypeForm(Screen):
         self.refresh()
         self.list.value = created.name
         self.feedback.ok(f"Created the integration type {created.name!r} ({len(created.params)} parameter(s)).")
-
-    def state(self) -> dict[str, Any]:
-        """What the form shows, for tests and debugging."""
-        return {
-            "editing": self.editing,
-            "name": self.name.value,
-            "rows": [row.box.children[0].value for row in self.rows],
-            "feedback": self.feedback.text,
-        }
