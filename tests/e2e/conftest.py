@@ -73,12 +73,10 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[LabServer]:
-    """A JupyterLab server on 127.0.0.1 whose kernels use a throw-away flowkit workspace and key folder."""
+    """``flowkit lab`` on 127.0.0.1 in a throw-away folder, so its kernels use a throw-away workspace and key."""
     base = tmp_path_factory.mktemp("e2e-lab")
-    env = {
-        "FLOWKIT_CONFIG_DIR": str(base / "flowkit-config"),  # outside the root: a workspace never holds its key
-        "FLOWKIT_WORKSPACE": str(base / "root" / "workspace"),
-    }
+    # The key folder sits outside the lab folder: a workspace never holds its key.
+    env = {"FLOWKIT_CONFIG_DIR": str(base / "flowkit-config")}
     server = LabServer(base, env, log_path=artifacts / "jupyterlab.log")
     server.start()
     yield server

@@ -64,17 +64,23 @@ def free_port() -> int:
 
 
 class LabServer:
-    """A JupyterLab server on 127.0.0.1 with its own config, runtime, settings and root folder.
+    """JupyterLab started the way the README's main job starts it: ``flowkit lab``.
+
+    ``flowkit lab --dir <root>`` copies flowkit's notebooks into the root, points
+    ``FLOWKIT_WORKSPACE`` at ``<root>/workspace`` and opens JupyterLab on
+    ``getting_started.ipynb``; the options after it (E2E.md section 3) keep the server
+    on 127.0.0.1 with its own config, runtime, settings and Lab workspaces.
 
     Args:
-        base: an empty folder; the server's dirs, its root and its log go below it.
+        base: an empty folder; the server's dirs and its root go below it.
         env: extra environment for the server and therefore for every kernel it starts.
         log_path: where the server's output goes.
     """
 
     def __init__(self, base: Path, env: dict[str, str], *, log_path: Path) -> None:
         self.base = base
-        self.root = base / "root"
+        self.root = base / "lab"
+        self.workspace = self.root / "workspace"  # where `flowkit lab` points FLOWKIT_WORKSPACE
         self.log_path = log_path
         self.port = free_port()
         self.token = secrets.token_hex(16)
@@ -85,13 +91,12 @@ class LabServer:
         self._log: IO[bytes] | None = None
 
     def command(self) -> list[str]:
-        """The command line of E2E.md section 3, plus ``expose_app_in_browser`` to call Lab commands."""
+        """``flowkit lab`` plus the JupyterLab options it hands on, and ``expose_app_in_browser``."""
         return [
-            sys.executable, "-m", "jupyterlab",
+            str(Path(sys.executable).with_name("flowkit")), "lab", "--dir", str(self.root),
             "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={self.root}",
             "--ServerApp.allow_root=True",
             "--ServerApp.terminals_enabled=False",
             "--LabApp.news_url=None",
@@ -124,12 +129,12 @@ class LabServer:
 
     def start(self) -> None:
         """Start the server and wait until ``/api/status`` answers."""
-        self.root.mkdir(parents=True, exist_ok=True)
         self.seed_settings()
         self._log = self.log_path.open("wb")
-        # Popen on the interpreter itself: its pid is the server's, so terminate() stops it (pitfall 9).
+        # `flowkit lab` execs JupyterLab in its own process: this pid is the server's, so terminate()
+        # stops it (pitfall 9).
         self._proc = subprocess.Popen(
-            self.command(), cwd=self.root, env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT
+            self.command(), cwd=self.base, env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

@@ -1,0 +1,54 @@
+"""The README's main job: ``flowkit lab`` opens JupyterLab on getting_started.ipynb; a newcomer runs it all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+import flowkit as fk
+
+from .app import ANSWER_TIMEOUT_MS, click, message, open_tab, scroll_to_top, show_app
+from .jlab import LabServer, Notebook
+
+RUN_TIMEOUT_MS = 30_000
+GREEN = "#43a047"
+
+
+def test_getting_started_runs_and_its_app_runs_the_workflow(
+    lab: LabServer, open_notebook: Callable[[Path], Notebook]
+) -> None:
+    # The very file `flowkit lab` copied into its folder, on the workspace it set up.
+    notebook = open_notebook(lab.root / "getting_started.ipynb")
+    app = show_app(notebook)  # Run All: the whole path, papermill job included, then the App
+    expect(app.locator(".flowkit-app-header")).to_contain_text(str(lab.workspace))
+
+    open_tab(app, "Workflows")
+    builder = app.locator(".flowkit-workflow-builder")
+    builder.locator(".flowkit-workflow-list select").select_option("Daily note")
+    click(builder, "flowkit-workflow-open")
+    expect(message(builder, "flowkit-builder-feedback")).to_contain_text(
+        "Opened 'Daily note'", timeout=ANSWER_TIMEOUT_MS
+    )
+    dag = builder.locator(".flowkit-drawing svg.flowkit-dag")
+    expect(dag.locator("path.flowkit-edge[data-from='count'][data-to='save']")).to_have_count(1)
+
+    # The notebook's templates read {{ inputs.title }} and {{ inputs.text }}: the builder asks for them.
+    builder.locator(".flowkit-input-title input").fill("From the browser")
+    builder.locator(".flowkit-input-text input").fill("typed in a real JupyterLab")
+    click(builder, "flowkit-run")
+    expect(message(builder, "flowkit-builder-feedback")).to_contain_text(": success.", timeout=RUN_TIMEOUT_MS)
+    for node in ("count", "save"):
+        box = dag.locator(f"g.flowkit-node[data-node='{node}']")
+        expect(box).to_have_attribute("data-status", "success")
+        expect(box.locator("rect").first).to_have_attribute("fill", GREEN)
+    expect(builder.locator(".flowkit-result tr[data-node='count']")).to_contain_text('"words": 5')
+    expect(builder.locator(".flowkit-result tr[data-node='save']")).to_contain_text("Wrote from-the-browser.md")
+    scroll_to_top(builder)
+
+    # The note is on disk, and the run is in the workspace's history next to the notebook's and the job's.
+    note = lab.workspace / "notes" / "from-the-browser.md"
+    assert note.read_text() == "# From the browser\n\ntyped in a real JupyterLab (5 words)\n"
+    triggers = [run.trigger for run in fk.Workspace(lab.workspace).runs.list(workflow="Daily note")]
+    assert len(triggers) == 3, triggers
