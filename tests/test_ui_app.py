@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from helpers import write_integration
-from uikit import add_demo_integration, add_demo_module
+from ui_support import add_demo_integration, add_demo_module
 
 import flowkit as fk
 

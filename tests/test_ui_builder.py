@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from uikit import add_demo_integration
+from ui_support import add_demo_integration
 
 import flowkit as fk
 from flowkit.ui import WorkflowBuilder

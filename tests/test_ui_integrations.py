@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helpers import find_canary
-from uikit import add_demo_integration, add_demo_module, widget_state_text
+from ui_support import add_demo_integration, add_demo_module, widget_state_text
 
 import flowkit as fk
 from flowkit.ui import IntegrationForm

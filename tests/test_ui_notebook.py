@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from helpers import find_canary
 from nbclient import NotebookClient
-from uikit import add_demo_module
+from ui_support import add_demo_module
 
 import flowkit as fk
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from uikit import add_demo_integration
+from ui_support import add_demo_integration
 
 import flowkit as fk
 from flowkit.ui import RunsPanel, RunView

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uikit import add_demo_module
+from ui_support import add_demo_module
 
 import flowkit as fk
 from flowkit.ui import TypeForm
