@@ -412,12 +412,12 @@ class Execution:
                 self.schedule()
         except BaseException as exc:
             self.finish(self.redactor.text(f"The run stopped: {type(exc).__name__}: {exc}"))
-            self.emit("run_finished")
             raise
+        else:
+            self.finish()
         finally:
             self.executor.run_finished(self.run)
-        self.finish()
-        self.emit("run_finished")
+            self.emit("run_finished")
         return self.run
 
 

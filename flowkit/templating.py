@@ -167,17 +167,14 @@ def render_string(text: str, context: Mapping[str, Any]) -> Any:
     kind, compiled = _compiled(text)
     try:
         value = compiled(**context) if kind == "expression" else compiled.render(**context)
+        if isinstance(value, Undefined):
+            str(value)  # a StrictUndefined raises here, saying what is missing (or refused)
     except UndefinedError as exc:
         raise TemplateError(f"{text!r} does not resolve: {exc.message}.") from None
     except SecurityError as exc:
-        raise TemplateError(f"{text!r} was refused by the template sandbox: {exc}.") from None
+        raise TemplateError(f"{text!r} was refused by the template sandbox: {exc}") from None
     except Exception as exc:  # a template is user input: any failure inside it is the template's
         raise TemplateError(f"{text!r} failed: {type(exc).__name__}: {exc}.") from None
-    if isinstance(value, Undefined):
-        try:
-            str(value)
-        except UndefinedError as exc:
-            raise TemplateError(f"{text!r} does not resolve: {exc.message}.") from None
     return value
 
 
