@@ -307,13 +307,16 @@ class Workflow:
         retry_delay: float = 1.0,
     ) -> Node:
         """Add a node; its name must be unique in this workflow."""
-        node = Node(name, integration, task, dict(params or {}), retries, timeout, retry_delay)
+        # Copy a dict so later edits of the caller's dict do not reach the node;
+        # anything else goes to Node as it is, to be refused there.
+        given = {} if params is None else dict(params) if isinstance(params, dict) else params
+        node = Node(name, integration, task, given, retries, timeout, retry_delay)
         if name in self.graph:
             raise AlreadyExistsError(f"Workflow {self.name!r} already has a node named {name!r}.")
         self.graph.add_node(name, node=node)
         return node
 
-    def update_node(self, name: str, **changes: Any) -> Node:
+    def update_node(self, name: str, /, **changes: Any) -> Node:
         """Replace fields of a node (not its name); the node is re-validated."""
         current = self.node(name).to_dict()
         if "name" in changes:

@@ -310,6 +310,8 @@ class RunStore:
 
     def save(self, record: dict[str, Any], summary: dict[str, Any]) -> None:
         """Write a whole run durably and index it (start and end of a run)."""
+        jsonvalue.check_json(record, f"run {record.get('id')}")
+        jsonvalue.check_json(summary, "run summary")
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write(self._run_path(record["id"]), jsonvalue.dumps(record).encode())
         self._append_index(summary)
