@@ -1,0 +1,336 @@
+"""File tasks confined to one root folder: read, write and list.
+
+Every path is relative to the credentials' ``root``. Absolute paths, ``..``
+and symbolic links that lead out of the root are refused before anything is
+opened; the final open refuses a symbolic link, so a link swapped in after the
+check is not followed either. Writes replace a file atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import fnmatch
+import functools
+import itertools
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+import flowkit
+from flowkit.crypto import Redactor
+from flowkit.errors import ParamsError
+from flowkit.schema import validate_values
+
+Result = dict[str, Any]
+Task = Callable[[dict[str, Any], dict[str, Any]], Result]
+
+CREDENTIALS = [
+    flowkit.Param(
+        "root", required=True, help="The folder these tasks may use; nothing outside it can be read or written."
+    ),
+]
+_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_ENCODING = flowkit.Param(
+    "encoding", default="utf-8", help="Text encoding of the content, or base64 for bytes (images, archives...)."
+)
+
+
+class _Failed(Exception):
+    """A refused path or a failed file operation; the text is the result's message."""
+
+
+def _root(credentials: dict[str, Any]) -> Path:
+    raw = credentials.get("root")
+    if not raw:
+        raise _Failed("Set root: the folder these tasks may use.")
+    try:
+        root = Path(str(raw)).expanduser().resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise _Failed(f"The root folder {raw} does not exist.") from exc
+    if not root.is_dir():
+        raise _Failed(f"The root {raw} is not a folder.")
+    return root
+
+
+def _inside(root: Path, relative: Any, *, folder: bool = False) -> tuple[Path, str]:
+    """The real path `relative` names under `root`, and how to show it; anything that leaves the root is refused."""
+    if not isinstance(relative, str) or not relative.strip():
+        raise _Failed("path is empty: give a path relative to the root.")
+    if "\x00" in relative:
+        raise _Failed("path contains a NUL character.")
+    # Backslashes count as separators on every system, so "..\\x" cannot slip past the ".." check.
+    pure = PurePosixPath(relative.replace("\\", "/"))
+    if pure.is_absolute() or PureWindowsPath(relative).drive or relative.startswith("~"):
+        raise _Failed(f"{relative!r} is absolute: give a path relative to the root.")
+    if ".." in pure.parts:
+        raise _Failed(f"{relative!r} climbs out with '..': paths must stay inside the root.")
+    real = root.joinpath(*pure.parts).resolve()  # follows every symbolic link on the way
+    if real != root and root not in real.parents:
+        raise _Failed(f"{relative!r} leads outside the root through a symbolic link.")
+    if real == root and not folder:
+        raise _Failed(f"{relative!r} is the root folder itself; name a file inside it.")
+    return real, pure.as_posix()
+
+
+def _open(path: Path, flags: int, shown: str) -> int:
+    try:
+        return os.open(path, flags | _NOFOLLOW | _BINARY, 0o644)
+    except FileNotFoundError as exc:
+        raise _Failed(f"No file {shown!r} in the root.") from exc
+    except FileExistsError as exc:
+        raise _Failed(f"{shown!r} already exists: use mode overwrite or append to change it.") from exc
+    except IsADirectoryError as exc:
+        raise _Failed(f"{shown!r} is a folder, not a file.") from exc
+    except PermissionError as exc:
+        raise _Failed(f"Permission denied for {shown!r}.") from exc
+    except OSError as exc:  # ELOOP: the file became a symbolic link after the check
+        raise _Failed(f"Cannot open {shown!r}: {exc.strerror}.") from exc
+
+
+def _encode(content: str, encoding: str) -> bytes:
+    if encoding == "base64":
+        try:
+            return base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise _Failed("content is not valid base64.") from exc
+    try:
+        return content.encode(encoding)
+    except LookupError as exc:
+        raise _Failed(f"Unknown encoding {encoding!r}: use e.g. utf-8, latin-1 or base64.") from exc
+    except UnicodeEncodeError as exc:
+        raise _Failed(f"content cannot be written as {encoding}: {exc.reason}.") from exc
+
+
+def _decode(data: bytes, encoding: str, shown: str) -> str:
+    if encoding == "base64":
+        return base64.b64encode(data).decode()
+    try:
+        return data.decode(encoding)
+    except LookupError as exc:
+        raise _Failed(f"Unknown encoding {encoding!r}: use e.g. utf-8, latin-1 or base64.") from exc
+    except UnicodeDecodeError as exc:
+        raise _Failed(f"{shown!r} is not {encoding} text: read it with encoding base64.") from exc
+
+
+def _modified(status: os.stat_result) -> str:
+    return datetime.datetime.fromtimestamp(status.st_mtime, tz=datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _files_task(*params: flowkit.Param) -> Callable[[Task], Task]:
+    """Declare a task's params, check them (defaults filled), turn failures into results, mask secrets."""
+
+    declared = [*params]
+
+    def wrap(fn: Task) -> Task:
+        @functools.wraps(fn)
+        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
+            values = validate_values(
+                declared, given or {}, what=f"files.{fn.__name__} params", error=ParamsError
+            )
+            try:
+                result = fn(credentials, values)
+            except _Failed as exc:
+                result = {"success": False, "message": str(exc)}
+            secrets = (value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS)
+            return Redactor(secrets)(result)  # type: ignore[no-any-return]
+
+        return flowkit.task(params=declared)(run)
+
+    return wrap
+
+
+def _replace(target: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `target`, then swap it in: readers see old or new, never half."""
+    try:
+        mode = stat.S_IMODE(os.stat(target, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _entries(root: Path, folder: Path, pattern: str, recursive: bool, hidden: bool) -> Iterator[Result]:
+    """Entries of `folder` in name order; symbolic links are listed, never followed."""
+    with os.scandir(folder) as scan:
+        found = sorted(scan, key=lambda entry: entry.name)
+    for entry in found:
+        if entry.name.startswith(".") and not hidden:
+            continue
+        status = entry.stat(follow_symlinks=False)
+        if entry.is_symlink():
+            kind = "symlink"
+        elif entry.is_dir(follow_symlinks=False):
+            kind = "folder"
+        else:
+            kind = "file" if entry.is_file(follow_symlinks=False) else "other"
+        if fnmatch.fnmatchcase(entry.name, pattern):
+            yield {
+                "path": Path(entry.path).relative_to(root).as_posix(),
+                "name": entry.name,
+                "type": kind,
+                "size": status.st_size if kind == "file" else None,
+                "modified": _modified(status),
+            }
+        if recursive and kind == "folder":
+            yield from _entries(root, Path(entry.path), pattern, recursive, hidden)
+
+
+# -- tasks -----------------------------------------------------------------------
+@_files_task()
+def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Check that the root exists, is a folder, and can be written (a temporary file is made and removed)."""
+    steps: list[dict[str, Any]] = []
+    stage = "config"
+    try:
+        root = _root(credentials)
+        steps.append({"name": "config", "ok": True, "message": f"Root folder {root}."})
+        stage = "request"
+        try:
+            with tempfile.TemporaryFile(dir=root):
+                pass
+        except OSError as exc:
+            raise _Failed(f"The root {root} cannot be written: {exc.strerror}.") from exc
+        with os.scandir(root) as scan:
+            count = sum(1 for _ in scan)
+        message = f"The root is a writable folder holding {count} item(s)."
+        steps.append({"name": "request", "ok": True, "message": message})
+    except _Failed as exc:
+        steps.append({"name": stage, "ok": False, "message": str(exc)})
+    last = steps[-1]
+    return {"success": last["ok"], "message": last["message"], "steps": steps}
+
+
+@_files_task(
+    flowkit.Param("path", required=True, help="The file, relative to the root: reports/today.csv."),
+    _ENCODING,
+    flowkit.Param("max_bytes", kind="integer", default=1_000_000, help="Refuse files larger than this."),
+)
+def read(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Read a file under the root.
+
+    Returns ``content`` (text, or base64 with encoding base64), ``path`` and ``size``.
+    """
+    real, shown = _inside(_root(credentials), params["path"])
+    limit = params["max_bytes"]
+    handle = _open(real, os.O_RDONLY, shown)
+    status = os.fstat(handle)
+    if stat.S_ISDIR(status.st_mode):
+        os.close(handle)
+        raise _Failed(f"{shown!r} is a folder, not a file.")
+    size = status.st_size
+    with os.fdopen(handle, "rb") as stream:
+        data = stream.read(limit + 1) if size <= limit else b""
+    if size > limit or len(data) > limit:
+        size = max(size, len(data))
+        raise _Failed(f"{shown!r} is {size} bytes, over max_bytes ({limit}): raise max_bytes to read it.")
+    content = _decode(data, params["encoding"], shown)
+    return {
+        "success": True,
+        "message": f"Read {len(data)} bytes from {shown}.",
+        "path": shown,
+        "content": content,
+        "size": len(data),
+    }
+
+
+@_files_task(
+    flowkit.Param("path", required=True, help="The file, relative to the root: reports/today.csv."),
+    flowkit.Param("content", default="", help="What to write (base64 text with encoding base64)."),
+    flowkit.Param(
+        "mode",
+        kind="choice",
+        choices=["overwrite", "append", "create"],
+        default="overwrite",
+        help="overwrite: replace it whole; append: add to the end; create: only if it does not exist yet.",
+    ),
+    _ENCODING,
+    flowkit.Param("make_dirs", kind="boolean", default=True, help="Create missing folders on the way."),
+)
+def write(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Write a file under the root (an overwrite replaces it atomically).
+
+    Returns ``path``, ``bytes_written`` and ``size`` (the file's size after writing).
+    """
+    root = _root(credentials)
+    real, shown = _inside(root, params["path"])
+    data = _encode(params["content"], params["encoding"])
+    if not real.parent.is_dir():
+        if not params["make_dirs"]:
+            raise _Failed(f"The folder of {shown!r} does not exist: create it or set make_dirs.")
+        try:
+            real.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _Failed(f"Cannot create the folder of {shown!r}: {exc.strerror}.") from exc
+    if real.is_dir():
+        raise _Failed(f"{shown!r} is a folder, not a file.")
+    mode = params["mode"]
+    try:
+        if mode == "overwrite":
+            _replace(real, data)
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "append" else os.O_EXCL)
+            with os.fdopen(_open(real, flags, shown), "wb") as stream:
+                stream.write(data)
+        size = real.stat().st_size
+    except OSError as exc:
+        raise _Failed(f"Cannot write {shown!r}: {exc.strerror}.") from exc
+    verb = {"overwrite": "Wrote", "append": "Appended", "create": "Created"}[mode]
+    return {
+        "success": True,
+        "message": f"{verb} {shown} ({len(data)} bytes written).",
+        "path": shown,
+        "bytes_written": len(data),
+        "size": size,
+    }
+
+
+@_files_task(
+    flowkit.Param("path", default=".", help="The folder, relative to the root (. is the root)."),
+    flowkit.Param("pattern", default="*", help="Only names matching this, e.g. *.csv."),
+    flowkit.Param("recursive", kind="boolean", default=False, help="Also list inside sub-folders."),
+    flowkit.Param("include_hidden", kind="boolean", default=False, help="Also list names starting with a dot."),
+    flowkit.Param("limit", kind="integer", default=1000, help="List at most this many entries."),
+)
+def list(credentials: dict[str, Any], params: dict[str, Any]) -> Result:  # noqa: A001 - the task's name
+    """List a folder under the root; symbolic links are shown as such and never followed.
+
+    Returns ``entries`` (path, name, type file/folder/symlink, size, modified), ``count`` and ``truncated``.
+    """
+    root = _root(credentials)
+    real, shown = _inside(root, params["path"], folder=True)
+    if not real.is_dir():
+        raise _Failed(f"{shown!r} is not a folder in the root.")
+    limit = params["limit"]
+    if limit < 0:
+        raise ParamsError("files.list params: 'limit' must be 0 or more.")
+    try:
+        walk = _entries(root, real, params["pattern"], params["recursive"], params["include_hidden"])
+        entries = [*itertools.islice(walk, limit + 1)]
+    except OSError as exc:
+        raise _Failed(f"Cannot list {shown!r}: {exc.strerror}.") from exc
+    truncated = len(entries) > limit
+    entries = entries[:limit]
+    more = " (more not listed: raise limit)" if truncated else ""
+    return {
+        "success": True,
+        "message": f"{len(entries)} item(s) in {'the root' if shown == '.' else shown}{more}.",
+        "entries": entries,
+        "count": len(entries),
+        "truncated": truncated,
+    }

@@ -1,0 +1,265 @@
+"""SQLite tasks with the standard library's sqlite3: read with query, change with execute.
+
+Values are always bound as parameters (``?`` or ``:name``), never formatted
+into the SQL. ``query`` runs on a connection that cannot write; every
+statement is stopped when it runs past its timeout; errors come back as
+``success: False`` with SQLite's reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import flowkit
+from flowkit.crypto import Redactor
+from flowkit.errors import ParamsError
+from flowkit.schema import validate_values
+
+Result = dict[str, Any]
+Task = Callable[[dict[str, Any], dict[str, Any]], Result]
+
+CREDENTIALS = [
+    flowkit.Param("database", required=True, help="Path to the SQLite database file (or :memory: for a scratch one)."),
+    flowkit.Param("read_only", kind="boolean", default=False, help="Open it read-only: execute is refused."),
+    flowkit.Param(
+        "create",
+        kind="boolean",
+        default=False,
+        help="Create the file when missing (otherwise a missing file is an error, which catches typos).",
+    ),
+]
+_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
+_SQL = flowkit.Param("sql", required=True, help="One SQL statement; put values in parameters, not in the text.")
+_PARAMETERS = flowkit.Param(
+    "parameters", kind="json", help='Values for the ? placeholders (a list) or :name ones (an object), e.g. [42].'
+)
+_TIMEOUT = flowkit.Param(
+    "timeout", kind="number", default=30, help="Seconds to wait for a lock, and the longest a statement may run."
+)
+# How many SQLite virtual-machine steps pass between two looks at the clock.
+_CLOCK_EVERY = 10_000
+
+
+class _Failed(Exception):
+    """A problem with the settings or the statement; the text is the result's message."""
+
+
+MEMORY = ":memory:"
+
+
+def _database(credentials: dict[str, Any]) -> Path:
+    raw = credentials.get("database")
+    if not raw:
+        raise _Failed("Set database: the path to a SQLite file.")
+    if raw == MEMORY:
+        return Path(MEMORY)
+    path = Path(str(raw)).expanduser()
+    if path.is_dir():
+        raise _Failed(f"{path} is a folder, not a database file.")
+    if not path.exists() and (credentials.get("read_only") or not credentials.get("create")):
+        raise _Failed(f"No database file at {path}: check the path, or set create to true to make a new one.")
+    return path
+
+
+@contextmanager
+def _connect(credentials: dict[str, Any], timeout: float, *, writes: bool) -> Iterator[sqlite3.Connection]:
+    """A connection that waits `timeout` for locks and stops any statement running longer than that."""
+    path = _database(credentials)
+    mode = "ro" if credentials.get("read_only") else ("rwc" if credentials.get("create") else "rw")
+    # A fresh, empty database that lives as long as the task: for computing with SQL, not for keeping data.
+    target = "file::memory:" if str(path) == MEMORY else f"{path.resolve().as_uri()}?mode={mode}"
+    try:
+        connection = sqlite3.connect(target, uri=True, timeout=timeout)
+    except sqlite3.Error as exc:
+        raise _Failed(f"Cannot open {path}: {exc}.") from exc
+    with closing(connection):
+        deadline = time.monotonic() + timeout
+        connection.set_progress_handler(lambda: int(time.monotonic() > deadline), _CLOCK_EVERY)
+        if not writes:
+            connection.execute("PRAGMA query_only = ON")
+        yield connection
+
+
+def _bindings(value: Any, name: str) -> list[Any] | dict[str, Any]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, dict)):
+        raise ParamsError(f"sqlite params: {name!r} must be a list (for ?) or an object (for :name), got {value!r}.")
+    return value
+
+
+def _value(value: Any) -> Any:
+    """A column value as strict JSON: BLOBs as base64 text, infinities as text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _columns(cursor: sqlite3.Cursor) -> list[str]:
+    """Column names, made unique ("id", "id_2") so rows can be objects."""
+    names: list[str] = []
+    for column in cursor.description or []:
+        name, n = column[0], 1
+        while (name if n == 1 else f"{name}_{n}") in names:
+            n += 1
+        names.append(name if n == 1 else f"{name}_{n}")
+    return names
+
+
+def _rows(cursor: sqlite3.Cursor, columns: list[str], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    fetched = cursor.fetchmany(limit + 1)
+    rows = [dict(zip(columns, map(_value, row), strict=True)) for row in fetched[:limit]]
+    return rows, len(fetched) > limit
+
+
+def _explain(exc: sqlite3.Error, timeout: float, *, writes: bool) -> str:
+    text = str(exc).rstrip(".")
+    if text == "interrupted":
+        return f"The statement ran longer than timeout ({timeout:g} s) and was stopped."
+    if "database is locked" in text:
+        return f"The database stayed locked by another connection for {timeout:g} s; try again later."
+    if "readonly database" in text:
+        if writes:
+            return "The database is opened read-only (read_only in the credentials): it cannot be changed."
+        return "query only reads; use execute to change data."
+    if "file is not a database" in text:
+        return "The file is not a SQLite database."
+    if isinstance(exc, sqlite3.IntegrityError):
+        return f"A constraint failed: {text}."
+    return f"SQLite refused the statement: {text}."
+
+
+def _sqlite_task(*params: flowkit.Param) -> Callable[[Task], Task]:
+    """Declare a task's params, check them (defaults filled), turn failures into results, mask secrets."""
+
+    declared = [*params]
+
+    def wrap(fn: Task) -> Task:
+        @functools.wraps(fn)
+        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
+            values = validate_values(
+                declared, given or {}, what=f"sqlite.{fn.__name__} params", error=ParamsError
+            )
+            try:
+                result = fn(credentials, values)
+            except _Failed as exc:
+                result = {"success": False, "message": str(exc)}
+            secrets = (value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS)
+            return Redactor(secrets)(result)  # type: ignore[no-any-return]
+
+        return flowkit.task(params=declared)(run)
+
+    return wrap
+
+
+# -- tasks -----------------------------------------------------------------------
+@_sqlite_task(flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for a lock."))
+def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Open the database and count its tables (a missing file with create set is reported, not made)."""
+    steps: list[dict[str, Any]] = []
+    stage = "config"
+    try:
+        path = _database(credentials)
+        steps.append({"name": "config", "ok": True, "message": f"Database file {path}."})
+        stage = "request"
+        if str(path) == MEMORY:
+            message = f"An in-memory database (SQLite {sqlite3.sqlite_version}): each task starts with an empty one."
+        elif not path.exists():
+            message = f"{path} does not exist yet; the first task will create it."
+        else:
+            with _connect(credentials, float(params["timeout"]), writes=False) as connection:
+                (tables,) = connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+            access = "read-only" if credentials.get("read_only") else "read-write"
+            message = f"Opened {path.name} ({access}): {tables} table(s), SQLite {sqlite3.sqlite_version}."
+        steps.append({"name": "request", "ok": True, "message": message})
+    except _Failed as exc:
+        steps.append({"name": stage, "ok": False, "message": str(exc)})
+    except sqlite3.Error as exc:
+        steps.append({"name": stage, "ok": False, "message": _explain(exc, float(params["timeout"]), writes=False)})
+    last = steps[-1]
+    return {"success": last["ok"], "message": last["message"], "steps": steps}
+
+
+@_sqlite_task(
+    _SQL,
+    _PARAMETERS,
+    flowkit.Param("max_rows", kind="integer", default=1000, help="Return at most this many rows."),
+    _TIMEOUT,
+)
+def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Run a read-only statement and return its rows as objects.
+
+    Returns ``rows`` (a list of ``{column: value}``; BLOBs as base64), ``columns``, ``row_count``
+    and ``truncated`` (more rows than max_rows).
+    """
+    if params["max_rows"] < 0:
+        raise ParamsError("sqlite.query params: 'max_rows' must be 0 or more.")
+    bindings = _bindings(params.get("parameters"), "parameters")
+    timeout = float(params["timeout"])
+    with _connect(credentials, timeout, writes=False) as connection:
+        try:
+            cursor = connection.execute(params["sql"], bindings)
+            columns = _columns(cursor)
+            rows, truncated = _rows(cursor, columns, params["max_rows"])
+        except sqlite3.Error as exc:
+            raise _Failed(_explain(exc, timeout, writes=False)) from exc
+    more = " (more not returned: raise max_rows)" if truncated else ""
+    return {
+        "success": True,
+        "message": f"{len(rows)} row(s){more}.",
+        "rows": rows,
+        "columns": columns,
+        "row_count": len(rows),
+        "truncated": truncated,
+    }
+
+
+@_sqlite_task(
+    _SQL,
+    _PARAMETERS,
+    flowkit.Param("many", kind="boolean", default=False, help="parameters is a list of rows: run once per row."),
+    _TIMEOUT,
+)
+def execute(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Run one changing statement (INSERT, UPDATE, DELETE, CREATE...) in a transaction.
+
+    Returns ``rowcount``, ``lastrowid``, and ``rows`` when the statement has a RETURNING clause.
+    Nothing is kept when it fails.
+    """
+    timeout = float(params["timeout"])
+    if params["many"]:
+        batch = params.get("parameters")
+        if not isinstance(batch, list) or not all(isinstance(row, (list, dict)) for row in batch):
+            raise ParamsError("sqlite.execute params: with many, 'parameters' must be a list of lists or objects.")
+    else:
+        bindings = _bindings(params.get("parameters"), "parameters")
+    with _connect(credentials, timeout, writes=True) as connection:
+        try:
+            with connection:  # one transaction: committed on success, rolled back on error
+                if params["many"]:
+                    cursor = connection.executemany(params["sql"], batch)
+                    returned: list[dict[str, Any]] = []
+                else:
+                    cursor = connection.execute(params["sql"], bindings)
+                    returned, _ = _rows(cursor, _columns(cursor), 10_000) if cursor.description else ([], False)
+        except sqlite3.Error as exc:
+            raise _Failed(_explain(exc, timeout, writes=True)) from exc
+    result: Result = {
+        "success": True,
+        "message": f"{max(cursor.rowcount, 0)} row(s) changed.",
+        "rowcount": cursor.rowcount,
+        "lastrowid": cursor.lastrowid,
+    }
+    if returned:
+        result["rows"] = returned
+    return result
