@@ -193,3 +193,22 @@ def test_undeclared_credentials_are_treated_as_secret(root: Path, canary: str) -
     result = builtin_task("files", "read")({"root": str(root), "api_token": canary}, {"path": "leak.txt"})
     assert result["content"] == "token=***\n"
     assert not find_canary(canary, json.dumps(result))
+
+
+def test_in_a_workflow_run(ws, root: Path) -> None:
+    """What a user gets: the type made from the module, an integration, two nodes wired by a template."""
+    import flowkit as fk
+
+    ws.types.create_from_module("files")
+    ws.integrations.create("Scratch", type="files", credentials={"root": str(root)})
+    assert ws.integrations.test("Scratch")["success"] is True
+    flow = fk.Workflow("copy")
+    flow.add_node("save", integration="Scratch", task="write",
+                  params={"path": "out/{{ inputs.name }}.txt", "content": "hello {{ inputs.name }}"})
+    flow.add_node("load", integration="Scratch", task="read", params={"path": "{{ save.path }}"})
+    flow.connect("save", "load")
+    ws.workflows.save(flow)
+    run = ws.run("copy", inputs={"name": "ann"})
+    assert run.status == "success"
+    assert run.nodes["load"].result["content"] == "hello ann"
+    assert (root / "out" / "ann.txt").read_text() == "hello ann"

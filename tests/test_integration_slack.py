@@ -313,3 +313,15 @@ def test_no_credential_value_in_any_result(canary: str, tmp_path, caplog: pytest
     results.append(echoed)
     assert not find_canary(canary, json.dumps(results))
     assert not find_canary(canary, caplog.text)
+
+
+def test_test_connection_from_the_workspace(ws, slack: FakeSlack, canary: str) -> None:
+    """The Test Connection path users click: saved and unsaved credentials, each secret masked."""
+    ws.types.create_from_module("slack")
+    good = {"bot_token": TOKEN, "base_url": slack.api_url}
+    ws.integrations.create("Team", type="slack", credentials=good)
+    saved = ws.integrations.test("Team")
+    assert saved["success"] is True and [step["name"] for step in saved["steps"]] == ["config", "auth"]
+    unsaved = ws.integrations.test(type="slack", credentials={"bot_token": canary, "base_url": slack.api_url})
+    assert unsaved["success"] is False and "invalid_auth" in unsaved["message"]
+    assert not find_canary(canary, json.dumps(unsaved))
