@@ -256,13 +256,23 @@ class DaskExecutor(Executor):
         # each thread names its own run's tasks.
         self._local.run_id = run.id
         self._local.counter = itertools.count(1)
+        self._local.checked = {}
 
     def run_finished(self, run: Run) -> None:
         self._local.run_id = None
+        self._local.checked = {}
 
     # -- shipping -------------------------------------------------------------------------
     def _ship(self, module: str, location: str) -> tuple[str, str]:
-        """Make sure the workers hold the current version of a folder module; its (name, digest)."""
+        """Make sure the workers hold the current version of a folder module; its (name, digest).
+
+        The folder is looked at once per run (per driver thread): a run's nodes
+        all use the version its first call found, as a run on threads uses the
+        version its registry loaded.
+        """
+        checked: dict[tuple[str, str], str] | None = getattr(self._local, "checked", None)
+        if checked is not None and (module, location) in checked:
+            return module, checked[(module, location)]
         folder = Path(location)
         stamp = signature(folder)
         with self._lock:
@@ -275,6 +285,8 @@ class DaskExecutor(Executor):
             if plugin.name not in self._shipped:
                 self.client.register_plugin(plugin)
                 self._shipped.add(plugin.name)
+        if checked is not None:
+            checked[(module, location)] = source.digest
         return module, source.digest
 
     def _key(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
@@ -299,19 +311,25 @@ class DaskExecutor(Executor):
         task = self.client.submit(run_on_worker, NodeCall(fn, tuple(args), shipped), key=key, pure=False)
         with self._lock:
             self._pending[future] = task
-        task.add_done_callback(lambda done: self._deliver(future, done))
+        loop = self.client.loop
+        if loop is None:
+            raise ExecutorError("The Dask client of this executor is closed.")
+        loop.add_callback(self._deliver, future, task)
         return future
 
-    def _deliver(self, future: concurrent.futures.Future[Any], task: distributed.Future) -> None:
-        """Runs on Dask's callback thread: move the task's outcome into the engine's future."""
+    async def _deliver(self, future: concurrent.futures.Future[Any], task: distributed.Future) -> None:
+        """On the client's event loop: await the task's result and move it into the engine's future.
+
+        Awaiting in the loop fetches results concurrently as tasks finish; a
+        blocking ``task.result()`` in a done-callback would fetch them one at
+        a time on Dask's single callback thread.
+        """
+        try:
+            ok, value = await self.client.gather(task, asynchronous=True)
+        except BaseException as exc:  # the worker died, the task was cancelled, the scheduler went away
+            ok, value = False, ExecutorError(f"Dask task {task.key} did not complete: {type(exc).__name__}: {exc}")
         with self._lock:
             self._pending.pop(future, None)
-        try:
-            ok, value = task.result()
-        except BaseException as exc:  # the worker died, the task was cancelled, the scheduler went away
-            future.set_exception(ExecutorError(
-                f"Dask task {task.key} did not complete: {type(exc).__name__}: {exc}"))
-            return
         if ok:
             future.set_result(value)
         else:

@@ -84,7 +84,7 @@ def _walk(folder: Path) -> list[Path]:
                     "flowkit will not ship it to Dask workers. Copy the file into the folder instead."
                 )
             found.append(path)
-    return found
+    return sorted(found, key=lambda path: path.relative_to(root).as_posix())
 
 
 def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
@@ -144,10 +144,10 @@ def unpack(source: ModuleSource, base: Path) -> Path:
     """
     key = (source.name, source.digest)
     with _unpack_lock:
-        known = _unpacked.get(key)
-        if known is not None and known.is_dir():
-            return known
         version = Path(base) / SHIPPED_DIR / f"{source.name}-{source.digest[:16]}"
+        known = _unpacked.get(key)
+        if known is not None and known.parent == version and known.is_dir():
+            return known
         folder = version / source.name
         if not (folder / "__init__.py").is_file():
             version.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import json
 import os
 import re
@@ -38,12 +39,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import crypto, jsonvalue
-from .errors import JobError, NotebookFailed, RunNotFound, ValidationError
+from .errors import FlowkitError, JobError, NotebookFailed, RunNotFound, ValidationError
 from .model import Workflow, new_run_id
 from .recording import records_of
 from .report import failure, parse_inputs
 
 if TYPE_CHECKING:
+    from .executors import Executor as NodeExecutor
     from .workspace import Workspace
 
 TEMPLATE = "run_workflow.ipynb"
@@ -344,6 +346,18 @@ def read_batch_file(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, A
     return entries
 
 
+def _run_on(ws: Workspace, executor: NodeExecutor, spec: _JobSpec) -> JobResult:
+    """One batch entry as a run driven from this process, its node calls on `executor` (e.g. Dask)."""
+    started = time.monotonic()
+    try:
+        run = ws.run(spec.workflow, inputs=spec.inputs, executor=executor, trigger="batch")
+    except FlowkitError as exc:  # refused before it started (a workflow invalid for these inputs, a key problem)
+        return JobResult(workflow=spec.workflow, inputs=spec.inputs, report="", status="failed", error=str(exc),
+                         duration=time.monotonic() - started, line=spec.line)
+    return JobResult(workflow=spec.workflow, inputs=spec.inputs, report="", status=run.status, run_id=run.id,
+                     error=run.error, duration=time.monotonic() - started, line=spec.line)
+
+
 def run_batch(
     ws: Workspace,
     workflow: str | Workflow,
@@ -354,7 +368,7 @@ def run_batch(
     timeout: float = DEFAULT_TIMEOUT,
     cell_timeout: float | None = None,
     progress: bool = True,
-    executor: concurrent.futures.Executor | None = None,
+    executor: concurrent.futures.Executor | NodeExecutor | None = None,
 ) -> BatchResult:
     """Run one job per inputs entry, `parallel` at a time, with a progress bar.
 
@@ -369,6 +383,11 @@ def run_batch(
         progress: show a tqdm progress bar on stderr.
         executor: run the jobs on this executor instead (e.g. a Dask client's ``get_executor()``);
             it must be able to call a module-level function with plain-data arguments.
+            A flowkit `Executor` (``fk.executors.DaskExecutor(...)``) changes what a job is:
+            each entry becomes a plain run (trigger ``batch``, no report notebook) driven
+            from this process, `parallel` runs at a time, whose node calls go to that
+            executor; the results come back here and only this process writes the workspace.
+            `timeout` bounds notebook jobs; on a flowkit executor the nodes' own timeouts apply.
 
     Every entry is checked before the first job starts; a refused entry stops
     the whole batch with every problem listed.
@@ -395,11 +414,19 @@ def run_batch(
                               "nothing ran: " + "; ".join(problems))
     started = time.monotonic()
     results: dict[int, JobResult] = {}
-    own = executor is None
-    pool = executor or concurrent.futures.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="flowkit-job")
+    from .executors import Executor
+
+    job: Any = _execute
+    pool: concurrent.futures.Executor
+    if executor is None or isinstance(executor, Executor):
+        if executor is not None:  # the runs are driven from here, their nodes go to `executor`
+            job = functools.partial(_run_on, ws, executor)
+        own, pool = True, concurrent.futures.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="flowkit-job")
+    else:
+        own, pool = False, executor
     bar = _progress_bar(len(specs), name) if progress else None
     try:
-        futures = {pool.submit(_execute, spec): spec for spec in specs}
+        futures = {pool.submit(job, spec): spec for spec in specs}
         for future in concurrent.futures.as_completed(futures):
             spec = futures[future]
             try:
