@@ -10,17 +10,42 @@ command line, as papermill jobs, or on Dask.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from . import errors, jobs
-from .engine import Event
-from .errors import FlowkitError
-from .executors import Executor, InlineExecutor, ThreadExecutor
-from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
-from .recording import record
-from .schema import task
-from .validation import Problem
-from .workspace import Workspace
+if TYPE_CHECKING:
+    from . import errors, executors, jobs, testing, ui
+    from .engine import Event
+    from .errors import FlowkitError
+    from .executors import Executor, InlineExecutor, ThreadExecutor
+    from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
+    from .recording import record
+    from .schema import task
+    from .validation import Problem
+    from .workspace import Workspace
+
+# Each public name and the submodule defining it, imported on first use: the
+# package itself imports nothing, so `flowkit --help` (whose module lives in
+# this package) starts in tens of milliseconds instead of loading networkx,
+# cryptography and TinyDB first.
+_EXPORTS = {
+    "Event": "engine",
+    "Executor": "executors",
+    "FlowkitError": "errors",
+    "InlineExecutor": "executors",
+    "Integration": "model",
+    "IntegrationType": "model",
+    "Node": "model",
+    "NodeRun": "model",
+    "Param": "model",
+    "Problem": "validation",
+    "Run": "model",
+    "ThreadExecutor": "executors",
+    "Workflow": "model",
+    "Workspace": "workspace",
+    "record": "recording",
+    "task": "schema",
+}
 
 __version__ = "0.1.0"
 
@@ -41,6 +66,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "errors",
+    "executors",
     "jobs",
     "record",
     "task",
@@ -49,13 +75,19 @@ __all__ = [
 ]
 
 
-_LAZY_SUBMODULES = ("ui", "testing")
+_LAZY_SUBMODULES = ("errors", "executors", "jobs", "testing", "ui")
 
 
 def __getattr__(name: str) -> Any:
     # `flowkit.ui` imports ipywidgets (~0.3 s); load it (and the other faces) on first use, not on `import flowkit`.
     if name in _LAZY_SUBMODULES:
-        import importlib
-
         return importlib.import_module(f".{name}", __name__)
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
