@@ -24,6 +24,7 @@ import os
 import queue
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -223,10 +224,18 @@ class _Outputs:
 
 
 def _engine_class() -> type:
-    """`KernelEngine`, built on first use: importing papermill costs ~0.3 s that `import flowkit` should not pay."""
+    """`KernelEngine`, built and registered with papermill on first use (batch threads may race here).
+
+    Not at import time: importing papermill costs ~0.3 s that `import flowkit` should not pay.
+    """
     global _ENGINE
-    if _ENGINE is not None:
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            _ENGINE = _build_engine()
         return _ENGINE
+
+
+def _build_engine() -> type:
     from papermill.engines import Engine, papermill_engines
 
     class KernelEngine(Engine):  # type: ignore[misc]
@@ -278,11 +287,11 @@ def _engine_class() -> type:
                 kernel.close()
 
     papermill_engines.register(ENGINE_NAME, KernelEngine)
-    _ENGINE = KernelEngine
     return KernelEngine
 
 
 _ENGINE: type | None = None
+_ENGINE_LOCK = threading.Lock()
 
 
 def execute_notebook(
