@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -251,3 +253,28 @@ def test_no_credential_value_in_any_result(api: EchoServer, other: EchoServer, c
         ]
     assert {True, False} <= {result["success"] for result in results}
     assert not find_canary(canary, json.dumps(results))
+
+
+def test_a_body_that_stops_arriving_times_out() -> None:
+    """Headers arrive, then the body stalls: the read timeout still ends the request."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nfirst bytes")
+        done.wait(5)
+        connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        result = run({}, url=f"http://127.0.0.1:{listener.getsockname()[1]}/slow", timeout=0.3)
+        assert time.monotonic() - started < 3
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+    assert result["success"] is False and "did not answer within 0.3 s" in result["message"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import datetime
 import fnmatch
 import functools
@@ -195,7 +196,7 @@ def _entries(root: Path, folder: Path, pattern: str, recursive: bool, hidden: bo
 @_files_task()
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check that the root exists, is a folder, and can be written (a temporary file is made and removed)."""
-    steps: list[dict[str, Any]] = []
+    steps: builtins.list[dict[str, Any]] = []  # `list` is the task below
     stage = "config"
     try:
         root = _root(credentials)

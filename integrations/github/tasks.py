@@ -205,10 +205,14 @@ def _refusal(response: requests.Response, what: str) -> _Failed:
 def _github_task(*params: flowkit.Param) -> Callable[[Task], Task]:
     """Declare a task's params, check them (defaults filled), turn failures into results, mask the token."""
 
+    declared = [*params]
+
     def wrap(fn: Task) -> Task:
         @functools.wraps(fn)
         def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(list(params), given or {}, what=f"github.{fn.__name__} params", error=ParamsError)
+            values = validate_values(
+                declared, given or {}, what=f"github.{fn.__name__} params", error=ParamsError
+            )
             try:
                 result = fn(credentials, values)
             except _Failed as exc:
@@ -216,7 +220,7 @@ def _github_task(*params: flowkit.Param) -> Callable[[Task], Task]:
             secrets = (value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS)
             return Redactor(secrets)(result)  # type: ignore[no-any-return]
 
-        return flowkit.task(params=list(params))(run)
+        return flowkit.task(params=declared)(run)
 
     return wrap
 

@@ -167,7 +167,8 @@ def _header_values(headers: Any) -> dict[str, str]:
 
 
 def _connection_problem(exc: requests.RequestException, host: str, timeout: float) -> str:
-    if isinstance(exc, requests.Timeout):
+    # A read that times out while the body streams in arrives as a ConnectionError saying so.
+    if isinstance(exc, requests.Timeout) or "timed out" in str(exc):
         return f"{host} did not answer within {timeout:g} s (timed out)."
     if isinstance(exc, requests.exceptions.SSLError):
         return f"TLS with {host} failed: the certificate could not be verified or the handshake failed."
@@ -193,17 +194,21 @@ def _secrets(credentials: dict[str, Any]) -> list[Any]:
 def _http_task(*params: flowkit.Param) -> Callable[[Task], Task]:
     """Declare a task's params, check them (defaults filled), turn failures into results, mask secrets."""
 
+    declared = [*params]
+
     def wrap(fn: Task) -> Task:
         @functools.wraps(fn)
         def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(list(params), given or {}, what=f"http.{fn.__name__} params", error=ParamsError)
+            values = validate_values(
+                declared, given or {}, what=f"http.{fn.__name__} params", error=ParamsError
+            )
             try:
                 result = fn(credentials, values)
             except _Failed as exc:
                 result = {"success": False, "message": str(exc), "status": None}
             return Redactor(_secrets(credentials))(result)  # type: ignore[no-any-return]
 
-        return flowkit.task(params=list(params))(run)
+        return flowkit.task(params=declared)(run)
 
     return wrap
 
@@ -298,10 +303,11 @@ def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
             raise _Failed(_connection_problem(exc, urlsplit(response.url).netloc, timeout)) from exc
     elapsed_ms = round((time.monotonic() - started) * 1000)
     kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    parsed, text = None, content.decode(response.encoding or "utf-8", errors="replace")
+    parsed: Any = None
+    text: str | None = content.decode(response.encoding or "utf-8", errors="replace")
     if not truncated and content and (kind == "application/json" or kind.endswith("+json")):
         try:
-            parsed, text = json.loads(text, parse_constant=_refuse_constant), None
+            parsed, text = json.loads(text or "", parse_constant=_refuse_constant), None
         except ValueError:
             pass  # not JSON after all (or NaN/Infinity, which results may not hold): keep the text
     status = response.status_code

@@ -123,17 +123,21 @@ class _Context(dict[str, Any]):
 def _slack_task(*params: flowkit.Param) -> Callable[[Task], Task]:
     """Declare a task's params, check them (defaults filled), turn expected failures into results, mask secrets."""
 
+    declared = [*params]
+
     def wrap(fn: Task) -> Task:
         @functools.wraps(fn)
         def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(list(params), given or {}, what=f"slack.{fn.__name__} params", error=ParamsError)
+            values = validate_values(
+                declared, given or {}, what=f"slack.{fn.__name__} params", error=ParamsError
+            )
             try:
                 result = fn(credentials, values)
             except (_Refused, SlackClientError, OSError) as exc:
                 result = {"success": False, "message": _explain(exc, credentials, values)}
             return _redactor(credentials)(result)  # type: ignore[no-any-return]
 
-        return flowkit.task(params=list(params))(run)
+        return flowkit.task(params=declared)(run)
 
     return wrap
 
@@ -155,7 +159,11 @@ def _client(credentials: dict[str, Any], timeout: float) -> WebClient:
         raise _Refused("This needs a bot_token in the integration's credentials (the webhook cannot do it).")
     # No retry handlers: a retry would double the time a timeout takes; the workflow's retries decide instead.
     return WebClient(
-        token=token, base_url=_base_url(credentials), timeout=timeout, retry_handlers=[], logger=_SDK_LOGGER
+        token=token,
+        base_url=_base_url(credentials),
+        timeout=timeout,  # type: ignore[arg-type]  # typed int, but handed to urlopen, which takes seconds as float
+        retry_handlers=[],
+        logger=_SDK_LOGGER,
     )
 
 

@@ -237,10 +237,12 @@ def execute(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     Nothing is kept when it fails.
     """
     timeout = float(params["timeout"])
+    batch: list[Any] = []
     if params["many"]:
-        batch = params.get("parameters")
-        if not isinstance(batch, list) or not all(isinstance(row, (list, dict)) for row in batch):
+        given = params.get("parameters")
+        if not isinstance(given, list) or not all(isinstance(row, (list, dict)) for row in given):
             raise ParamsError("sqlite.execute params: with many, 'parameters' must be a list of lists or objects.")
+        batch = given
     else:
         bindings = _bindings(params.get("parameters"), "parameters")
     with _connect(credentials, timeout, writes=True) as connection:
