@@ -154,35 +154,60 @@ def _uninstall() -> None:
     _saved.clear()
 
 
-@contextlib.contextmanager
-def capturing(redactor: Redactor | None = None) -> Iterator[None]:
-    """Keep capture on for a block (re-entrant, thread-safe); mask `redactor`'s secrets in all output."""
+def _enter(redactors: tuple[Redactor, ...]) -> None:
     global _users
     with _lock:
         if _users == 0:
             _install()
         _users += 1
-        if redactor:
-            _active.append(redactor)
-    try:
-        yield
-    finally:
-        with _lock:
+        _active.extend(redactor for redactor in redactors if redactor)
+
+
+def _leave(redactors: tuple[Redactor, ...]) -> None:
+    global _users
+    with _lock:
+        for redactor in redactors:
             if redactor:
                 _active.remove(redactor)
-            _users -= 1
-            if _users == 0:
-                _uninstall()
+        _users -= 1
+        if _users == 0:
+            _uninstall()
 
 
 @contextlib.contextmanager
-def task_output(redactor: Redactor) -> Iterator[CallLog]:
-    """Send this thread's prints and log records to a `CallLog` for the block."""
-    log = CallLog(redactor)
-    previous = getattr(_local, "log", None)
-    with capturing(redactor):
-        _local.log = log
-        try:
-            yield log
-        finally:
-            _local.log = previous
+def capturing(*redactors: Redactor) -> Iterator[None]:
+    """Keep capture on for a block (re-entrant, thread-safe); mask these redactors' secrets in all output."""
+    _enter(redactors)
+    try:
+        yield
+    finally:
+        _leave(redactors)
+
+
+class task_output:  # noqa: N801 -- used as a context manager, like contextlib's
+    """Send this thread's prints and log records to a `CallLog` for a ``with`` block.
+
+    A class rather than a generator: it wraps every task call, so it is kept cheap.
+    """
+
+    __slots__ = ("log", "_previous", "_registered")
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.log = CallLog(redactor)
+        self._previous: CallLog | None = None
+        self._registered: tuple[Redactor, ...] = ()
+
+    def __enter__(self) -> CallLog:
+        redactor = self.log.redactor
+        # Inside a run, capture is on and this redactor is active already: no lock needed.
+        if not (_users and (not redactor or any(active is redactor for active in _active))):
+            self._registered = (redactor,)
+            _enter(self._registered)
+        self._previous = getattr(_local, "log", None)
+        _local.log = self.log
+        return self.log
+
+    def __exit__(self, *exc_info: object) -> None:
+        _local.log = self._previous
+        if self._registered:
+            _leave(self._registered)

@@ -25,8 +25,7 @@ from multiprocessing.connection import wait
 from multiprocessing.context import ForkServerProcess, set_spawning_popen
 from typing import Any
 
-from .crypto import Redactor
-from .invoke import call_here
+from .invoke import call_here, redactor_for
 
 #: After SIGTERM a timed-out task gets this long to exit before SIGKILL.
 TERM_GRACE = 0.1
@@ -99,7 +98,7 @@ def child_main(writer: Any, module: str, location: str, task: str, credentials: 
         raw.seek(0)
         extra = raw.read(1_000_000).decode("utf-8", "replace")
     if extra:
-        outcome["log"] += Redactor(credentials.values()).text(extra)
+        outcome["log"] += redactor_for(credentials).text(extra)
     writer.send(outcome)
     writer.close()
 

@@ -179,6 +179,7 @@ class Execution:
         self.resumed_from = resumed_from
         self.plans: dict[str, NodePlan] = {}
         self.credentials: dict[str, dict[str, Any]] = {}
+        self.covered: dict[str, bool] = {}
         self.redactor = Redactor()
         self.results: dict[str, Any] = {}
         self.sent: dict[str, dict[str, Any]] = {}
@@ -201,7 +202,15 @@ class Execution:
             if plan.integration not in self.credentials:
                 integration = self.ws.integrations.get(plan.integration)
                 self.credentials[plan.integration] = integration.credentials.reveal()
-        self.redactor = Redactor(value for values in self.credentials.values() for value in values.values())
+        every = [value for values in self.credentials.values() for value in values.values()]
+        self.redactor = Redactor(every)
+        # A call already masks its own integration's values; the run's redactor
+        # only has more to mask where the run uses other integrations too.
+        for name, values in self.credentials.items():
+            try:
+                self.covered[name] = set(every) <= set(values.values())
+            except TypeError:  # an unhashable (json) credential value
+                self.covered[name] = False
         if any(plan.timeout is not None for plan in self.plans.values()):
             from .childprocess import ensure_server
 
@@ -234,6 +243,11 @@ class Execution:
         """Append a node's state to the events file (flushed, not fsync'd: see store.RunStore)."""
         self.events.write(_encode(node_run.to_dict()) + "\n")
 
+    def record_start(self, node_run: NodeRun) -> None:
+        """Note that a node started: a killed run then shows where it stopped (a short line, it is per node)."""
+        self.events.write(_encode({"name": node_run.name, "status": "running",
+                                   "started_at": node_run.started_at}) + "\n")
+
     def emit(self, kind: str, node: str | None = None) -> None:
         if not self.callbacks:
             return
@@ -262,7 +276,7 @@ class Execution:
         node_run = self.run.nodes[name]
         node_run.status = "running"
         node_run.started_at = time.time()
-        self.record(node_run)
+        self.record_start(node_run)
         self.emit("node_started", name)
         try:
             params = self.render(plan)
@@ -290,10 +304,9 @@ class Execution:
         try:
             outcome = dict(future.result())
         except Exception as exc:
-            outcome = {"ok": False, "result": None, "log": "", "timed_out": False,
-                       "error": f"{plan.module}.{plan.task} could not run on {self.executor!r}: "
-                                f"{type(exc).__name__}: {exc}"}
-        if self.redactor:
+            error = f"{plan.module}.{plan.task} could not run on {self.executor!r}: {type(exc).__name__}: {exc}"
+            return {"ok": False, "result": None, "log": "", "timed_out": False, "error": self.redactor.text(error)}
+        if self.redactor and not self.covered[plan.integration]:
             for key in ("result", "error", "log"):
                 outcome[key] = self.redactor(outcome.get(key))
         return outcome
@@ -407,7 +420,7 @@ class Execution:
         for name in self.reused:
             self.emit("node_finished", name)
         try:
-            with capture.capturing(self.redactor):
+            with capture.capturing(self.redactor, *map(invoke.redactor_for, self.credentials.values())):
                 self.executor.run_started(self.run)
                 self.schedule()
         except BaseException as exc:

@@ -17,6 +17,7 @@ thread cannot be stopped, a process can.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import threading
@@ -67,6 +68,20 @@ def find_task(module: str, location: str, task: str) -> TaskFunction:
     return tasks[task]
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_redactor(values: tuple[Any, ...]) -> Redactor:
+    return Redactor(values)
+
+
+def redactor_for(credentials: dict[str, Any]) -> Redactor:
+    """The `Redactor` of a credentials dict, built once per distinct set of values."""
+    values = tuple(credentials.values())
+    try:
+        return _cached_redactor(values)
+    except TypeError:  # an unhashable value (a json field): build it afresh
+        return Redactor(values)
+
+
 # -- judging the result ---------------------------------------------------------------
 def _describe(exc: BaseException) -> str:
     try:
@@ -99,7 +114,7 @@ def call_here(
 ) -> dict[str, Any]:
     """Run the task in this thread, capturing its output; returns the outcome (never raises for the task)."""
     name = f"{module}.{task}"
-    redactor = Redactor(credentials.values())
+    redactor = redactor_for(credentials)
     result: Any = None
     with task_output(redactor) as log:
         try:

@@ -17,6 +17,7 @@ import networkx as nx
 from . import templating
 from .errors import FlowkitError, InvalidName, ModuleNotFound, ParamsError, TemplateError, UnknownTask
 from .model import Integration, Node, Param, Workflow, check_identifier
+from .registry import IntegrationModule, TaskSpec
 from .schema import problems as param_problems
 from .schema import validate_values
 
@@ -115,6 +116,7 @@ class _Checker:
         self.graph = workflow.graph
         self.integrations: dict[str, Integration] | None = None
         self.drifted: dict[str, list[str]] = {}
+        self.tasks: dict[tuple[str, str], tuple[IntegrationModule, TaskSpec] | str] = {}
 
     def integration(self, name: str) -> Integration | None:
         if self.integrations is None:
@@ -129,6 +131,20 @@ class _Checker:
                 self.drifted[type_name] = []
         return self.drifted[type_name]
 
+    def task(self, integration: Integration, task: str) -> tuple[IntegrationModule, TaskSpec] | str:
+        """The module and task an integration's node calls, or why there is none (cached per run)."""
+        key = (integration.type, task)
+        if key not in self.tasks:
+            try:
+                self.tasks[key] = (self.ws.registry.module(integration.type),
+                                   self.ws.registry.task(integration.type, task))
+            except ModuleNotFound as exc:
+                self.tasks[key] = (f"The integration {integration.name!r} is of type {integration.type!r}, "
+                                   f"but no integration module of that name loads: {exc}")
+            except UnknownTask as exc:
+                self.tasks[key] = str(exc)
+        return self.tasks[key]
+
     def node(self, node: Node, acyclic: bool) -> tuple[list[Problem], NodePlan | None]:
         name = node.name
         found: list[Problem] = []
@@ -137,15 +153,10 @@ class _Checker:
             known = ", ".join(sorted(self.integrations or {})) or "none yet"
             return [Problem("error", name, f"Uses the integration {node.integration!r}, which does not exist "
                                            f"(known: {known}). Create it or choose another.")], None
-        try:
-            module = self.ws.registry.module(integration.type)
-            spec = self.ws.registry.task(integration.type, node.task)
-        except ModuleNotFound as exc:
-            return [Problem("error", name, f"The integration {integration.name!r} is of type "
-                                           f"{integration.type!r}, but no integration module of that name "
-                                           f"loads: {exc}")], None
-        except UnknownTask as exc:
-            return [Problem("error", name, str(exc))], None
+        found_task = self.task(integration, node.task)
+        if isinstance(found_task, str):
+            return [Problem("error", name, found_task)], None
+        module, spec = found_task
         for note in self.type_drift(integration.type):
             found.append(Problem("warning", name, f"Integration type {integration.type!r}: {note}."))
         if spec.params is not None:
@@ -157,7 +168,7 @@ class _Checker:
             templated = True
             found += self.template(name, path, text, refs, acyclic)
         params = node.params
-        if not templated and spec.params is not None and not found:
+        if not templated and spec.params is not None and not any(p.severity == "error" for p in found):
             params = validate_values(spec.params, params, what=f"Node {name!r}", error=ParamsError)
         plan = NodePlan(name, integration.name, integration.type, module.location, node.task, params,
                         spec.params, templated, refs - {templating.INPUTS}, node.retries, node.retry_delay,
