@@ -68,8 +68,10 @@ def template_path() -> Path:
 
 # -- what may cross into a job --------------------------------------------------
 def _leaves(value: Any, path: str) -> Iterable[tuple[str, Any]]:
+    """Every key and scalar inside a JSON value, with where it is."""
     if isinstance(value, Mapping):
         for key, item in value.items():
+            yield f"a key of {path}", key
             yield from _leaves(item, f"{path}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):

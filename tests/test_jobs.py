@@ -78,7 +78,8 @@ def test_notebook_parameters_must_be_json(tmp_path: Path) -> None:
 
 
 def test_a_stored_credential_is_never_taken_as_an_input(demo: fk.Workspace, canary: str, tmp_path: Path) -> None:
-    for inputs in ({"token": canary}, {"note": f"use {canary} please"}, {"deep": {"list": ["x", canary]}}):
+    for inputs in ({"token": canary}, {"note": f"use {canary} please"}, {"deep": {"list": ["x", canary]}},
+                   {"deep": {canary: 1}}):
         with pytest.raises(ValidationError) as refused:
             jobs.run_job(demo, "one", inputs=inputs, output=tmp_path / "out.ipynb")
         message = str(refused.value)
