@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,7 @@ from jobs_support import canary_hits, demo_workspace
 
 import flowkit as fk
 from flowkit.errors import ParamsError
+from flowkit.store import pid_alive
 
 PREPARE = [
     ("rows = [1, 2]\nlabel = 'none'", ["parameters"]),
@@ -137,3 +139,20 @@ def test_test_connection_lists_the_notebooks(nbws: fk.Workspace, notebooks: Path
     assert result["notebooks"] == ["broken.ipynb", "prepare.ipynb"]
     missing = _task(nbws, "test_connection").func({"root": str(notebooks / "gone")}, {})
     assert missing["success"] is False and "does not exist" in missing["message"]
+
+
+@pytest.mark.slow
+def test_a_notebook_node_past_its_timeout_leaves_no_kernel_behind(nbws: fk.Workspace, notebooks: Path) -> None:
+    _write(notebooks / "sleepy.ipynb", [
+        ("import os, pathlib, time\npathlib.Path('kernel.pid').write_text(str(os.getpid()))\ntime.sleep(60)", [])])
+    wf = fk.Workflow("sleepy")
+    wf.add_node("nap", integration="Notebooks", task="run_notebook", params={"notebook": "sleepy.ipynb"}, timeout=4)
+
+    run = nbws.run(wf)
+
+    assert run.nodes["nap"].status == "failed" and "timed out" in run.nodes["nap"].error
+    pid = int((notebooks / "kernel.pid").read_text())
+    deadline = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < deadline:  # the orphaned kernel notices its parent is gone
+        time.sleep(0.1)
+    assert not pid_alive(pid)
