@@ -53,7 +53,12 @@ class CallLog:
             self.parts.append(f"\n[log cut at {MAX_LOG_CHARS:,} characters]\n")
 
     def text(self) -> str:
-        return self.redactor.text("".join(self.parts))
+        return self.redactor.text(printable("".join(self.parts)))
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates (valid in a str, not in UTF-8 or a run record) replaced by ``?``."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _mask_everywhere(text: str) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .capture import task_output
+from .capture import printable, task_output
 from .crypto import Redactor
 from .errors import NotJSONError
 from .jsonvalue import check_json
@@ -129,7 +129,7 @@ def call_here(
     return {
         "ok": error is None,
         "result": redactor(result) if keep else None,
-        "error": redactor.text(error) if error else None,
+        "error": redactor.text(printable(error)) if error else None,
         "log": log.text(),
         "timed_out": False,
     }

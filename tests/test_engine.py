@@ -355,3 +355,26 @@ def test_a_killed_run_leaves_a_readable_partial_record(tools: fk.Workspace, tmp_
     assert run.nodes["never"].status == "pending"
     events = (tools.path / "runs" / f"{run_id}.events.jsonl").read_text().splitlines()
     assert [json.loads(line)["name"] for line in events] == ["quick", "quick", "stuck"]
+
+
+def test_output_is_kept_within_bounds_and_valid_text(ws: fk.Workspace) -> None:
+    add_tools(ws, name="noisy", integration="Noisy", source='''
+def chatty(credentials, params):
+    print("x" * 1_500_000)
+    return {"success": True, "message": "done"}
+
+
+def odd(credentials, params):
+    print("lone \\ud800 surrogate")
+    raise ValueError("bad \\udfff text")
+''')
+    wf = fk.Workflow("noisy")
+    wf.add_node("chatty", integration="Noisy", task="chatty")
+    wf.add_node("odd", integration="Noisy", task="odd")
+    run = ws.run(wf)
+    chatty, odd = run.nodes["chatty"], run.nodes["odd"]
+    assert chatty.status == "success" and len(chatty.log) < 1_100_000
+    assert chatty.log.endswith("[log cut at 1,000,000 characters]\n")
+    assert odd.error == "noisy.odd raised ValueError: bad ? text"
+    assert "lone ? surrogate" in odd.log
+    assert ws.runs.get(run.id).nodes["odd"].error == odd.error
