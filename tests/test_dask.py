@@ -59,6 +59,9 @@ PROBE = """
         while True:
             time.sleep(0.05)
 
+    def die(credentials, params):
+        os._exit(1)  # the whole worker process goes
+
     def gate(credentials, params):
         if not Path(params["flag"]).exists():
             return {"success": False, "message": "the flag file is missing"}
@@ -365,3 +368,27 @@ def test_import_flowkit_does_not_import_distributed() -> None:
             "assert fk.executors.DaskExecutor.__name__ == 'DaskExecutor'\n"
             "assert 'distributed' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# Last: it kills a worker process (its nanny starts a new one, which the test waits for).
+def test_a_worker_dying_mid_call_fails_that_node_only(ws: fk.Workspace, client: Any, executor: DaskExecutor) -> None:
+    setup_probe(ws)
+    allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+    client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", 0))
+    try:
+        wf = fk.Workflow("dies")
+        wf.add_node("die", integration="Probe", task="die")
+        wf.add_node("after", integration="Probe", task="pid")
+        wf.add_node("independent", integration="Probe", task="pid", params={"sleep": 0.1})
+        wf.connect("die", "after")
+        run = ws.run(wf, executor=executor)
+    finally:
+        client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", allowed))
+        client.wait_for_workers(2, timeout=60)
+    error = run.nodes["die"].error or ""
+    assert run.nodes["die"].status == "failed"
+    assert "could not run on DaskExecutor(" in error and "ExecutorError: Dask task probe.die-" in error
+    assert "KilledWorker" in error, error
+    assert run.nodes["after"].status == "skipped"
+    assert run.nodes["independent"].status == "success"
+    assert ws.runs.get(run.id).status == "failed"
