@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import heapq
 import json
-import logging
 import os
 import queue
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -37,117 +35,22 @@ import networkx as nx
 
 from . import capture, invoke
 from .crypto import Redactor
-from .errors import NotFoundError, ParamsError, TemplateError, ValidationError, WorkflowInvalid
-from .executors import Executor, ThreadExecutor, make_executor
+from .errors import ParamsError, TemplateError, ValidationError
+from .events import Event, EventCallback, deliver, make_callbacks
+from .executors import Executor, choose_executor
 from .jsonvalue import check_json
 from .model import NodeRun, Run, Workflow
 from .schema import validate_values
+from .selection import resolve, select_only, select_resume
 from .templating import INPUTS, render
-from .validation import NodePlan, Problem, analyze
+from .validation import NodePlan, analyze, refusal
 
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-logger = logging.getLogger(__name__)
+__all__ = ["Event", "Execution", "run_workflow"]
 
-EVENT_KINDS = ("run_started", "node_started", "node_finished", "run_finished")
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-
-
-@dataclass
-class Event:
-    """Something happened in a run; given to every ``on_event`` callback, on the driver thread.
-
-    Attributes:
-        kind: ``run_started``, ``node_started``, ``node_finished`` or ``run_finished``.
-        run: the live `Run`; ``run.nodes[name].status`` is current.
-        node: the node concerned, or None for run events.
-    """
-
-    kind: str
-    run: Run
-    node: str | None = None
-
-    @property
-    def node_run(self) -> NodeRun | None:
-        """The concerned node's `NodeRun`, or None for run events."""
-        return self.run.nodes.get(self.node) if self.node is not None else None
-
-
-EventCallback = Callable[[Event], None]
-
-
-def invalid(workflow: Workflow, problems: list[Problem]) -> WorkflowInvalid:
-    """The error refusing a workflow with errors, listing each one."""
-    errors = [problem for problem in problems if problem.severity == "error"]
-    listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
-    return WorkflowInvalid(f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems)
-
-
-# -- choosing what runs -------------------------------------------------------------
-def reusable(node_run: NodeRun) -> NodeRun:
-    """A copy of a succeeded node's record, marked as reused by a later run."""
-    return NodeRun.from_dict({**node_run.to_dict(), "reused": True})
-
-
-def select_only(workflow: Workflow, only: Iterable[str], from_run: Run | None) -> tuple[set[str], dict[str, NodeRun]]:
-    """The nodes `only` names, and the upstream results they need from `from_run`."""
-    names = [only] if isinstance(only, str) else list(only)
-    unknown = [name for name in names if name not in workflow.graph]
-    if unknown or not names:
-        raise NotFoundError(", ".join(unknown) or "(none)",
-                            hint=f"only= must name nodes of {workflow.name!r}: {', '.join(workflow.graph)}.")
-    graph = workflow.graph
-    needed = set().union(*(nx.ancestors(graph, name) for name in names)) - set(names)
-    if not needed:
-        return set(names), {}
-    if from_run is None:
-        raise ValidationError(
-            f"Running only {', '.join(names)} needs the results of {', '.join(sorted(needed))}; "
-            "pass from_run= an earlier run of this workflow where they succeeded."
-        )
-    if from_run.workflow != workflow.name:
-        raise ValidationError(f"Run {from_run.id} is of the workflow {from_run.workflow!r}, not {workflow.name!r}.")
-    missing = sorted(name for name in needed
-                     if name not in from_run.nodes or from_run.nodes[name].status != "success")
-    if missing:
-        raise ValidationError(
-            f"Run {from_run.id} has no result of {', '.join(missing)}, which {', '.join(names)} need(s); "
-            "resume that run first (ws.resume) or add them to only=."
-        )
-    return set(names), {name: reusable(from_run.nodes[name]) for name in needed}
-
-
-def select_resume(workflow: Workflow, run: Run) -> tuple[set[str], dict[str, NodeRun]]:
-    """Every node of `run` that did not succeed, and the results of those that did."""
-    reused = {name: reusable(node) for name, node in run.nodes.items()
-              if node.status == "success" and name in workflow.graph}
-    return set(workflow.graph) - set(reused), reused
-
-
-def make_callbacks(on_event: EventCallback | Iterable[EventCallback] | None) -> list[EventCallback]:
-    if on_event is None:
-        return []
-    if callable(on_event):
-        return [on_event]
-    callbacks = list(on_event)
-    for callback in callbacks:
-        if not callable(callback):
-            raise ValidationError(f"on_event must be a callable or a list of callables, got {callback!r}.")
-    return callbacks
-
-
-def choose_executor(executor: Executor | str | None, max_workers: int | None) -> tuple[Executor, bool]:
-    """The executor to use, and whether this run owns it (and shuts it down)."""
-    if executor is None:
-        return ThreadExecutor(max_workers=max_workers), True
-    if isinstance(executor, str):
-        return make_executor(executor, max_workers=max_workers), True
-    if not isinstance(executor, Executor):
-        raise ValidationError(f"executor must be a flowkit Executor or a name, got {type(executor).__name__}.")
-    if max_workers is not None:
-        raise ValidationError("max_workers sizes an executor flowkit builds; size your own executor instead.")
-    return executor, False
 
 
 # -- one run --------------------------------------------------------------------------
@@ -192,7 +95,7 @@ class Execution:
         analysis = analyze(self.ws, self.workflow, inputs=self.inputs)
         blocking = [problem for problem in analysis.errors if problem.node is None or problem.node in self.scope]
         if blocking:
-            raise invalid(self.workflow, blocking)
+            raise refusal(self.workflow, blocking)
         self.plans = {name: plan for name, plan in analysis.plans.items() if name in self.scope}
 
     # 2. decrypt -------------------------------------------------------------------
@@ -249,14 +152,8 @@ class Execution:
                                    "started_at": node_run.started_at}) + "\n")
 
     def emit(self, kind: str, node: str | None = None) -> None:
-        if not self.callbacks:
-            return
-        event = Event(kind, self.run, node)
-        for callback in self.callbacks:
-            try:
-                callback(event)
-            except Exception:  # a broken progress bar must not break the run
-                logger.exception("An on_event callback failed on %s %s; the run goes on.", kind, node or "")
+        if self.callbacks:
+            deliver(self.callbacks, Event(kind, self.run, node))
 
     # 4. schedule ------------------------------------------------------------------
     def render(self, plan: NodePlan) -> dict[str, Any]:
@@ -447,14 +344,6 @@ def _failed_future(exc: BaseException) -> Any:
 
 
 # -- the faces Workspace calls ------------------------------------------------------------
-def resolve(ws: Workspace, workflow: Workflow | str) -> Workflow:
-    if isinstance(workflow, Workflow):
-        return workflow
-    if isinstance(workflow, str):
-        return ws.workflows.get(workflow)
-    raise ValidationError(f"Expected a Workflow or a workflow name, got {type(workflow).__name__}.")
-
-
 def run_workflow(
     ws: Workspace,
     workflow: Workflow | str,

@@ -159,3 +159,21 @@ def __getattr__(name: str) -> Any:
 
         return DaskExecutor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def choose_executor(executor: Executor | str | None, max_workers: int | None) -> tuple[Executor, bool]:
+    """The executor a run uses, and whether the run owns it (and shuts it down after).
+
+    Args:
+        executor: an `Executor` (the caller's: not shut down), a registered name, or None for threads.
+        max_workers: the width of an executor built here; refused with the caller's own.
+    """
+    if executor is None:
+        return ThreadExecutor(max_workers=max_workers), True
+    if isinstance(executor, str):
+        return make_executor(executor, max_workers=max_workers), True
+    if not isinstance(executor, Executor):
+        raise ValidationError(f"executor must be a flowkit Executor or a name, got {type(executor).__name__}.")
+    if max_workers is not None:
+        raise ValidationError("max_workers sizes an executor flowkit builds; size your own executor instead.")
+    return executor, False

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import networkx as nx
 
 from . import templating
-from .errors import FlowkitError, InvalidName, ModuleNotFound, ParamsError, TemplateError, UnknownTask
+from .errors import (
+    FlowkitError,
+    InvalidName,
+    ModuleNotFound,
+    ParamsError,
+    TemplateError,
+    UnknownTask,
+    WorkflowInvalid,
+)
 from .model import Integration, Node, Param, Workflow, check_identifier
 from .registry import IntegrationModule, TaskSpec
 from .schema import problems as param_problems
@@ -227,3 +235,10 @@ def analyze(ws: Workspace, workflow: Workflow, *, inputs: dict[str, Any] | None 
 def validate(ws: Workspace, workflow: Workflow, *, inputs: dict[str, Any] | None = None) -> list[Problem]:
     """Every problem of `workflow`, errors and warnings, in one list."""
     return analyze(ws, workflow, inputs=inputs).problems
+
+
+def refusal(workflow: Workflow, problems: list[Problem]) -> WorkflowInvalid:
+    """The error refusing a workflow with errors, listing each one."""
+    errors = [problem for problem in problems if problem.severity == "error"]
+    listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
+    return WorkflowInvalid(f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems)
