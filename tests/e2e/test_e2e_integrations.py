@@ -17,7 +17,6 @@ from .jlab import LabServer, Notebook, shot
 
 def test_integration_tested_created_and_encrypted(
     lab: LabServer,
-    test_dir: Path,
     workspace: fk.Workspace,
     echo_module: str,
     canary: str,
@@ -61,9 +60,10 @@ def test_integration_tested_created_and_encrypted(
     # What was stored is the key typed (this process holds the same key file), encrypted on disk.
     assert fk.Workspace(workspace.path).integrations.test("My Echo")["success"] is True
     assert find_canary(canary, (workspace.path / "integrations.json").read_bytes()) == []
-    # Nor in the page, the notebook saved with its widget state, or the server's log.
+    # Nor in the page, nor in any file the server, the kernel or Lab wrote: the notebook saved with its
+    # widget state, Lab's workspaces and settings, IPython's history, the runtime dir, the server's log.
     assert find_canary(canary, notebook.page.content()) == []
     notebook.save()
     assert '"application/vnd.jupyter.widget-state+json"' in app_notebook.read_text()
-    assert scan_tree(canary, test_dir) == []
+    assert scan_tree(canary, lab.base) == []
     assert find_canary(canary, lab.log_path.read_bytes()) == []
