@@ -274,7 +274,10 @@ class Node:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Node:
-        return cls(**{key: data[key] for key in data if key in _NODE_FIELDS})
+        values = {key: data[key] for key in data if key in _NODE_FIELDS}
+        if isinstance(values.get("params"), dict):
+            values["params"] = dict(values["params"])  # the node's own, as add_node gives it
+        return cls(**values)
 
 
 _NODE_FIELDS = {"name", "integration", "task", "params", "retries", "timeout", "retry_delay"}
@@ -310,10 +313,12 @@ class Workflow:
         # Copy a dict so later edits of the caller's dict do not reach the node;
         # anything else goes to Node as it is, to be refused there.
         given = {} if params is None else dict(params) if isinstance(params, dict) else params
-        node = Node(name, integration, task, given, retries, timeout, retry_delay)
-        if name in self.graph:
-            raise AlreadyExistsError(f"Workflow {self.name!r} already has a node named {name!r}.")
-        self.graph.add_node(name, node=node)
+        return self._insert(Node(name, integration, task, given, retries, timeout, retry_delay))
+
+    def _insert(self, node: Node) -> Node:
+        if node.name in self.graph:
+            raise AlreadyExistsError(f"Workflow {self.name!r} already has a node named {node.name!r}.")
+        self.graph.add_node(node.name, node=node)
         return node
 
     def update_node(self, name: str, /, **changes: Any) -> Node:
@@ -421,16 +426,7 @@ class Workflow:
     def from_dict(cls, data: Mapping[str, Any]) -> Workflow:
         workflow = cls(data["name"], data.get("description", ""), version=data.get("version", 0))
         for node in data.get("nodes", []):
-            node = Node.from_dict(node)
-            workflow.add_node(
-                node.name,
-                integration=node.integration,
-                task=node.task,
-                params=node.params,
-                retries=node.retries,
-                timeout=node.timeout,
-                retry_delay=node.retry_delay,
-            )
+            workflow._insert(Node.from_dict(node))  # validated once, in Node.__post_init__
         for upstream, downstream in data.get("edges", []):
             workflow.connect(upstream, downstream)
         return workflow

@@ -67,7 +67,12 @@ def test_a_workflow_round_trips_with_nodes_edges_and_settings() -> None:
     assert sorted(again.edges) == [("fetch", "render"), ("render", "archive"), ("render", "post")]
     copy = wf.copy()
     copy.remove_node("archive")
-    assert "archive" in wf.nodes  # a copy is independent
+    copy.node("fetch").params["repo"] = "changed/elsewhere"
+    assert "archive" in wf.nodes and wf.node("fetch").params["repo"] == "a/b"  # a copy is independent
+    params = {"k": 1}
+    wf.add_node("late", integration="I", task="t", params=params)
+    params["k"] = 2
+    assert wf.node("late").params == {"k": 1}
 
 
 def test_a_node_round_trips_and_ignores_unknown_keys() -> None:
