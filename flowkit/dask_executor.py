@@ -164,7 +164,6 @@ def _portable(exc: BaseException) -> BaseException:
 
     try:
         pickle.loads(pickle.dumps(exc))
-        exc.__traceback__ = None
         return exc
     except Exception:
         return ExecutorError(f"{type(exc).__name__}: {exc}")
@@ -180,8 +179,9 @@ class DaskExecutor(Executor):
             None: the address in Dask's config (``DASK_SCHEDULER_ADDRESS``) if set,
             else a `LocalCluster` of worker processes, one thread each, started here.
         security: a `distributed.security.Security` for ``tls://`` addresses.
-        max_workers: the worker processes of a `LocalCluster` started here (default:
-            the CPU count); for an existing cluster it only caps `width`.
+        max_workers: at most this many calls on the cluster at once (a further
+            `submit` waits for a free slot); a `LocalCluster` started here gets
+            this many worker processes (default: the CPU count).
         ship_modules: send integration folders to the workers (default). False:
             every worker must see the same folders at the same paths.
         connect_timeout: seconds to wait for the scheduler.
@@ -214,7 +214,9 @@ class DaskExecutor(Executor):
         self._sources: dict[tuple[str, str], tuple[tuple[Any, ...], ModuleSource]] = {}
         self._shipped: set[str] = set()
         self._closed = False
+        self.address = str(self.client.scheduler.address)
         self.width = self._measure_width()
+        self._slots = threading.BoundedSemaphore(max_workers) if max_workers else None
 
     # -- connecting -------------------------------------------------------------------------
     def _connect(self, cluster: Any, *, security: Any, max_workers: int | None, timeout: float) -> Any:
@@ -248,7 +250,7 @@ class DaskExecutor(Executor):
         return str(self.client.dashboard_link)
 
     def __repr__(self) -> str:
-        return f"DaskExecutor({self.client.scheduler.address}, width={self.width})"
+        return f"DaskExecutor({self.address}, width={self.width})"
 
     # -- the engine's hooks ---------------------------------------------------------------
     def run_started(self, run: Run) -> None:
@@ -306,14 +308,21 @@ class DaskExecutor(Executor):
         if fn is invoke.call_task and self.ship_modules and os.path.isabs(args[1]):
             shipped = self._ship(args[0], args[1])
         key = self._key(fn, args)
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        future.set_running_or_notify_cancel()
-        task = self.client.submit(run_on_worker, NodeCall(fn, tuple(args), shipped), key=key, pure=False)
-        with self._lock:
-            self._pending[future] = task
         loop = self.client.loop
         if loop is None:
             raise ExecutorError("The Dask client of this executor is closed.")
+        if self._slots is not None:
+            self._slots.acquire()  # released by _deliver, on the client's loop: no wait on this thread
+        try:
+            task = self.client.submit(run_on_worker, NodeCall(fn, tuple(args), shipped), key=key, pure=False)
+        except BaseException:
+            if self._slots is not None:
+                self._slots.release()
+            raise
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        with self._lock:
+            self._pending[future] = task
         loop.add_callback(self._deliver, future, task)
         return future
 
@@ -330,6 +339,8 @@ class DaskExecutor(Executor):
             ok, value = False, ExecutorError(f"Dask task {task.key} did not complete: {type(exc).__name__}: {exc}")
         with self._lock:
             self._pending.pop(future, None)
+        if self._slots is not None:
+            self._slots.release()
         if ok:
             future.set_result(value)
         else:

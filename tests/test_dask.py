@@ -31,8 +31,9 @@ PROBE = """
     from pathlib import Path
 
     def pid(credentials, params):
+        start = time.time()
         time.sleep(params.get("sleep", 0))
-        return {"success": True, "pid": os.getpid()}
+        return {"success": True, "pid": os.getpid(), "start": start, "end": time.time()}
 
     def where(credentials, params):
         return {"success": True, "file": __file__, "version": 1}
@@ -353,6 +354,14 @@ def test_by_address_and_by_name(ws: fk.Workspace, client: Any) -> None:
     with DaskExecutor(address) as executor:
         assert executor.width == 2
         assert ws.run(wf, executor=executor).nodes["p"].result["pid"] in worker_pids(client)
+    wide = fk.Workflow("wide")
+    for index in range(4):
+        wide.add_node(f"n{index}", integration="Probe", task="pid", params={"sleep": 0.1})
+    with DaskExecutor(address, max_workers=1) as executor:
+        assert executor.width == 1
+        nodes = ws.run(wide, executor=executor).nodes.values()
+    spans = sorted((node.result["start"], node.result["end"]) for node in nodes)
+    assert all(end <= later for (_, end), (later, _) in zip(spans, spans[1:], strict=False))  # one call at a time
     # By name, the way `flowkit run --executor dask` builds it: Dask's configured scheduler.
     with dask.config.set({"scheduler-address": address}):
         run = ws.run(wf, executor="dask")
