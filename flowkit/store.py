@@ -217,9 +217,13 @@ class Store:
             with self._lock:
                 yield
         except filelock.Timeout:
+            # The lock is an flock: the kernel releases it when its holder dies,
+            # so a timeout means a live process holds it. Deleting the file would
+            # let the next writer lock a new file beside that holder: never advise it.
             raise LockTimeout(
                 f"Another process has held the workspace lock {self.lock_path} for "
-                f"{self._lock.timeout:.0f} s. If no flowkit process is running, delete that file."
+                f"{self._lock.timeout:g} s (a long write, or a stuck flowkit process). "
+                "Retry when it is done, or stop that process."
             ) from None
 
     def sweep(self) -> list[Path]:

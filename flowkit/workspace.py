@@ -24,7 +24,7 @@ from . import crypto
 from .catalog import IntegrationCollection, RunCollection, TypeCollection, WorkflowCollection
 from .errors import SecretKeyError
 from .registry import Registry
-from .store import Store
+from .store import Store, sweep_temp_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -55,6 +55,7 @@ class Workspace:
         self.store = Store(self.path, lock_timeout=lock_timeout)
         (self.path / "integrations").mkdir(exist_ok=True)
         self.store.sweep()
+        sweep_temp_files(crypto.config_dir())  # a key file write killed halfway
         self._keyring: crypto.KeyRing | None = None
         self._key_stamp: tuple[Any, ...] = ()
         self._registry: Registry | None = None

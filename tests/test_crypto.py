@@ -385,6 +385,7 @@ def test_sigkill_during_rotation_always_leaves_every_record_readable(tmp_path: P
         assert set(keys) <= {key1} | set(keys[:1]) and len(keys) <= 2
         key2 = keys[0]
         ids = {doc["key_id"] for doc in fk.Workspace(root).store.all("integrations")}  # opens: not damaged
+        assert [p.name for p in key_file.parent.iterdir()] == ["secret.key"]  # a torn key write is swept
         assert readable(root, [key1, key2]) == 100
         assert readable(root, keys) == 100  # with just what the key file holds now
         outcomes["before" if ids == {fingerprint(key1)} and keys == [key1] else
