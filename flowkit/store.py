@@ -202,7 +202,10 @@ class Store:
 
     def __init__(self, root: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot use {self.root} as a workspace folder: {exc.strerror or exc}.") from exc
         self.lock_path = self.root / ".lock"
         self._lock = filelock.FileLock(str(self.lock_path), timeout=lock_timeout)
         self.runs = RunStore(self.root / "runs")
@@ -342,7 +345,8 @@ class RunStore:
                     node = jsonvalue.loads(line)
                 except ValueError:
                     continue  # the last line torn by a kill
-                record.setdefault("nodes", {})[node["name"]] = node
+                if isinstance(node, dict) and isinstance(node.get("name"), str):
+                    record.setdefault("nodes", {})[node["name"]] = node
         return record
 
     def delete(self, run_id: str) -> None:

@@ -51,6 +51,14 @@ def test_collection_files_are_strict_json_with_a_checksum(ws: fk.Workspace) -> N
     assert temp_files(ws.path) == []
 
 
+def test_a_workspace_path_that_cannot_be_a_folder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    for path in (tmp_path / "a-file", tmp_path / "a-file" / "below"):
+        with pytest.raises(errors.StoreError, match="Cannot use .* as a workspace folder"):
+            fk.Workspace(path)
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
 def test_a_failed_atomic_write_leaves_the_old_content_and_no_temp_file(tmp_path: Path) -> None:
     target = tmp_path / "data.json"
     target.mkdir()  # os.replace onto a folder fails after the temp file was written
@@ -429,6 +437,7 @@ def _start_run_and_die(root: Path, run_id: str) -> None:
                           result={"success": True, "message": "done"})
     events.write(json.dumps(finished.to_dict()) + "\n")
     events.write(json.dumps(fk.NodeRun("b", status="running", attempts=1, started_at=2.0).to_dict()) + "\n")
+    events.write('[1, 2]\n{"no name": true}\n')  # not node events: ignored
     events.write('{"name": "c", "status": "succ')  # a line torn by the kill
     events.flush()
     (root / "died-here").touch()

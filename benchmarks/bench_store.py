@@ -1,0 +1,217 @@
+"""The store's costs as history and collections grow, measured side by side in one run.
+
+Run: ``.venv/bin/python benchmarks/bench_store.py [--repeats N]``. Everything lives
+in one temporary folder on one disk; each pair is measured alternately and
+compared by medians:
+
+1. saving one finished run (``ws.runs.save``) with 10,000 runs stored ÷ with
+   100 stored. Goal ≤ 1.5.
+2. saving one run ÷ one fsync'd JSON-lines append of the same record (the
+   least a durable write can cost). Goal ≤ 5.
+3. listing the 20 newest runs (``ws.runs.list()``, whole `Run` objects) with
+   10,000 stored ÷ with 100. Goal ≤ 2.
+4. opening a workspace holding 1,000 integrations and 1,000 workflows and
+   listing both (absolute ms, in this process and in a fresh one).
+5. a cold ``flowkit --help`` ÷ ``python -c pass`` (absolute ms too).
+6. for reference, what the store replaced: one insert into a default
+   ``TinyDB`` JSON file with 10,000 documents ÷ with 100.
+
+The stored histories are written directly in the store's layout (run file +
+index line per run) rather than through 10,000 durable saves, which would only
+make the set-up slow; the measured operations go through the public API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import flowkit as fk
+from flowkit import jsonvalue
+from flowkit.model import new_run_id
+
+
+def sample_run(workflow: str = "Nightly report", nodes: int = 10) -> fk.Run:
+    """A finished run of a typical size: ten nodes with small results."""
+    run = fk.Run(workflow=workflow, inputs={"day": "2026-01-01", "team": "ops"}, status="success")
+    for i in range(nodes):
+        run.nodes[f"step_{i}"] = fk.NodeRun(
+            f"step_{i}", status="success", attempts=1, started_at=run.started_at + i,
+            finished_at=run.started_at + i + 0.25, params={"channel": "#ops", "n": i},
+            result={"success": True, "message": f"step {i} done", "items": list(range(20))},
+        )
+    run.finished_at = run.started_at + nodes
+    return run
+
+
+def fill_history(ws: fk.Workspace, count: int) -> None:
+    """Store `count` finished runs in the RunStore layout: one file each plus an index line."""
+    folder = ws.store.runs.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    template = sample_run()
+    lines = []
+    for i in range(count):
+        template.id = new_run_id()
+        template.workflow = f"Workflow {i % 7}"
+        (folder / f"{template.id}.json").write_text(jsonvalue.dumps(template.to_dict()))
+        lines.append("\n" + jsonvalue.dumps(template.summary()) + "\n")
+    with open(ws.store.runs.index_path, "a", encoding="utf-8") as index:
+        index.write("".join(lines))
+
+
+def timed(action: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def alternate(repeats: int, **actions: Callable[[], Any]) -> dict[str, float]:
+    """Median seconds of each action, the actions taking turns so load changes hit all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(repeats):
+        for name, action in actions.items():
+            samples[name].append(timed(action))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def fsync_append(path: Path, line: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def measure_runs(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
+    small, large = fk.Workspace(root / "runs-100"), fk.Workspace(root / "runs-10000")
+    fill_history(small, 100)
+    fill_history(large, 10_000)
+    run = sample_run()
+    line = (jsonvalue.dumps(run.to_dict()) + "\n").encode()
+    baseline = root / "baseline.jsonl"
+
+    def save(ws: fk.Workspace) -> Callable[[], None]:
+        def action() -> None:
+            run.id = new_run_id()
+            ws.runs.save(run)
+        return action
+
+    saves = alternate(repeats * 3, small=save(small), large=save(large),
+                      append=lambda: fsync_append(baseline, line))
+    lists = alternate(repeats * 3, small=lambda: small.runs.list(limit=20), large=lambda: large.runs.list(limit=20))
+    assert len(large.runs.list(limit=20)) == 20
+    return [
+        ("save a run: 10,000 stored ÷ 100 stored", saves["large"] / saves["small"], "≤ 1.5",
+         f"{saves['large'] * 1e3:.2f} ms vs {saves['small'] * 1e3:.2f} ms"),
+        ("save a run ÷ fsync'd JSON-lines append", saves["large"] / saves["append"], "≤ 5",
+         f"{saves['large'] * 1e3:.2f} ms vs {saves['append'] * 1e3:.2f} ms"),
+        ("list 20 newest runs: 10,000 stored ÷ 100", lists["large"] / lists["small"], "≤ 2",
+         f"{lists['large'] * 1e3:.2f} ms vs {lists['small'] * 1e3:.2f} ms"),
+    ]
+
+
+def fill_collections(ws: fk.Workspace, count: int) -> None:
+    """`count` encrypted integrations and `count` five-node workflows, written in one transaction each."""
+    ws.types.create("demo", params=[fk.Param("token", kind="password", required=True)], check_module=False)
+    ring = ws.keyring(create=True)
+    integrations = []
+    for i in range(count):
+        token, key_id = ring.encrypt({"token": f"token-{i:06d}-" + "x" * 40})
+        integrations.append({"name": f"Integration {i}", "type": "demo", "fields": ["token"],
+                             "secret": token, "key_id": key_id})
+    workflows = []
+    for i in range(count):
+        wf = fk.Workflow(f"Workflow {i}", "Five steps")
+        for n in range(5):
+            wf.add_node(f"step_{n}", integration=f"Integration {(i + n) % count}", task="ping",
+                        params={"text": f"{{{{ inputs.who }}}} {n}", "n": n})
+            if n:
+                wf.connect(f"step_{n - 1}", f"step_{n}")
+        workflows.append({**wf.to_dict(), "version": 1})
+    with ws.store.transaction("integrations") as table:
+        table.insert_multiple(integrations)
+    with ws.store.transaction("workflows") as table:
+        table.insert_multiple(workflows)
+
+
+def measure_open(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
+    path = root / "collections"
+    fill_collections(fk.Workspace(path), 1_000)
+
+    def open_and_list() -> None:
+        ws = fk.Workspace(path)
+        assert len(ws.integrations.list()) == 1_000
+        assert len(ws.workflows.list()) == 1_000
+
+    times = alternate(repeats, open=lambda: fk.Workspace(path), open_and_list=open_and_list)
+    code = (f"import flowkit as fk; ws = fk.Workspace({str(path)!r}); "
+            "assert len(ws.integrations.list()) == 1000 and len(ws.workflows.list()) == 1000")
+    cold = statistics.median(timed(lambda: subprocess.run([sys.executable, "-c", code], check=True))
+                             for _ in range(max(3, repeats // 2)))
+    size = sum(p.stat().st_size for p in path.glob("*.json")) / 1e6
+    return [
+        ("open a workspace (Workspace(path))", times["open"] * 1e3, "ms", ""),
+        ("open + list 1,000 integrations and 1,000 workflows", times["open_and_list"] * 1e3, "ms",
+         f"{size:.1f} MB of JSON"),
+        ("the same in a fresh process (import included)", cold * 1e3, "ms", ""),
+    ]
+
+
+def measure_cli(repeats: int) -> list[tuple[str, float, str, str]]:
+    script = str(Path(sys.executable).with_name("flowkit"))
+    times = alternate(
+        repeats,
+        help=lambda: subprocess.run([script, "--help"], check=True, capture_output=True),
+        bare=lambda: subprocess.run([sys.executable, "-c", "pass"], check=True, capture_output=True),
+    )
+    return [("cold `flowkit --help` ÷ `python -c pass`", times["help"] / times["bare"], "report",
+             f"{times['help'] * 1e3:.0f} ms vs {times['bare'] * 1e3:.0f} ms")]
+
+
+def measure_tinydb(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
+    from tinydb import TinyDB
+
+    def database(count: int) -> TinyDB:
+        db = TinyDB(root / f"tinydb-{count}.json")
+        db.insert_multiple(sample_run().summary() | {"n": i} for i in range(count))
+        return db
+
+    small, large = database(100), database(10_000)
+    doc = sample_run().summary()
+    times = alternate(repeats, small=lambda: small.insert(doc), large=lambda: large.insert(doc))
+    return [("reference: default TinyDB insert, 10,000 docs ÷ 100", times["large"] / times["small"], "reference",
+             f"{times['large'] * 1e3:.2f} ms vs {times['small'] * 1e3:.2f} ms (what RunStore avoids)")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9, help="samples per measurement (×3 for run saves)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="flowkit-bench-") as folder:
+        root = Path(folder)
+        os.environ["FLOWKIT_CONFIG_DIR"] = str(root / "config")  # a throwaway key, never the user's
+        os.environ.pop("FLOWKIT_SECRET_KEY", None)
+        started = time.perf_counter()
+        rows = measure_runs(root, args.repeats)
+        rows += measure_open(root, args.repeats)
+        rows += measure_cli(args.repeats)
+        rows += measure_tinydb(root, max(3, args.repeats // 3))
+        elapsed = time.perf_counter() - started
+    width = max(len(row[0]) for row in rows)
+    print(f"flowkit store benchmark — medians, {args.repeats} repeats, {os.cpu_count()} CPUs, in {elapsed:.0f} s")
+    print(f"{'measure'.ljust(width)}  {'value':>9}  goal / unit  detail")
+    for name, value, goal, detail in rows:
+        print(f"{name.ljust(width)}  {value:9.2f}  {goal:<11}  {detail}")
+
+
+if __name__ == "__main__":
+    main()
