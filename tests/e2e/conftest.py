@@ -125,10 +125,15 @@ def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
 
 
 # -- per test ------------------------------------------------------------------------------------------
+def file_name_of(node: pytest.Item) -> str:
+    """The test's name for files, without the ``[chromium]`` pytest-playwright appends."""
+    return slug(node.name.removesuffix("[chromium]"))
+
+
 @pytest.fixture
 def test_dir(lab: LabServer, request: pytest.FixtureRequest) -> Path:
     """A fresh folder under the server's root for this test's notebook and workspace."""
-    folder = lab.root / slug(request.node.name)
+    folder = lab.root / file_name_of(request.node)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
@@ -152,7 +157,7 @@ def lab_page(page: Page, artifacts: Path, request: pytest.FixtureRequest) -> Gen
 
     page.on("request", check_host)
     yield page
-    name = slug(request.node.name)
+    name = file_name_of(request.node)
     call = getattr(request.node, "e2e_report_call", None)
     failed = call is None or call.failed
     page.screenshot(path=artifacts / f"{name}{'-FAILED' if failed else ''}.png")

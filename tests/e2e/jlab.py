@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 import nbformat
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 # Lab's own settings, pre-seeded so nothing but the notebook asks for attention.
 LAB_SETTINGS = {
@@ -228,10 +228,6 @@ class Notebook:
         for i in range(errors.count()):
             text = errors.nth(i).inner_text()
             assert "Traceback" not in text, f"a notebook cell failed:\n{text}"
-
-    def output(self, index: int) -> Locator:
-        """The output area of the index-th code cell (its own, not a nested Output widget's, pitfall 4)."""
-        return self.panel.locator(".jp-CodeCell").nth(index).locator(".jp-Cell-outputArea")
 
     def save(self) -> None:
         """File > Save, and wait until Lab no longer marks the tab as modified."""
