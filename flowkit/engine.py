@@ -37,7 +37,7 @@ from . import capture, invoke
 from .crypto import Redactor
 from .errors import ParamsError, TemplateError, ValidationError
 from .events import Event, EventCallback, deliver, make_callbacks
-from .executors import Executor, choose_executor
+from .executors import Executor, InlineExecutor, choose_executor
 from .jsonvalue import check_json
 from .model import NodeRun, Run, Workflow
 from .schema import validate_values
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 __all__ = ["Event", "Execution", "run_workflow"]
+
+_HERE = InlineExecutor()
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
@@ -167,8 +169,8 @@ class Execution:
             params = validate_values(plan.declared, params, what="rendered params", error=ParamsError)
         return params
 
-    def begin(self, name: str) -> bool:
-        """Mark a node running and submit it; False when its params fail to render."""
+    def begin(self, name: str, *, here: bool = False) -> bool:
+        """Mark a node running and submit it (`here`: call it on this thread); False if its params fail."""
         plan = self.plans[name]
         node_run = self.run.nodes[name]
         node_run.status = "running"
@@ -183,14 +185,15 @@ class Execution:
             return False
         node_run.params = self.redactor(params)
         self.sent[name] = params  # a retry repeats the call as sent (the recorded copy is redacted)
-        self.submit(name, params)
+        self.submit(name, params, here=here)
         return True
 
-    def submit(self, name: str, params: dict[str, Any]) -> None:
+    def submit(self, name: str, params: dict[str, Any], *, here: bool = False) -> None:
         plan = self.plans[name]
         self.run.nodes[name].attempts += 1
+        executor = _HERE if here else self.executor
         try:
-            future = self.executor.submit(invoke.call_task, plan.module, plan.location, plan.task,
+            future = executor.submit(invoke.call_task, plan.module, plan.location, plan.task,
                                           self.credentials[plan.integration], params, plan.timeout)
         except Exception as exc:
             future = _failed_future(exc)
@@ -256,7 +259,9 @@ class Execution:
         sequence = 0
         while True:
             while ready:
-                in_flight += self.begin(ready.popleft())
+                name = ready.popleft()
+                alone = not ready and not in_flight and not retries and self.executor.lone_calls_inline
+                in_flight += self.begin(name, here=alone)
             now = time.monotonic()
             while retries and retries[0][0] <= now:
                 _, _, name = heapq.heappop(retries)

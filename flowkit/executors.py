@@ -40,6 +40,11 @@ class Executor(abc.ABC):
 
     #: How many calls run at the same time.
     width: int = 1
+    #: Whether the engine may make a call on its own thread when it is the only
+    #: one that can run (nothing else in flight or waiting): nothing could run
+    #: beside it, so handing it to a worker would only add two thread switches.
+    #: Off for backends whose point is *where* calls run (Dask, processes).
+    lone_calls_inline: bool = False
 
     @abc.abstractmethod
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
@@ -77,6 +82,7 @@ class ThreadExecutor(Executor):
         if isinstance(width, bool) or not isinstance(width, int) or width < 1:
             raise ValidationError(f"max_workers must be a whole number ≥ 1, got {max_workers!r}.")
         self.width = width
+        self.lone_calls_inline = True
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=width, thread_name_prefix="flowkit-node")
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
