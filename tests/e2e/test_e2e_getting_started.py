@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 import flowkit as fk
 
 from .app import ANSWER_TIMEOUT_MS, click, message, open_tab, scroll_to_top, show_app
-from .jlab import LabServer, Notebook
+from .jlab import LabServer, Notebook, shot
 
 RUN_TIMEOUT_MS = 30_000
 GREEN = "#43a047"
@@ -46,9 +46,23 @@ def test_getting_started_runs_and_its_app_runs_the_workflow(
     expect(builder.locator(".flowkit-result tr[data-node='count']")).to_contain_text('"words": 5')
     expect(builder.locator(".flowkit-result tr[data-node='save']")).to_contain_text("Wrote from-the-browser.md")
     scroll_to_top(builder)
-
-    # The note is on disk, and the run is in the workspace's history next to the notebook's and the job's.
+    shot(notebook.page, "getting-started-app-run")
     note = lab.workspace / "notes" / "from-the-browser.md"
     assert note.read_text() == "# From the browser\n\ntyped in a real JupyterLab (5 words)\n"
-    triggers = [run.trigger for run in fk.Workspace(lab.workspace).runs.list(workflow="Daily note")]
-    assert len(triggers) == 3, triggers
+
+    # The Runs tab lists it, newest first, next to the notebook's run and the papermill job's.
+    open_tab(app, "Runs")
+    panel = app.locator(".flowkit-runs-panel")
+    click(panel, "flowkit-runs-refresh")
+    runs = panel.locator(".flowkit-runs-list select")
+    expect(runs.locator("option")).to_have_count(3, timeout=ANSWER_TIMEOUT_MS)
+    assert len(fk.Workspace(lab.workspace).runs.list(workflow="Daily note")) == 3
+    runs.select_option(index=0)
+    view = panel.locator(".flowkit-run-view")
+    expect(view.locator(".flowkit-run-nodes tr[data-node='save']")).to_contain_text(
+        "from-the-browser.md", timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(view.locator(".flowkit-run-drawing g.flowkit-node[data-node='save']")).to_have_attribute(
+        "data-status", "success"
+    )
+    scroll_to_top(panel)
