@@ -370,6 +370,20 @@ def test_by_address_and_by_name(ws: fk.Workspace, client: Any) -> None:
     assert client.status == "running"  # the executors closed their own clients only
 
 
+@pytest.mark.slow
+def test_without_an_address_it_starts_and_stops_its_own_local_cluster(ws: fk.Workspace) -> None:
+    setup_probe(ws)
+    wf = fk.Workflow("one")
+    wf.add_node("p", integration="Probe", task="pid")
+    with dask.config.set({"scheduler-address": None}), DaskExecutor(max_workers=1) as executor:
+        assert executor.width == 1
+        assert executor.dashboard_link.startswith("http://")
+        own_pids = worker_pids(executor.client)
+        assert ws.run(wf, executor=executor).nodes["p"].result["pid"] in own_pids
+        cluster = executor._own_cluster
+    assert cluster.status.name == "closed" and executor.client.status == "closed"
+
+
 def test_import_flowkit_does_not_import_distributed() -> None:
     code = ("import sys, flowkit as fk\n"
             "fk.executors.ThreadExecutor, fk.Workspace\n"
