@@ -39,7 +39,7 @@ from .errors import ParamsError, TemplateError, ValidationError
 from .events import Event, EventCallback, deliver, make_callbacks
 from .executors import Executor, InlineExecutor, choose_executor
 from .jsonvalue import check_json
-from .model import NodeRun, Run, Workflow
+from .model import Integration, NodeRun, Run, Workflow
 from .schema import validate_values
 from .selection import resolve, select_only, select_resume
 from .templating import INPUTS, render
@@ -83,6 +83,7 @@ class Execution:
         self.trigger = trigger
         self.resumed_from = resumed_from
         self.plans: dict[str, NodePlan] = {}
+        self.integrations: dict[str, Integration] = {}
         self.credentials: dict[str, dict[str, Any]] = {}
         self.covered: dict[str, bool] = {}
         self.redactor = Redactor()
@@ -99,13 +100,14 @@ class Execution:
         if blocking:
             raise refusal(self.workflow, blocking)
         self.plans = {name: plan for name, plan in analysis.plans.items() if name in self.scope}
+        self.integrations = analysis.integrations
 
     # 2. decrypt -------------------------------------------------------------------
     def decrypt(self) -> None:
         """Decrypt each integration the run uses, once; remember its module's loaded tasks."""
         for plan in self.plans.values():
             if plan.integration not in self.credentials:
-                integration = self.ws.integrations.get(plan.integration)
+                integration = self.integrations[plan.integration]  # read by validation; not decrypted yet
                 self.credentials[plan.integration] = integration.credentials.reveal()
         every = [value for values in self.credentials.values() for value in values.values()]
         self.redactor = Redactor(every)

@@ -75,6 +75,7 @@ class Analysis:
 
     problems: list[Problem]
     plans: dict[str, NodePlan]
+    integrations: dict[str, Integration] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -229,7 +230,7 @@ def analyze(ws: Workspace, workflow: Workflow, *, inputs: dict[str, Any] | None 
         problems += found
         if plan is not None and not any(problem.severity == "error" for problem in found):
             plans[node.name] = plan
-    return Analysis(problems, plans)
+    return Analysis(problems, plans, checker.integrations or {})
 
 
 def validate(ws: Workspace, workflow: Workflow, *, inputs: dict[str, Any] | None = None) -> list[Problem]:
