@@ -27,6 +27,8 @@ def test_opening_a_tab_shows_what_another_tab_created(ws: fk.Workspace) -> None:
     app.types.name.value = "demo"
     app.types.fill_button.click()
     app.types.create_button.click()
+    assert "1 type(s)" in app.header.value, "the header counts follow what the forms create"
+    assert "flowkit-msg-ok" in app.types.feedback.widget.value and "color: #1a7f37" in app.types.feedback.widget.value
     assert "demo" not in app.integrations.type.options
     app.tabs.selected_index = 1
     assert "demo" in app.integrations.type.options
@@ -38,6 +40,9 @@ def test_opening_a_tab_shows_what_another_tab_created(ws: fk.Workspace) -> None:
     app.integrations.form.fields["account"].widget.value = "al"
     app.integrations.form.fields["api_key"].widget.value = "k"
     app.integrations.create_button.click()
+    assert "1 integration(s)" in app.header.value
+    app.integrations.create_button.click()  # the same name again: refused, shown in red
+    assert "color: #cf222e" in app.integrations.feedback.widget.value
     app.tabs.selected_index = 2
     assert "Mine" in app.workflows.node_form.integration.options
 

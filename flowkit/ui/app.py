@@ -56,6 +56,8 @@ class App(Screen):
         self.widget = hook(
             w.VBox([w.HBox([self.header, self.reload_button]), self.feedback.widget, self.tabs]), "flowkit-app"
         )
+        for screen in self.screens:
+            screen.feedback.listeners.append(self._header)  # counts change as forms create and delete
         self._header()
 
     def _header(self) -> None:

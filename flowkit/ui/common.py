@@ -59,16 +59,24 @@ class Feedback:
     widget, so a secret a user just typed cannot come back in an error.
     """
 
+    COLOURS = {"ok": "#1a7f37", "error": "#cf222e"}
+
     def __init__(self, css: str) -> None:
         self.widget = hook(w.HTML(), css)
         self.redact: Redactor | None = None
+        self.listeners: list[Callable[[], None]] = []  # told after each message (the App's header counts)
         self._text = ""
 
     def _show(self, kind: str, message: str) -> None:
         if self.redact is not None:
             message = self.redact.text(message)
         self._text = message
-        self.widget.value = f'<div class="flowkit-msg flowkit-msg-{kind}">{html.escape(message)}</div>'
+        colour = self.COLOURS.get(kind, "inherit")
+        self.widget.value = (
+            f'<div class="flowkit-msg flowkit-msg-{kind}" style="color: {colour}">{html.escape(message)}</div>'
+        )
+        for listener in self.listeners:
+            listener()
 
     def ok(self, message: str) -> None:
         self._show("ok", message)
