@@ -28,6 +28,7 @@ def test_the_dask_notebook_starts_a_cluster_and_runs_a_wide_workflow_on_it(tmp_p
                                          cell_timeout=120, timeout=300, cwd=tmp_path)
     text = outputs(executed)
     assert "Dashboard: http://127.0.0.1:" in text
-    assert "success in" in text and "2 process(es) did the work" in text
+    assert "success: 2 process(es) did the work" in text
+    assert "threads: " in text and "Dask with 2 workers: " in text
     assert "3 ok, 0 failed, 3 jobs" in text
     assert "'batch', 'success'" in text
