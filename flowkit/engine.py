@@ -22,6 +22,7 @@ All bookkeeping happens on the calling ("driver") thread: workers only run
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import os
 import queue
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 __all__ = ["Event", "Execution", "run_workflow"]
-
-_HERE = InlineExecutor()
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
@@ -90,6 +89,11 @@ class Execution:
         self.results: dict[str, Any] = {}
         self.sent: dict[str, dict[str, Any]] = {}
         self.done: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.remaining: dict[str, int] = {}  # parents each waiting node still waits for
+        self.ready: deque[str] = deque()
+        self.retries: list[tuple[float, int, str]] = []  # (due, tie-breaker, node), a heap
+        self.sequence = itertools.count()
+        self.in_flight = 0
         self.events: Any = None
         self.run = Run(workflow.name)
 
@@ -145,10 +149,18 @@ class Execution:
                 run.nodes[name] = NodeRun(name)
         self.ws.runs.save(run, final=False)
         self.events = self.ws.store.runs.open_events(run.id)
+        # Lines are handed to the OS in batches, each time before this thread may
+        # wait or run a task (`flush`): a killed process still leaves every line of
+        # what happened before, at one write() per batch instead of per line.
+        self.events.reconfigure(line_buffering=False)
 
     def record(self, node_run: NodeRun) -> None:
-        """Append a node's state to the events file (flushed, not fsync'd: see store.RunStore)."""
+        """Append a node's state to the events file (buffered until the next `flush`)."""
         self.events.write(_encode(node_run.to_dict()) + "\n")
+
+    def flush(self) -> None:
+        """Hand the buffered event lines to the OS (no fsync: see store.RunStore)."""
+        self.events.flush()
 
     def record_start(self, node_run: NodeRun) -> None:
         """Note that a node started: a killed run then shows where it stopped (a short line, it is per node)."""
@@ -157,6 +169,8 @@ class Execution:
 
     def emit(self, kind: str, node: str | None = None) -> None:
         if self.callbacks:
+            if self.events is not None:
+                self.flush()  # the record says it before anyone is told
             deliver(self.callbacks, Event(kind, self.run, node))
 
     # 4. schedule ------------------------------------------------------------------
@@ -171,8 +185,8 @@ class Execution:
             params = validate_values(plan.declared, params, what="rendered params", error=ParamsError)
         return params
 
-    def begin(self, name: str, *, here: bool = False) -> bool:
-        """Mark a node running and submit it (`here`: call it on this thread); False if its params fail."""
+    def begin(self, name: str) -> dict[str, Any] | None:
+        """Mark a node running and render its params; None (and the node failed) if they do not render."""
         plan = self.plans[name]
         node_run = self.run.nodes[name]
         node_run.status = "running"
@@ -184,22 +198,28 @@ class Execution:
         except (TemplateError, ParamsError) as exc:
             node_run.params = self.redactor(plan.params)
             self.fail(name, self.redactor.text(f"Node {name!r}: {exc}"))
-            return False
+            return None
         node_run.params = self.redactor(params)
         self.sent[name] = params  # a retry repeats the call as sent (the recorded copy is redacted)
-        self.submit(name, params, here=here)
-        return True
+        return params
 
-    def submit(self, name: str, params: dict[str, Any], *, here: bool = False) -> None:
+    def arguments(self, name: str) -> tuple[Any, ...]:
+        """The plain data `invoke.call_task` gets for a node."""
         plan = self.plans[name]
         self.run.nodes[name].attempts += 1
-        executor = _HERE if here else self.executor
+        return (plan.module, plan.location, plan.task, self.credentials[plan.integration], self.sent[name],
+                plan.timeout)
+
+    def submit(self, name: str) -> None:
+        """Hand a node's call to the executor; its future reports back through the `done` queue."""
+        if isinstance(self.executor, InlineExecutor):
+            self.flush()  # the call runs right here
         try:
-            future = executor.submit(invoke.call_task, plan.module, plan.location, plan.task,
-                                          self.credentials[plan.integration], params, plan.timeout)
+            future = self.executor.submit(invoke.call_task, *self.arguments(name))
         except Exception as exc:
             future = _failed_future(exc)
         future.add_done_callback(partial(_deliver, self.done, name))
+        self.in_flight += 1
 
     def outcome(self, name: str, future: Any) -> dict[str, Any]:
         plan = self.plans[name]
@@ -208,10 +228,33 @@ class Execution:
         except Exception as exc:
             error = f"{plan.module}.{plan.task} could not run on {self.executor!r}: {type(exc).__name__}: {exc}"
             return {"ok": False, "result": None, "log": "", "timed_out": False, "error": self.redactor.text(error)}
+        return self.masked(plan, outcome)
+
+    def masked(self, plan: NodePlan, outcome: dict[str, Any]) -> dict[str, Any]:
         if self.redactor and not self.covered[plan.integration]:
             for key in ("result", "error", "log"):
                 outcome[key] = self.redactor(outcome.get(key))
         return outcome
+
+    def complete(self, name: str, outcome: dict[str, Any]) -> None:
+        """Take a call's outcome: success frees the children, failure retries later or fails the node."""
+        plan = self.plans[name]
+        node_run = self.run.nodes[name]
+        self.log_attempt(name, outcome)
+        if outcome["ok"]:
+            self.succeed(name, outcome)
+            for child in self.graph.successors(name):
+                if child in self.remaining:
+                    self.remaining[child] -= 1
+                    if self.remaining[child] == 0 and self.run.nodes[child].status == "pending":
+                        self.ready.append(child)
+        elif node_run.attempts <= plan.retries:
+            delay = plan.retry_delay * 2 ** (node_run.attempts - 1)
+            heapq.heappush(self.retries, (time.monotonic() + delay, next(self.sequence), name))
+        else:
+            if outcome.get("result") is not None:
+                node_run.result = outcome["result"]
+            self.fail(name, outcome["error"] or f"{plan.module}.{plan.task} failed.")
 
     def succeed(self, name: str, outcome: dict[str, Any]) -> None:
         node_run = self.run.nodes[name]
@@ -248,55 +291,37 @@ class Execution:
 
     def schedule(self) -> None:
         """Run every node in scope in dependency order; see the module docstring."""
-        remaining: dict[str, int] = {}
-        ready: deque[str] = deque()
         for name, node_run in self.run.nodes.items():
             if node_run.status == "pending":
                 count = sum(1 for parent in self.graph.predecessors(name) if parent not in self.reused)
-                remaining[name] = count
+                self.remaining[name] = count
                 if count == 0:
-                    ready.append(name)
-        in_flight = 0
-        retries: list[tuple[float, int, str]] = []
-        sequence = 0
+                    self.ready.append(name)
+        inline = self.executor.lone_calls_inline
         while True:
-            while ready:
-                name = ready.popleft()
-                alone = not ready and not in_flight and not retries and self.executor.lone_calls_inline
-                in_flight += self.begin(name, here=alone)
+            while self.ready:
+                name = self.ready.popleft()
+                if self.begin(name) is None:
+                    continue
+                if inline and not self.ready and not self.in_flight and not self.retries:
+                    # Nothing else can run meanwhile: call it here, skipping two thread switches.
+                    self.flush()
+                    self.complete(name, self.masked(self.plans[name], invoke.call_task(*self.arguments(name))))
+                else:
+                    self.submit(name)
             now = time.monotonic()
-            while retries and retries[0][0] <= now:
-                _, _, name = heapq.heappop(retries)
-                self.submit(name, self.sent[name])
-                in_flight += 1
-            if not in_flight and not retries:
+            while self.retries and self.retries[0][0] <= now:
+                self.submit(heapq.heappop(self.retries)[2])
+            if not self.in_flight and not self.retries:
                 return
-            wait = max(0.0, retries[0][0] - now) if retries else None
+            wait = max(0.0, self.retries[0][0] - now) if self.retries else None
             try:
+                self.flush()
                 name, future = self.done.get(timeout=wait)
             except queue.Empty:
                 continue
-            in_flight -= 1
-            outcome = self.outcome(name, future)
-            plan = self.plans[name]
-            node_run = self.run.nodes[name]
-            will_retry = not outcome["ok"] and node_run.attempts <= plan.retries
-            self.log_attempt(name, outcome)
-            if outcome["ok"]:
-                self.succeed(name, outcome)
-                for child in self.graph.successors(name):
-                    if child in remaining:
-                        remaining[child] -= 1
-                        if remaining[child] == 0 and self.run.nodes[child].status == "pending":
-                            ready.append(child)
-            elif will_retry:
-                delay = plan.retry_delay * 2 ** (node_run.attempts - 1)
-                sequence += 1
-                heapq.heappush(retries, (time.monotonic() + delay, sequence, name))
-            else:
-                if outcome.get("result") is not None:
-                    node_run.result = outcome["result"]
-                self.fail(name, outcome["error"] or f"{plan.module}.{plan.task} failed.")
+            self.in_flight -= 1
+            self.complete(name, self.outcome(name, future))
 
     # 5. finish --------------------------------------------------------------------
     def finish(self, error: str | None = None) -> None:
@@ -313,6 +338,7 @@ class Execution:
         run.finished_at = time.time()
         if self.events is not None:
             self.events.close()
+            self.events = None
         self.ws.runs.save(run)
 
     def execute(self) -> Run:

@@ -100,6 +100,7 @@ class InlineExecutor(Executor):
     """
 
     width = 1
+    lone_calls_inline = True
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers not in (None, 1):
