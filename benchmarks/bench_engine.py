@@ -7,7 +7,8 @@ reported as a ratio of medians:
 1. per-node overhead on 1,000 no-op nodes — a chain, and 100 layers of 10
    where each node depends on all 10 of the layer before — each a whole
    ``ws.run`` (validated, credentials decrypted, run recorded at start, per
-   node and at the end): µs per node with the default executor (goal ≤ 100);
+   node and at the end): µs per node with the default executor (goal ≤ 100),
+   and how much of it is the store writing the whole record at start and end;
    the inline executor ÷ a plain loop over ``networkx.topological_sort``
    passing upstream results (goal ≤ 5); layered ÷ chain (goal ≤ 1.5);
 2. parallel efficiency: 50 nodes (5 layers × 10, fully connected between
@@ -135,6 +136,11 @@ def overhead(ws: fk.Workspace, repeats: int) -> None:
     line("inline ÷ plain loop, layered", got["inline layered"] / got["plain layered"], "×", "goal ≤ 5")
     line("layered ÷ chain, threads", got["threads layered"] / got["threads chain"], "×", "goal ≤ 1.5")
     line("layered ÷ chain, inline", got["inline layered"] / got["inline chain"], "×", "goal ≤ 1.5")
+    # Where the time goes: the store writes the whole record (snapshot included) at start and end.
+    for label, wf in (("chain", chain), ("layered", grid)):
+        record = ws.run(wf, executor="inline")
+        save = medians({"save": lambda record=record: ws.runs.save(record, final=False)}, repeats)["save"]
+        line(f"of which the store's 2 whole-record saves, {label}", 2 * save / size * 1e6, "µs")
     templated = fk.Workflow("templated")
     for index in range(size):
         params = {"previous": f"{{{{ n{index - 1}.message }}}}"} if index else {}

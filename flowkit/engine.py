@@ -8,15 +8,20 @@ The pipeline of one run, top to bottom (`execute`):
    build the `Redactor` that masks them in everything recorded or shown;
 3. **record** the run's start durably (`ws.runs.save(run, final=False)`);
 4. **schedule**: a node is submitted to the executor when all its parents
-   have succeeded, so independent nodes run side by side; each ending is
-   appended to the run's events file, retries wait out their back-off on a
-   timer heap (no executor slot is held while waiting), and a failure skips
+   have succeeded, so independent nodes run side by side; its start and end
+   are appended to the run's events file; retries wait out their back-off on
+   a timer heap (no executor slot is held while waiting); a failure skips
    the node's descendants while independent branches carry on;
 5. **finish**: write the whole run durably and tell the `on_event` callbacks.
 
 All bookkeeping happens on the calling ("driver") thread: workers only run
 `flowkit.invoke.call_task` and hand back its outcome through a queue, so the
-`Run` needs no locks and callbacks always run on the driver thread.
+`Run` needs no locks and callbacks always run on the driver thread. When a
+node is the only one that can run (a chain), and the executor allows it, the
+driver makes the call itself: a pool thread would add two thread switches
+and nothing could run beside it anyway. Event lines are written in batches,
+handed to the OS whenever the driver is about to wait, run a task or call a
+callback, so a killed process leaves every line of what happened before.
 """
 
 from __future__ import annotations
@@ -221,14 +226,26 @@ class Execution:
         future.add_done_callback(partial(_deliver, self.done, name))
         self.in_flight += 1
 
+    def call_here(self, name: str) -> dict[str, Any]:
+        """Make a node's call on this thread: when nothing else can run meanwhile, it saves two thread switches."""
+        self.flush()
+        try:
+            return self.masked(self.plans[name], invoke.call_task(*self.arguments(name)))
+        except Exception as exc:
+            return self.unrunnable(name, exc)
+
     def outcome(self, name: str, future: Any) -> dict[str, Any]:
-        plan = self.plans[name]
         try:
             outcome = dict(future.result())
         except Exception as exc:
-            error = f"{plan.module}.{plan.task} could not run on {self.executor!r}: {type(exc).__name__}: {exc}"
-            return {"ok": False, "result": None, "log": "", "timed_out": False, "error": self.redactor.text(error)}
-        return self.masked(plan, outcome)
+            return self.unrunnable(name, exc)
+        return self.masked(self.plans[name], outcome)
+
+    def unrunnable(self, name: str, exc: Exception) -> dict[str, Any]:
+        """The outcome of a call that could not be made at all (the executor failed, not the task)."""
+        plan = self.plans[name]
+        error = f"{plan.module}.{plan.task} could not run on {self.executor!r}: {type(exc).__name__}: {exc}"
+        return {"ok": False, "result": None, "log": "", "timed_out": False, "error": self.redactor.text(error)}
 
     def masked(self, plan: NodePlan, outcome: dict[str, Any]) -> dict[str, Any]:
         if self.redactor and not self.covered[plan.integration]:
@@ -304,9 +321,7 @@ class Execution:
                 if self.begin(name) is None:
                     continue
                 if inline and not self.ready and not self.in_flight and not self.retries:
-                    # Nothing else can run meanwhile: call it here, skipping two thread switches.
-                    self.flush()
-                    self.complete(name, self.masked(self.plans[name], invoke.call_task(*self.arguments(name))))
+                    self.complete(name, self.call_here(name))
                 else:
                     self.submit(name)
             now = time.monotonic()
