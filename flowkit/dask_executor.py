@@ -35,6 +35,7 @@ flag in the worker before a timed call (the child is always reaped by
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import itertools
 import os
@@ -210,7 +211,9 @@ class DaskExecutor(Executor):
             cluster, security=security, max_workers=max_workers, timeout=connect_timeout)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._pending: dict[concurrent.futures.Future[Any], distributed.Future] = {}
+        self._pending: dict[str, concurrent.futures.Future[Any]] = {}  # by task key
+        self._ready: list[distributed.Future] = []
+        self._fetching = False
         self._sources: dict[tuple[str, str], tuple[tuple[Any, ...], ModuleSource]] = {}
         self._shipped: set[str] = set()
         self._closed = False
@@ -308,11 +311,8 @@ class DaskExecutor(Executor):
         if fn is invoke.call_task and self.ship_modules and os.path.isabs(args[1]):
             shipped = self._ship(args[0], args[1])
         key = self._key(fn, args)
-        loop = self.client.loop
-        if loop is None:
-            raise ExecutorError("The Dask client of this executor is closed.")
         if self._slots is not None:
-            self._slots.acquire()  # released by _deliver, on the client's loop: no wait on this thread
+            self._slots.acquire()  # released when a call's outcome is back: never waits on this thread
         try:
             task = self.client.submit(run_on_worker, NodeCall(fn, tuple(args), shipped), key=key, pure=False)
         except BaseException:
@@ -322,23 +322,76 @@ class DaskExecutor(Executor):
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         future.set_running_or_notify_cancel()
         with self._lock:
-            self._pending[future] = task
-        loop.add_callback(self._deliver, future, task)
+            self._pending[key] = future
+        task.add_done_callback(self._finished)
         return future
 
-    async def _deliver(self, future: concurrent.futures.Future[Any], task: distributed.Future) -> None:
-        """On the client's event loop: await the task's result and move it into the engine's future.
+    # -- bringing outcomes back -------------------------------------------------------------
+    # Fetching each result on its own costs one scheduler round trip per call (measured:
+    # 200 no-op calls fetched one by one take about twice as long as one gather of all
+    # 200). So a finished task only joins a batch, and one fetch at a time runs on the
+    # client's event loop, taking every task that finished while the previous fetch was out.
 
-        Awaiting in the loop fetches results concurrently as tasks finish; a
-        blocking ``task.result()`` in a done-callback would fetch them one at
-        a time on Dask's single callback thread.
-        """
+    def _finished(self, task: distributed.Future) -> None:
+        """On Dask's callback thread: queue a finished task for fetching, or settle a failed one."""
+        if task.status == "finished":
+            with self._lock:
+                self._ready.append(task)
+                start, self._fetching = not self._fetching, True
+            if start:
+                loop = self.client.loop
+                if loop is None:  # the client closed under us
+                    self._settle_ready(ExecutorError("The Dask client of this executor was closed."))
+                else:
+                    loop.add_callback(self._fetch_ready)
+            return
+        try:  # erred or cancelled: the error is known here, nothing to fetch
+            task.result()
+            error: BaseException = ExecutorError(f"Dask task {task.key} ended as {task.status}.")
+        except BaseException as exc:  # the worker died, the task was cancelled, the scheduler went away
+            error = ExecutorError(f"Dask task {task.key} did not complete: {type(exc).__name__}: {exc}")
+        self._settle(str(task.key), False, error)
+
+    async def _fetch_ready(self) -> None:
+        """On the client's event loop: fetch the queued tasks' outcomes, batch after batch."""
+        while True:
+            with self._lock:
+                batch, self._ready = self._ready, []
+                if not batch:
+                    self._fetching = False
+                    return
+            try:
+                values = await self.client.gather(batch, asynchronous=True)
+                outcomes = [(str(task.key), *value) for task, value in zip(batch, values, strict=True)]
+            except asyncio.CancelledError:
+                for task in batch:
+                    self._settle(str(task.key), False, ExecutorError("The Dask client closed before the result came."))
+                raise
+            except Exception:
+                outcomes = [await self._fetch_one(task) for task in batch]  # each call gets its own answer
+            for key, ok, value in outcomes:
+                self._settle(key, ok, value)
+
+    async def _fetch_one(self, task: distributed.Future) -> tuple[str, bool, Any]:
         try:
             ok, value = await self.client.gather(task, asynchronous=True)
-        except BaseException as exc:  # the worker died, the task was cancelled, the scheduler went away
-            ok, value = False, ExecutorError(f"Dask task {task.key} did not complete: {type(exc).__name__}: {exc}")
+            return str(task.key), ok, value
+        except Exception as exc:
+            return str(task.key), False, ExecutorError(
+                f"Dask task {task.key} did not complete: {type(exc).__name__}: {exc}")
+
+    def _settle_ready(self, error: BaseException) -> None:
         with self._lock:
-            self._pending.pop(future, None)
+            batch, self._ready, self._fetching = self._ready, [], False
+        for task in batch:
+            self._settle(str(task.key), False, error)
+
+    def _settle(self, key: str, ok: bool, value: Any) -> None:
+        """Hand a call's outcome (or exception) to the engine's future."""
+        with self._lock:
+            future = self._pending.pop(key, None)
+        if future is None:
+            return
         if self._slots is not None:
             self._slots.release()
         if ok:
@@ -352,7 +405,7 @@ class DaskExecutor(Executor):
             return
         self._closed = True
         with self._lock:
-            waiting = list(self._pending)
+            waiting = list(self._pending.values())
         concurrent.futures.wait(waiting)
         if self._owns_client:
             self.client.close()
