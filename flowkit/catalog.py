@@ -367,10 +367,15 @@ class RunCollection:
                 break
         return found
 
-    def save(self, run: Run, *, final: bool = True) -> None:
-        """Write a whole run record durably (the engine calls this at start and end)."""
+    def save(self, run: Run, *, final: bool = True, checked: bool = False) -> None:
+        """Write a whole run record durably (the engine calls this at start and end).
+
+        Args:
+            final: the run is over: its events file is folded in and removed.
+            checked: every value in the run was already checked as strict JSON.
+        """
         saver = self._ws.store.runs.finish if final else self._ws.store.runs.save
-        saver(run.to_dict(), run.summary())
+        saver(run.to_dict(), run.summary(), checked=checked)
 
     def delete(self, run_id: str) -> None:
         self._ws.store.runs.delete(run_id)

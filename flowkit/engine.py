@@ -152,7 +152,7 @@ class Execution:
                 self.results[name] = self.reused[name].result
             elif name in self.scope:
                 run.nodes[name] = NodeRun(name)
-        self.ws.runs.save(run, final=False)
+        self.ws.runs.save(run, final=False, checked=True)  # inputs, params, results: each checked on arrival
         self.events = self.ws.store.runs.open_events(run.id)
         # Lines are handed to the OS in batches, each time before this thread may
         # wait or run a task (`flush`): a killed process still leaves every line of
@@ -354,7 +354,7 @@ class Execution:
         if self.events is not None:
             self.events.close()
             self.events = None
-        self.ws.runs.save(run)
+        self.ws.runs.save(run, checked=True)
 
     def execute(self) -> Run:
         """Validate, decrypt, record, schedule, finish; returns the finished run."""

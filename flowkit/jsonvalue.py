@@ -24,8 +24,39 @@ def check_json(value: Any, where: str = "value") -> Any:
         value: the value to check.
         where: how to name the value in an error, e.g. ``params``.
     """
-    _check(value, where, 0)
+    # The fast pass builds no path strings; only a value that fails is walked
+    # again by `_check`, which names where the problem is.
+    if not _is_json(value, 0):
+        _check(value, where, 0)
     return value
+
+
+def _is_json(value: Any, depth: int) -> bool:
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or _encodes(value)
+    if value is None or kind is bool or kind is int:
+        return True
+    if depth > MAX_DEPTH:
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _encodes(key)) or not _is_json(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        return all(_is_json(item, depth + 1) for item in value)
+    if kind is float:
+        return math.isfinite(value)
+    return False  # subclasses and everything else: let `_check` judge and explain
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check(value: Any, path: str, depth: int) -> None:

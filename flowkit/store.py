@@ -42,6 +42,7 @@ LOCK_TIMEOUT = 30.0
 NUL = b"\x00"
 _TEMP = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+$")
 CHECKSUM_KEY = "_flowkit_checksum"
+SNAPSHOT_REF = "$snapshot"
 # How every checksummed file ends; matched on the raw bytes so that damage to
 # the key's own name is caught as well.
 _CHECKSUM_TAIL = re.compile(rb'"(?P<key>[^"]*)":"(?P<value>[^"]*)"\}\s*$')
@@ -231,7 +232,8 @@ class Store:
 
     def sweep(self) -> list[Path]:
         with self.locked():
-            return sweep_temp_files(self.root) + sweep_temp_files(self.runs.folder)
+            folders = (self.root, self.runs.folder, self.runs.snapshots)
+            return [path for folder in folders for path in sweep_temp_files(folder)]
 
     def _table(self, collection: str) -> Table:
         # A fresh TinyDB (and storage) per read or transaction: TinyDB caches
@@ -295,6 +297,8 @@ class RunStore:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.index_path = self.folder / "index.jsonl"
+        self.snapshots = self.folder / "snapshots"
+        self._last_snapshot: tuple[Any, str] | None = None
 
     def _run_path(self, run_id: str) -> Path:
         if not re.fullmatch(r"[0-9A-Za-z_-]{1,80}", run_id or ""):
@@ -315,11 +319,48 @@ class RunStore:
         finally:
             os.close(fd)
 
-    def save(self, record: dict[str, Any], summary: dict[str, Any]) -> None:
-        """Write a whole run durably and index it (start and end of a run)."""
-        jsonvalue.check_json(record, f"run {record.get('id')}")
-        jsonvalue.check_json(summary, "run summary")
+    def _store_snapshot(self, snapshot: Any) -> dict[str, str]:
+        """Keep a workflow snapshot once, named by its hash; return the reference a run record holds.
+
+        Runs of the same workflow version share one snapshot file, so a run's
+        own file stays small and saving it (at start and end) does not check
+        and re-encode a large DAG each time.
+        """
+        if self._last_snapshot is not None and self._last_snapshot[0] is snapshot:
+            return {SNAPSHOT_REF: self._last_snapshot[1]}
+        text = jsonvalue.dumps(snapshot)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+        path = self.snapshots / f"{digest}.json"
+        if not path.exists():
+            jsonvalue.check_json(snapshot, "run snapshot")
+            self.snapshots.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, text.encode())
+        self._last_snapshot = (snapshot, digest)
+        return {SNAPSHOT_REF: digest}
+
+    def _load_snapshot(self, reference: dict[str, Any]) -> dict[str, Any]:
+        digest = str(reference[SNAPSHOT_REF])
+        if not re.fullmatch(r"[0-9a-f]{32}", digest):
+            raise CorruptStoreError(str(self.snapshots), f"bad snapshot reference {digest!r}")
+        snapshot = read_json_file(self.snapshots / f"{digest}.json")
+        if snapshot is None:
+            raise CorruptStoreError(str(self.snapshots / f"{digest}.json"), "the run's workflow snapshot is missing")
+        return snapshot
+
+    def save(self, record: dict[str, Any], summary: dict[str, Any], *, checked: bool = False) -> None:
+        """Write a whole run durably and index it (start and end of a run).
+
+        Args:
+            checked: the caller already checked every value as strict JSON (the
+                engine checks inputs, params and each result as they arrive), so
+                the whole record is not walked again.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
+        if isinstance(record.get("snapshot"), dict) and record["snapshot"]:
+            record = {**record, "snapshot": self._store_snapshot(record["snapshot"])}
+        if not checked:
+            jsonvalue.check_json(record, f"run {record.get('id')}")
+        jsonvalue.check_json(summary, "run summary")
         atomic_write(self._run_path(record["id"]), jsonvalue.dumps(record).encode())
         self._append_index(summary)
 
@@ -328,8 +369,8 @@ class RunStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         return open(self._events_path(run_id), "a", encoding="utf-8", buffering=1)
 
-    def finish(self, record: dict[str, Any], summary: dict[str, Any]) -> None:
-        self.save(record, summary)
+    def finish(self, record: dict[str, Any], summary: dict[str, Any], *, checked: bool = False) -> None:
+        self.save(record, summary, checked=checked)
         with contextlib.suppress(FileNotFoundError):
             self._events_path(record["id"]).unlink()
 
@@ -338,6 +379,8 @@ class RunStore:
         record = read_json_file(path)
         if record is None:
             raise RunNotFound(run_id)
+        if isinstance(record.get("snapshot"), dict) and SNAPSHOT_REF in record["snapshot"]:
+            record["snapshot"] = self._load_snapshot(record["snapshot"])
         events = self._events_path(run_id)
         if events.exists():
             for line in events.read_text(encoding="utf-8").splitlines():

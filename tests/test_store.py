@@ -513,3 +513,22 @@ def test_run_history_with_a_module_backed_workspace(tmp_path: Path) -> None:
     assert sorted(p.name for p in (ws.path / "runs").iterdir() if not p.name.startswith(".")) == sorted(
         [f"{ws.runs.list()[0].id}.json", "index.jsonl"]
     )
+
+
+def test_runs_of_one_workflow_version_share_one_snapshot_file(tmp_path: Path) -> None:
+    runs = RunStore(tmp_path / "runs")
+    snapshot = {"name": "wf", "nodes": [{"name": "a"}], "edges": []}
+    for run_id in ("r1", "r2"):
+        runs.save({"id": run_id, "workflow": "wf", "snapshot": dict(snapshot), "nodes": {}}, {"id": run_id})
+    assert len(list((tmp_path / "runs" / "snapshots").glob("*.json"))) == 1
+    assert '"$snapshot"' in (tmp_path / "runs" / "r1.json").read_text()
+    assert runs.load("r1")["snapshot"] == snapshot == runs.load("r2")["snapshot"]
+
+
+def test_a_missing_snapshot_file_is_reported_not_guessed(tmp_path: Path) -> None:
+    runs = RunStore(tmp_path / "runs")
+    runs.save({"id": "r1", "workflow": "wf", "snapshot": {"name": "wf"}, "nodes": {}}, {"id": "r1"})
+    for path in (tmp_path / "runs" / "snapshots").glob("*.json"):
+        path.unlink()
+    with pytest.raises(errors.CorruptStoreError, match="snapshot is missing"):
+        runs.load("r1")
