@@ -371,11 +371,15 @@ def test_by_address_and_by_name(ws: fk.Workspace, client: Any) -> None:
 
 
 @pytest.mark.slow
-def test_without_an_address_it_starts_and_stops_its_own_local_cluster(ws: fk.Workspace) -> None:
+def test_without_an_address_it_starts_and_stops_its_own_local_cluster_with_tls(ws: fk.Workspace) -> None:
+    from distributed.security import Security
+
     setup_probe(ws)
     wf = fk.Workflow("one")
     wf.add_node("p", integration="Probe", task="pid")
-    with dask.config.set({"scheduler-address": None}), DaskExecutor(max_workers=1) as executor:
+    security = Security.temporary()  # a throw-away certificate authority, as a real cluster would have its own
+    with dask.config.set({"scheduler-address": None}), DaskExecutor(max_workers=1, security=security) as executor:
+        assert executor.address.startswith("tls://")  # every hop encrypted, the credentials in the calls too
         assert executor.width == 1
         assert executor.dashboard_link.startswith("http://")
         own_pids = worker_pids(executor.client)
