@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--task-ms", type=float, default=50.0)
     args = parser.parse_args()
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         ws = setup(Path(tmp))
         cpu_params = {"n": calibrate(args.task_ms / 1000)}
@@ -144,6 +145,8 @@ def main() -> None:
             cluster.close()
     nodes = LAYERS * WIDTH
     median = statistics.median
+    # Other processes take cores from the 2 workers: the machine's load is part of the result.
+    print(f"load average at start {load[0]:.1f}, at end {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
     print(f"{nodes}-node layered DAG ({LAYERS} layers of {WIDTH}), {args.task_ms:.0f} ms CPU-bound tasks, "
           f"2 Dask worker processes; medians of {args.repeats} (overhead: {args.repeats * 3})")
     print(f"  threads                 {median(cpu_threads):7.2f} s")
