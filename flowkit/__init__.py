@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import errors, executors, jobs, testing, ui
     from .engine import Event
-    from .errors import FlowkitError
+    from .errors import FlowkitError, TaskFailed
     from .executors import Executor, InlineExecutor, ThreadExecutor
     from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
     from .recording import record
@@ -40,6 +40,7 @@ _EXPORTS = {
     "Param": "model",
     "Problem": "validation",
     "Run": "model",
+    "TaskFailed": "errors",
     "ThreadExecutor": "executors",
     "Workflow": "model",
     "Workspace": "workspace",
@@ -61,6 +62,7 @@ __all__ = [
     "Param",
     "Problem",
     "Run",
+    "TaskFailed",
     "ThreadExecutor",
     "Workflow",
     "Workspace",

@@ -32,6 +32,7 @@ Where a caller would naturally expect a built-in, the class inherits it too.
     │   ├── DamagedRecordError
     │   └── KeyFilePermissionError
     ├── IntegrationLoadError
+    ├── TaskFailed
     ├── ExecutorError
     └── JobError
         ├── NotebookFailed
@@ -197,6 +198,26 @@ class KeyFilePermissionError(SecretKeyError):
 
 class IntegrationLoadError(FlowkitError):
     """Raised when an integration module cannot be imported."""
+
+
+class TaskFailed(FlowkitError):
+    """Raised when a task fails in a way it can explain; `flowkit.task` returns it as ``{"success": False, ...}``.
+
+    The message becomes the result's ``message``: a sentence saying what to
+    fix. Keyword `fields` (JSON values, e.g. ``status=404``) go into the
+    result next to it.
+    """
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        if "success" in fields:
+            raise TypeError("TaskFailed always reports success False; 'success' cannot be one of its fields.")
+        self.fields = fields
+        super().__init__(message)
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """The task's result: ``success`` False, ``message``, then the fields."""
+        return {"success": False, "message": str(self), **self.fields}
 
 
 class ExecutorError(FlowkitError):

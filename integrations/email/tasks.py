@@ -9,23 +9,18 @@ appears in a result.
 from __future__ import annotations
 
 import email.utils
-import functools
 import ipaddress
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 import flowkit
-from flowkit.crypto import Redactor
-from flowkit.errors import ParamsError
-from flowkit.schema import validate_values
+from flowkit.errors import ParamsError, TaskFailed
 
 Result = dict[str, Any]
-Task = Callable[[dict[str, Any], dict[str, Any]], Result]
 
 SECURITY = ["starttls", "ssl", "none"]
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -50,10 +45,6 @@ _PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
 _TIMEOUT = flowkit.Param("timeout", kind="number", default=30, help="Seconds to wait for the server.")
 
 
-class _Failed(Exception):
-    """A problem with the settings or the server's answer; the text is the result's message."""
-
-
 @dataclass
 class _Server:
     """Connection settings taken from the credentials, checked."""
@@ -73,18 +64,18 @@ class _Server:
 def _settings(credentials: dict[str, Any]) -> _Server:
     host = str(credentials.get("host") or "").strip()
     if not host:
-        raise _Failed("Set host: the SMTP server's name, e.g. smtp.example.com.")
+        raise TaskFailed("Set host: the SMTP server's name, e.g. smtp.example.com.")
     security = credentials.get("security") or "starttls"
     if security not in SECURITY:
-        raise _Failed(f"security must be one of {', '.join(SECURITY)}; got {security!r}.")
+        raise TaskFailed(f"security must be one of {', '.join(SECURITY)}; got {security!r}.")
     port = credentials.get("port") or DEFAULT_PORTS[security]
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise _Failed(f"port must be a number from 1 to 65535; got {port!r}.")
+        raise TaskFailed(f"port must be a number from 1 to 65535; got {port!r}.")
     username, password = str(credentials.get("username") or ""), str(credentials.get("password") or "")
     if password and not username:
-        raise _Failed("password is set without username: set both to log in, or neither.")
+        raise TaskFailed("password is set without username: set both to log in, or neither.")
     if username and security == "none" and not _is_loopback(host):
-        raise _Failed(
+        raise TaskFailed(
             f"security 'none' would send the password to {host} unencrypted: choose starttls or ssl."
         )
     context = None
@@ -93,7 +84,7 @@ def _settings(credentials: dict[str, Any]) -> _Server:
             context = ssl.create_default_context(cafile=credentials.get("ca_file") or None)
         except (OSError, ssl.SSLError) as exc:
             where = credentials.get("ca_file")
-            raise _Failed(f"ca_file {where!r} could not be read as PEM certificates: {exc}.") from exc
+            raise TaskFailed(f"ca_file {where!r} could not be read as PEM certificates: {exc}.") from exc
         if credentials.get("verify_tls") is False:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -116,7 +107,7 @@ def _reply(code: int, text: bytes | str) -> str:
 
 def _explain(exc: BaseException, server: _Server, timeout: float) -> str:
     """A sentence for what went wrong while talking to the server."""
-    if isinstance(exc, _Failed):
+    if isinstance(exc, TaskFailed):
         return str(exc)
     if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, OSError):
         exc = exc.__context__  # smtplib reports a read that timed out or failed as a disconnection
@@ -171,7 +162,7 @@ def _open(server: _Server, timeout: float) -> tuple[smtplib.SMTP, str]:
         client.ehlo()
         if server.security == "starttls":
             if not client.has_extn("starttls"):
-                raise _Failed(f"{server.where} does not offer STARTTLS: choose security ssl or none.")
+                raise TaskFailed(f"{server.where} does not offer STARTTLS: choose security ssl or none.")
             client.starttls(context=server.context)
             client.ehlo()
     except BaseException:
@@ -188,7 +179,7 @@ def _login(client: smtplib.SMTP, server: _Server) -> str:
     if not server.username:
         return "No username set: sending without login."
     if not client.has_extn("auth"):
-        raise _Failed(
+        raise TaskFailed(
             f"{server.where} offers no login (AUTH) on this connection: check security, or clear username."
         )
     client.login(server.username, server.password)
@@ -209,31 +200,11 @@ def _addresses(value: Any, name: str) -> list[str]:
     return found
 
 
-def _email_task(*params: flowkit.Param) -> Callable[[Task], Task]:
-    """Declare a task's params, check them (defaults filled), turn failures into results, mask the password."""
-
-    declared = [*params]
-
-    def wrap(fn: Task) -> Task:
-        @functools.wraps(fn)
-        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(
-                declared, given or {}, what=f"email.{fn.__name__} params", error=ParamsError
-            )
-            try:
-                result = fn(credentials, values)
-            except _Failed as exc:
-                result = {"success": False, "message": str(exc)}
-            secrets = (value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS)
-            return Redactor(secrets)(result)  # type: ignore[no-any-return]
-
-        return flowkit.task(params=declared)(run)
-
-    return wrap
-
-
 # -- tasks -----------------------------------------------------------------------
-@_email_task(flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for the server."))
+@flowkit.task(
+    params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for the server.")],
+    public_credentials=_PUBLIC_CREDENTIALS,
+)
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Connect, EHLO, STARTTLS as configured, and log in; nothing is sent."""
     timeout = float(params["timeout"])
@@ -250,23 +221,28 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
             steps.append({"name": "auth", "ok": True, "message": _login(client, server)})
         finally:
             client.close()
-    except (_Failed, smtplib.SMTPException, OSError) as exc:
+    except (TaskFailed, smtplib.SMTPException, OSError) as exc:
         message = str(exc) if server is None else _explain(exc, server, timeout)
         steps.append({"name": stage, "ok": False, "message": message})
     last = steps[-1]
     return {"success": last["ok"], "message": last["message"], "steps": steps}
 
 
-@_email_task(
-    flowkit.Param("to", required=True, help="Recipients, separated by commas: ann@example.com, Bob <bob@example.com>."),
-    flowkit.Param("subject", required=True, help="The subject line."),
-    flowkit.Param("body", default="", help="The plain-text body."),
-    flowkit.Param("html", help="An HTML body, sent alongside the plain text."),
-    flowkit.Param("cc", help="Copy recipients, separated by commas."),
-    flowkit.Param("bcc", help="Hidden recipients, separated by commas (they appear in no header)."),
-    flowkit.Param("from_address", help="The sender; default: the credentials' from_address, else username."),
-    flowkit.Param("reply_to", help="Where replies go."),
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        flowkit.Param(
+            "to", required=True, help="Recipients, separated by commas: ann@example.com, Bob <bob@example.com>."
+        ),
+        flowkit.Param("subject", required=True, help="The subject line."),
+        flowkit.Param("body", default="", help="The plain-text body."),
+        flowkit.Param("html", help="An HTML body, sent alongside the plain text."),
+        flowkit.Param("cc", help="Copy recipients, separated by commas."),
+        flowkit.Param("bcc", help="Hidden recipients, separated by commas (they appear in no header)."),
+        flowkit.Param("from_address", help="The sender; default: the credentials' from_address, else username."),
+        flowkit.Param("reply_to", help="Where replies go."),
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def send_email(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Send an email (plain text, optionally with an HTML version) through the SMTP server.
@@ -280,7 +256,7 @@ def send_email(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     sender_text = params.get("from_address") or credentials.get("from_address") or credentials.get("username")
     senders = _addresses(sender_text, "from_address")
     if len(senders) != 1:
-        raise _Failed("Set from_address (in the params or the credentials): one sender address.")
+        raise TaskFailed("Set from_address (in the params or the credentials): one sender address.")
     server = _settings(credentials)
     message = EmailMessage()
     try:
@@ -312,7 +288,7 @@ def send_email(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         finally:
             client.close()
     except (smtplib.SMTPException, OSError) as exc:
-        raise _Failed(_explain(exc, server, timeout)) from exc
+        raise TaskFailed(_explain(exc, server, timeout)) from exc
     turned_down = {who: _reply(*answer) for who, answer in refused.items()}
     accepted = [who for who in recipients if who not in turned_down]
     note = f"; refused: {', '.join(turned_down)}" if turned_down else ""

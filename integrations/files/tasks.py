@@ -13,22 +13,18 @@ import binascii
 import builtins
 import datetime
 import fnmatch
-import functools
 import itertools
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import flowkit
-from flowkit.crypto import Redactor
-from flowkit.errors import ParamsError
-from flowkit.schema import validate_values
+from flowkit.errors import ParamsError, TaskFailed
 
 Result = dict[str, Any]
-Task = Callable[[dict[str, Any], dict[str, Any]], Result]
 
 CREDENTIALS = [
     flowkit.Param(
@@ -43,40 +39,36 @@ _ENCODING = flowkit.Param(
 )
 
 
-class _Failed(Exception):
-    """A refused path or a failed file operation; the text is the result's message."""
-
-
 def _root(credentials: dict[str, Any]) -> Path:
     raw = credentials.get("root")
     if not raw:
-        raise _Failed("Set root: the folder these tasks may use.")
+        raise TaskFailed("Set root: the folder these tasks may use.")
     try:
         root = Path(str(raw)).expanduser().resolve(strict=True)
     except (OSError, RuntimeError) as exc:
-        raise _Failed(f"The root folder {raw} does not exist.") from exc
+        raise TaskFailed(f"The root folder {raw} does not exist.") from exc
     if not root.is_dir():
-        raise _Failed(f"The root {raw} is not a folder.")
+        raise TaskFailed(f"The root {raw} is not a folder.")
     return root
 
 
 def _inside(root: Path, relative: Any, *, folder: bool = False) -> tuple[Path, str]:
     """The real path `relative` names under `root`, and how to show it; anything that leaves the root is refused."""
     if not isinstance(relative, str) or not relative.strip():
-        raise _Failed("path is empty: give a path relative to the root.")
+        raise TaskFailed("path is empty: give a path relative to the root.")
     if "\x00" in relative:
-        raise _Failed("path contains a NUL character.")
+        raise TaskFailed("path contains a NUL character.")
     # Backslashes count as separators on every system, so "..\\x" cannot slip past the ".." check.
     pure = PurePosixPath(relative.replace("\\", "/"))
     if pure.is_absolute() or PureWindowsPath(relative).drive or relative.startswith("~"):
-        raise _Failed(f"{relative!r} is absolute: give a path relative to the root.")
+        raise TaskFailed(f"{relative!r} is absolute: give a path relative to the root.")
     if ".." in pure.parts:
-        raise _Failed(f"{relative!r} climbs out with '..': paths must stay inside the root.")
+        raise TaskFailed(f"{relative!r} climbs out with '..': paths must stay inside the root.")
     real = root.joinpath(*pure.parts).resolve()  # follows every symbolic link on the way
     if real != root and root not in real.parents:
-        raise _Failed(f"{relative!r} leads outside the root through a symbolic link.")
+        raise TaskFailed(f"{relative!r} leads outside the root through a symbolic link.")
     if real == root and not folder:
-        raise _Failed(f"{relative!r} is the root folder itself; name a file inside it.")
+        raise TaskFailed(f"{relative!r} is the root folder itself; name a file inside it.")
     return real, pure.as_posix()
 
 
@@ -84,15 +76,15 @@ def _open(path: Path, flags: int, shown: str) -> int:
     try:
         return os.open(path, flags | _NOFOLLOW | _BINARY, 0o644)
     except FileNotFoundError as exc:
-        raise _Failed(f"No file {shown!r} in the root.") from exc
+        raise TaskFailed(f"No file {shown!r} in the root.") from exc
     except FileExistsError as exc:
-        raise _Failed(f"{shown!r} already exists: use mode overwrite or append to change it.") from exc
+        raise TaskFailed(f"{shown!r} already exists: use mode overwrite or append to change it.") from exc
     except IsADirectoryError as exc:
-        raise _Failed(f"{shown!r} is a folder, not a file.") from exc
+        raise TaskFailed(f"{shown!r} is a folder, not a file.") from exc
     except PermissionError as exc:
-        raise _Failed(f"Permission denied for {shown!r}.") from exc
+        raise TaskFailed(f"Permission denied for {shown!r}.") from exc
     except OSError as exc:  # ELOOP: the file became a symbolic link after the check
-        raise _Failed(f"Cannot open {shown!r}: {exc.strerror}.") from exc
+        raise TaskFailed(f"Cannot open {shown!r}: {exc.strerror}.") from exc
 
 
 def _encode(content: str, encoding: str) -> bytes:
@@ -100,13 +92,13 @@ def _encode(content: str, encoding: str) -> bytes:
         try:
             return base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise _Failed("content is not valid base64.") from exc
+            raise TaskFailed("content is not valid base64.") from exc
     try:
         return content.encode(encoding)
     except LookupError as exc:
-        raise _Failed(f"Unknown encoding {encoding!r}: use e.g. utf-8, latin-1 or base64.") from exc
+        raise TaskFailed(f"Unknown encoding {encoding!r}: use e.g. utf-8, latin-1 or base64.") from exc
     except UnicodeEncodeError as exc:
-        raise _Failed(f"content cannot be written as {encoding}: {exc.reason}.") from exc
+        raise TaskFailed(f"content cannot be written as {encoding}: {exc.reason}.") from exc
 
 
 def _decode(data: bytes, encoding: str, shown: str) -> str:
@@ -115,36 +107,13 @@ def _decode(data: bytes, encoding: str, shown: str) -> str:
     try:
         return data.decode(encoding)
     except LookupError as exc:
-        raise _Failed(f"Unknown encoding {encoding!r}: use e.g. utf-8, latin-1 or base64.") from exc
+        raise TaskFailed(f"Unknown encoding {encoding!r}: use e.g. utf-8, latin-1 or base64.") from exc
     except UnicodeDecodeError as exc:
-        raise _Failed(f"{shown!r} is not {encoding} text: read it with encoding base64.") from exc
+        raise TaskFailed(f"{shown!r} is not {encoding} text: read it with encoding base64.") from exc
 
 
 def _modified(status: os.stat_result) -> str:
     return datetime.datetime.fromtimestamp(status.st_mtime, tz=datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def _files_task(*params: flowkit.Param) -> Callable[[Task], Task]:
-    """Declare a task's params, check them (defaults filled), turn failures into results, mask secrets."""
-
-    declared = [*params]
-
-    def wrap(fn: Task) -> Task:
-        @functools.wraps(fn)
-        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(
-                declared, given or {}, what=f"files.{fn.__name__} params", error=ParamsError
-            )
-            try:
-                result = fn(credentials, values)
-            except _Failed as exc:
-                result = {"success": False, "message": str(exc)}
-            secrets = (value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS)
-            return Redactor(secrets)(result)  # type: ignore[no-any-return]
-
-        return flowkit.task(params=declared)(run)
-
-    return wrap
 
 
 def _replace(target: Path, data: bytes) -> None:
@@ -193,7 +162,7 @@ def _entries(root: Path, folder: Path, pattern: str, recursive: bool, hidden: bo
 
 
 # -- tasks -----------------------------------------------------------------------
-@_files_task()
+@flowkit.task(params=[], public_credentials=_PUBLIC_CREDENTIALS)
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check that the root exists, is a folder, and can be written (a temporary file is made and removed)."""
     steps: builtins.list[dict[str, Any]] = []  # `list` is the task below
@@ -206,21 +175,24 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
             with tempfile.TemporaryFile(dir=root):
                 pass
         except OSError as exc:
-            raise _Failed(f"The root {root} cannot be written: {exc.strerror}.") from exc
+            raise TaskFailed(f"The root {root} cannot be written: {exc.strerror}.") from exc
         with os.scandir(root) as scan:
             count = sum(1 for _ in scan)
         message = f"The root is a writable folder holding {count} item(s)."
         steps.append({"name": "request", "ok": True, "message": message})
-    except _Failed as exc:
+    except TaskFailed as exc:
         steps.append({"name": stage, "ok": False, "message": str(exc)})
     last = steps[-1]
     return {"success": last["ok"], "message": last["message"], "steps": steps}
 
 
-@_files_task(
-    flowkit.Param("path", required=True, help="The file, relative to the root: reports/today.csv."),
-    _ENCODING,
-    flowkit.Param("max_bytes", kind="integer", default=1_000_000, help="Refuse files larger than this."),
+@flowkit.task(
+    params=[
+        flowkit.Param("path", required=True, help="The file, relative to the root: reports/today.csv."),
+        _ENCODING,
+        flowkit.Param("max_bytes", kind="integer", default=1_000_000, help="Refuse files larger than this."),
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def read(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Read a file under the root.
@@ -233,13 +205,13 @@ def read(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     status = os.fstat(handle)
     if stat.S_ISDIR(status.st_mode):
         os.close(handle)
-        raise _Failed(f"{shown!r} is a folder, not a file.")
+        raise TaskFailed(f"{shown!r} is a folder, not a file.")
     size = status.st_size
     with os.fdopen(handle, "rb") as stream:
         data = stream.read(limit + 1) if size <= limit else b""
     if size > limit or len(data) > limit:
         size = max(size, len(data))
-        raise _Failed(f"{shown!r} is {size} bytes, over max_bytes ({limit}): raise max_bytes to read it.")
+        raise TaskFailed(f"{shown!r} is {size} bytes, over max_bytes ({limit}): raise max_bytes to read it.")
     content = _decode(data, params["encoding"], shown)
     return {
         "success": True,
@@ -250,18 +222,21 @@ def read(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     }
 
 
-@_files_task(
-    flowkit.Param("path", required=True, help="The file, relative to the root: reports/today.csv."),
-    flowkit.Param("content", default="", help="What to write (base64 text with encoding base64)."),
-    flowkit.Param(
-        "mode",
-        kind="choice",
-        choices=["overwrite", "append", "create"],
-        default="overwrite",
-        help="overwrite: replace it whole; append: add to the end; create: only if it does not exist yet.",
-    ),
-    _ENCODING,
-    flowkit.Param("make_dirs", kind="boolean", default=True, help="Create missing folders on the way."),
+@flowkit.task(
+    params=[
+        flowkit.Param("path", required=True, help="The file, relative to the root: reports/today.csv."),
+        flowkit.Param("content", default="", help="What to write (base64 text with encoding base64)."),
+        flowkit.Param(
+            "mode",
+            kind="choice",
+            choices=["overwrite", "append", "create"],
+            default="overwrite",
+            help="overwrite: replace it whole; append: add to the end; create: only if it does not exist yet.",
+        ),
+        _ENCODING,
+        flowkit.Param("make_dirs", kind="boolean", default=True, help="Create missing folders on the way."),
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def write(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Write a file under the root (an overwrite replaces it atomically).
@@ -273,13 +248,13 @@ def write(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     data = _encode(params["content"], params["encoding"])
     if not real.parent.is_dir():
         if not params["make_dirs"]:
-            raise _Failed(f"The folder of {shown!r} does not exist: create it or set make_dirs.")
+            raise TaskFailed(f"The folder of {shown!r} does not exist: create it or set make_dirs.")
         try:
             real.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _Failed(f"Cannot create the folder of {shown!r}: {exc.strerror}.") from exc
+            raise TaskFailed(f"Cannot create the folder of {shown!r}: {exc.strerror}.") from exc
     if real.is_dir():
-        raise _Failed(f"{shown!r} is a folder, not a file.")
+        raise TaskFailed(f"{shown!r} is a folder, not a file.")
     mode = params["mode"]
     try:
         if mode == "overwrite":
@@ -290,7 +265,7 @@ def write(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
                 stream.write(data)
         size = real.stat().st_size
     except OSError as exc:
-        raise _Failed(f"Cannot write {shown!r}: {exc.strerror}.") from exc
+        raise TaskFailed(f"Cannot write {shown!r}: {exc.strerror}.") from exc
     verb = {"overwrite": "Wrote", "append": "Appended", "create": "Created"}[mode]
     return {
         "success": True,
@@ -301,12 +276,15 @@ def write(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     }
 
 
-@_files_task(
-    flowkit.Param("path", default=".", help="The folder, relative to the root (. is the root)."),
-    flowkit.Param("pattern", default="*", help="Only names matching this, e.g. *.csv."),
-    flowkit.Param("recursive", kind="boolean", default=False, help="Also list inside sub-folders."),
-    flowkit.Param("include_hidden", kind="boolean", default=False, help="Also list names starting with a dot."),
-    flowkit.Param("limit", kind="integer", default=1000, help="List at most this many entries."),
+@flowkit.task(
+    params=[
+        flowkit.Param("path", default=".", help="The folder, relative to the root (. is the root)."),
+        flowkit.Param("pattern", default="*", help="Only names matching this, e.g. *.csv."),
+        flowkit.Param("recursive", kind="boolean", default=False, help="Also list inside sub-folders."),
+        flowkit.Param("include_hidden", kind="boolean", default=False, help="Also list names starting with a dot."),
+        flowkit.Param("limit", kind="integer", default=1000, help="List at most this many entries."),
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def list(credentials: dict[str, Any], params: dict[str, Any]) -> Result:  # noqa: A001 - the task's name
     """List a folder under the root; symbolic links are shown as such and never followed.
@@ -316,7 +294,7 @@ def list(credentials: dict[str, Any], params: dict[str, Any]) -> Result:  # noqa
     root = _root(credentials)
     real, shown = _inside(root, params["path"], folder=True)
     if not real.is_dir():
-        raise _Failed(f"{shown!r} is not a folder in the root.")
+        raise TaskFailed(f"{shown!r} is not a folder in the root.")
     limit = params["limit"]
     if limit < 0:
         raise ParamsError("files.list params: 'limit' must be 0 or more.")
@@ -324,7 +302,7 @@ def list(credentials: dict[str, Any], params: dict[str, Any]) -> Result:  # noqa
         walk = _entries(root, real, params["pattern"], params["recursive"], params["include_hidden"])
         entries = [*itertools.islice(walk, limit + 1)]
     except OSError as exc:
-        raise _Failed(f"Cannot list {shown!r}: {exc.strerror}.") from exc
+        raise TaskFailed(f"Cannot list {shown!r}: {exc.strerror}.") from exc
     truncated = len(entries) > limit
     entries = entries[:limit]
     more = " (more not listed: raise limit)" if truncated else ""

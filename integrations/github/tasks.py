@@ -3,27 +3,24 @@
 GitHub's refusals come back as ``success: False`` with GitHub's own ``message``
 and its ``errors`` details turned into sentences (401 bad token, 403 missing
 permission or rate limit, 404 unknown or invisible, 422 validation); so do
-refused connections and timeouts. The token never appears in a result.
+refused connections and timeouts. Every failure carries ``status`` (None when
+GitHub never answered) and ``errors``. The token never appears in a result.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
 import flowkit
-from flowkit.crypto import Redactor
-from flowkit.errors import ParamsError
-from flowkit.schema import validate_values
+from flowkit.errors import ParamsError, TaskFailed
 
 Result = dict[str, Any]
-Task = Callable[[dict[str, Any], dict[str, Any]], Result]
 
 DEFAULT_BASE_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -57,14 +54,6 @@ _TIMEOUT = flowkit.Param("timeout", kind="number", default=30, help="Seconds to 
 _REPO_PARAM = flowkit.Param("repo", required=True, help="The repository as owner/name, e.g. octocat/hello-world.")
 
 
-class _Failed(Exception):
-    """A request GitHub refused, or that never reached it; `data` goes into the result."""
-
-    def __init__(self, message: str, *, status: int | None = None, errors: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.data: Result = {"success": False, "message": message, "status": status, "errors": errors or []}
-
-
 class _Bearer(requests.auth.AuthBase):
     """The token as a request auth: requests drops it when a redirect leaves the host, and skips ~/.netrc."""
 
@@ -82,10 +71,12 @@ class _GitHub:
     def __init__(self, credentials: dict[str, Any], timeout: float) -> None:
         token = credentials.get("token")
         if not token:
-            raise _Failed("Set token in the integration's credentials (a GitHub personal access token).")
+            raise TaskFailed(
+                "Set token in the integration's credentials (a GitHub personal access token).", status=None, errors=[]
+            )
         base = str(credentials.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         if urlsplit(base).scheme not in ("http", "https"):
-            raise _Failed("base_url must be an http(s) URL such as https://api.github.com.")
+            raise TaskFailed("base_url must be an http(s) URL such as https://api.github.com.", status=None, errors=[])
         self.base, self.timeout = base, timeout
         self.session = requests.Session()
         self.session.auth = _Bearer(str(token))
@@ -106,11 +97,15 @@ class _GitHub:
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
-            raise _Failed(f"GitHub ({host}) did not answer within {self.timeout:g} s (timed out).") from exc
+            raise TaskFailed(
+                f"GitHub ({host}) did not answer within {self.timeout:g} s (timed out).", status=None, errors=[]
+            ) from exc
         except requests.ConnectionError as exc:
-            raise _Failed(_connection_problem(exc, host)) from exc
+            raise TaskFailed(_connection_problem(exc, host), status=None, errors=[]) from exc
         except requests.RequestException as exc:
-            raise _Failed(f"The request to GitHub ({host}) failed: {exc.__class__.__name__}.") from exc
+            raise TaskFailed(
+                f"The request to GitHub ({host}) failed: {exc.__class__.__name__}.", status=None, errors=[]
+            ) from exc
         if response.status_code >= 400:
             raise _refusal(response, what)
         return response
@@ -134,9 +129,11 @@ def _parse(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise _Failed(
+        raise TaskFailed(
             f"GitHub answered {response.status_code} with something that is not JSON "
-            f"({response.headers.get('Content-Type') or 'no content type'}): is base_url the API root?"
+            f"({response.headers.get('Content-Type') or 'no content type'}): is base_url the API root?",
+            status=None,
+            errors=[],
         ) from exc
 
 
@@ -161,7 +158,7 @@ def _detail(item: Any) -> str:
     return f"{where}{value}: {text}" if where else str(text)
 
 
-def _refusal(response: requests.Response, what: str) -> _Failed:
+def _refusal(response: requests.Response, what: str) -> TaskFailed:
     """GitHub's error answer as a sentence saying what to do."""
     try:
         body = response.json()
@@ -199,37 +196,15 @@ def _refusal(response: requests.Response, what: str) -> _Failed:
         message = f"GitHub had a server error ({status} {said}); try again later."
     else:
         message = f"GitHub answered {status}: {said}."
-    return _Failed(message, status=status, errors=details)
+    return TaskFailed(message, status=status, errors=details)
 
-
-def _github_task(*params: flowkit.Param) -> Callable[[Task], Task]:
-    """Declare a task's params, check them (defaults filled), turn failures into results, mask the token."""
-
-    declared = [*params]
-
-    def wrap(fn: Task) -> Task:
-        @functools.wraps(fn)
-        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(
-                declared, given or {}, what=f"github.{fn.__name__} params", error=ParamsError
-            )
-            try:
-                result = fn(credentials, values)
-            except _Failed as exc:
-                result = exc.data
-            secrets = (value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS)
-            return Redactor(secrets)(result)  # type: ignore[no-any-return]
-
-        return flowkit.task(params=declared)(run)
-
-    return wrap
 
 
 def _repo_path(repo: str) -> str:
     """``/repos/owner/name`` for a checked owner/name; anything else is refused before a request."""
     match = _REPO.match(repo.strip())
     if not match or match.group(2) in (".", ".."):
-        raise _Failed(f"repo must be owner/name, like octocat/hello-world; got {repo!r}.")
+        raise TaskFailed(f"repo must be owner/name, like octocat/hello-world; got {repo!r}.", status=None, errors=[])
     return f"/repos/{quote(match.group(1))}/{quote(match.group(2))}"
 
 
@@ -257,7 +232,10 @@ def _issue_view(issue: dict[str, Any]) -> Result:
 
 
 # -- tasks -----------------------------------------------------------------------
-@_github_task(flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for GitHub."))
+@flowkit.task(
+    params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for GitHub.")],
+    public_credentials=_PUBLIC_CREDENTIALS,
+)
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the token: GET /user, and report who it is and its scopes."""
     steps: list[dict[str, Any]] = []
@@ -271,19 +249,22 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
             scopes = response.headers.get("X-OAuth-Scopes")
             extra = f" (scopes: {scopes})" if scopes else ""
             steps.append({"name": "auth", "ok": True, "message": f"Authenticated as {login}{extra}."})
-    except _Failed as exc:
+    except TaskFailed as exc:
         steps.append({"name": stage, "ok": False, "message": str(exc)})
     last = steps[-1]
     return {"success": last["ok"], "message": last["message"], "steps": steps}
 
 
-@_github_task(
-    flowkit.Param("name", required=True, help="The new repository's name."),
-    flowkit.Param("description", help="A one-line description."),
-    flowkit.Param("private", kind="boolean", default=True, help="Create it private (the safe default)."),
-    flowkit.Param("org", help="Create it in this organisation instead of the token's account."),
-    flowkit.Param("auto_init", kind="boolean", default=False, help="Start it with a README commit."),
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        flowkit.Param("name", required=True, help="The new repository's name."),
+        flowkit.Param("description", help="A one-line description."),
+        flowkit.Param("private", kind="boolean", default=True, help="Create it private (the safe default)."),
+        flowkit.Param("org", help="Create it in this organisation instead of the token's account."),
+        flowkit.Param("auto_init", kind="boolean", default=False, help="Start it with a README commit."),
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def create_repo(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Create a repository for the token's user or an organisation.
@@ -292,7 +273,9 @@ def create_repo(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """
     org = params.get("org")
     if org and not _LOGIN.match(org):
-        raise _Failed(f"org must be an organisation's login (letters, digits, hyphens); got {org!r}.")
+        raise TaskFailed(
+            f"org must be an organisation's login (letters, digits, hyphens); got {org!r}.", status=None, errors=[]
+        )
     body = {key: params[key] for key in ("name", "description", "private", "auto_init") if key in params}
     path = f"/orgs/{org}/repos" if org else "/user/repos"
     with _GitHub(credentials, float(params["timeout"])) as api:
@@ -313,13 +296,16 @@ def create_repo(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     }
 
 
-@_github_task(
-    _REPO_PARAM,
-    flowkit.Param("title", required=True, help="The issue's title."),
-    flowkit.Param("body", help="The issue's text (Markdown)."),
-    flowkit.Param("labels", kind="json", help='Label names, e.g. ["bug"].'),
-    flowkit.Param("assignees", kind="json", help='Logins to assign, e.g. ["octocat"].'),
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        _REPO_PARAM,
+        flowkit.Param("title", required=True, help="The issue's title."),
+        flowkit.Param("body", help="The issue's text (Markdown)."),
+        flowkit.Param("labels", kind="json", help='Label names, e.g. ["bug"].'),
+        flowkit.Param("assignees", kind="json", help='Logins to assign, e.g. ["octocat"].'),
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def create_issue(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Open an issue in a repository.
@@ -347,13 +333,16 @@ def create_issue(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     }
 
 
-@_github_task(
-    _REPO_PARAM,
-    flowkit.Param("state", kind="choice", choices=["open", "closed", "all"], default="open", help="Which issues."),
-    flowkit.Param("labels", help="Only issues with all these labels, comma-separated: bug,ui."),
-    flowkit.Param("include_pull_requests", kind="boolean", default=False, help="GitHub lists pull requests too."),
-    flowkit.Param("limit", kind="integer", default=100, help="At most this many issues (1–1000)."),
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        _REPO_PARAM,
+        flowkit.Param("state", kind="choice", choices=["open", "closed", "all"], default="open", help="Which issues."),
+        flowkit.Param("labels", help="Only issues with all these labels, comma-separated: bug,ui."),
+        flowkit.Param("include_pull_requests", kind="boolean", default=False, help="GitHub lists pull requests too."),
+        flowkit.Param("limit", kind="integer", default=100, help="At most this many issues (1–1000)."),
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def list_issues(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """List a repository's issues, newest first, following GitHub's pages up to `limit`.
@@ -390,11 +379,14 @@ def list_issues(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     }
 
 
-@_github_task(
-    _REPO_PARAM,
-    flowkit.Param("number", kind="integer", required=True, help="The issue (or pull request) number."),
-    flowkit.Param("body", required=True, help="The comment (Markdown)."),
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        _REPO_PARAM,
+        flowkit.Param("number", kind="integer", required=True, help="The issue (or pull request) number."),
+        flowkit.Param("body", required=True, help="The comment (Markdown)."),
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def comment_issue(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Comment on an issue or pull request.

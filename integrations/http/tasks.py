@@ -3,16 +3,15 @@
 Credentials are only ever sent where they belong: under ``base_url`` when it
 is set, never to another host after a redirect, and never back in a result
 (a server that echoes them gets ``***`` in the returned headers and body).
+A failure without an answer (a setting refused, a network error) has ``status`` None.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,11 +19,9 @@ import requests
 
 import flowkit
 from flowkit.crypto import Redactor
-from flowkit.errors import ParamsError
-from flowkit.schema import validate_values
+from flowkit.errors import ParamsError, TaskFailed
 
 Result = dict[str, Any]
-Task = Callable[[dict[str, Any], dict[str, Any]], Result]
 
 CREDENTIALS = [
     flowkit.Param(
@@ -45,10 +42,6 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _PRIVATE_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class _Failed(Exception):
-    """The request could not be made or was refused; the text is the result's message."""
 
 
 class _HeaderAuth(requests.auth.AuthBase):
@@ -83,17 +76,17 @@ def _auth(credentials: dict[str, Any]) -> tuple[requests.auth.AuthBase | None, s
     given = [name for name, value in (("token", token), ("username/password", user or password), ("api_key", key))
              if value]
     if len(given) > 1:
-        raise _Failed(f"Set one way to sign in, not several: {' and '.join(given)} are all set.")
+        raise TaskFailed(f"Set one way to sign in, not several: {' and '.join(given)} are all set.", status=None)
     if token:
         return _HeaderAuth("Authorization", f"Bearer {token}"), "Authorization"
     if user or password:
         if not user:
-            raise _Failed("password is set without username: Basic auth needs both.")
+            raise TaskFailed("password is set without username: Basic auth needs both.", status=None)
         return requests.auth.HTTPBasicAuth(str(user), str(password or "")), "Authorization"
     if key:
         header = str(credentials.get("api_key_header") or "X-API-Key")
         if not _HEADER_NAME.match(header):
-            raise _Failed(f"api_key_header {header!r} is not a valid header name.")
+            raise TaskFailed(f"api_key_header {header!r} is not a valid header name.", status=None)
         return _HeaderAuth(header, str(key)), header
     return None, None
 
@@ -106,12 +99,13 @@ def _target(credentials: dict[str, Any], url: str, signed: bool) -> str:
     """The absolute URL to call; refuses to send credentials outside base_url."""
     base = credentials.get("base_url")
     if base and urlsplit(str(base)).scheme not in ("http", "https"):
-        raise _Failed("base_url must be an http(s) URL such as https://api.example.com/v1.")
+        raise TaskFailed("base_url must be an http(s) URL such as https://api.example.com/v1.", status=None)
     if base and not urlsplit(url).scheme:
         url = str(base).rstrip("/") + "/" + url.lstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Failed(f"url must be an http(s) URL{' or a path under base_url' if base else ''}; got {url!r}.")
+        where = " or a path under base_url" if base else ""
+        raise TaskFailed(f"url must be an http(s) URL{where}; got {url!r}.", status=None)
     if base and signed:
         root = urlsplit(str(base))
         prefix = root.path.rstrip("/") + "/"
@@ -121,9 +115,10 @@ def _target(credentials: dict[str, Any], url: str, signed: bool) -> str:
             and ".." not in parts.path.split("/")
         )
         if not inside:
-            raise _Failed(
+            raise TaskFailed(
                 f"{url} is outside base_url {base}: this integration's credentials are only sent there. "
-                "Use an integration without credentials (or another one) for other addresses."
+                "Use an integration without credentials (or another one) for other addresses.",
+                status=None,
             )
     return url
 
@@ -134,7 +129,9 @@ def _read(response: requests.Response, limit: int, deadline: float, timeout: flo
     size = 0
     for chunk in response.iter_content(chunk_size=65536):
         if time.monotonic() > deadline:
-            raise _Failed(f"The response body did not finish arriving within {timeout:g} s (timed out).")
+            raise TaskFailed(
+                f"The response body did not finish arriving within {timeout:g} s (timed out).", status=None
+            )
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
@@ -182,35 +179,15 @@ def _connection_problem(exc: requests.RequestException, host: str, timeout: floa
     return f"The request to {host} failed: {exc.__class__.__name__}."
 
 
-def _secrets(credentials: dict[str, Any]) -> list[Any]:
-    values = [value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS]
-    if credentials.get("username") or credentials.get("password"):
-        # The Basic header's payload is user:password in base64, which would not match the password alone.
-        pair = f"{credentials.get('username') or ''}:{credentials.get('password') or ''}".encode()
-        values.append(base64.b64encode(pair).decode())
-    return values
+def _basic_header(credentials: dict[str, Any]) -> list[str]:
+    """The Basic header's payload, user:password in base64: a server echoing it must not reveal the password.
 
-
-def _http_task(*params: flowkit.Param) -> Callable[[Task], Task]:
-    """Declare a task's params, check them (defaults filled), turn failures into results, mask secrets."""
-
-    declared = [*params]
-
-    def wrap(fn: Task) -> Task:
-        @functools.wraps(fn)
-        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(
-                declared, given or {}, what=f"http.{fn.__name__} params", error=ParamsError
-            )
-            try:
-                result = fn(credentials, values)
-            except _Failed as exc:
-                result = {"success": False, "message": str(exc), "status": None}
-            return Redactor(_secrets(credentials))(result)  # type: ignore[no-any-return]
-
-        return flowkit.task(params=declared)(run)
-
-    return wrap
+    flowkit.task masks each credential value (and its base64) but not this pair, which matches neither alone.
+    """
+    if not (credentials.get("username") or credentials.get("password")):
+        return []
+    pair = f"{credentials.get('username') or ''}:{credentials.get('password') or ''}".encode()
+    return [base64.b64encode(pair).decode()]
 
 
 def _send(credentials: dict[str, Any], method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
@@ -224,14 +201,17 @@ def _send(credentials: dict[str, Any], method: str, url: str, *, timeout: float,
         return session.request(method, url, timeout=timeout, stream=True, **kwargs)
     except requests.RequestException as exc:
         session.close()
-        raise _Failed(_connection_problem(exc, urlsplit(url).netloc, timeout)) from exc
+        raise TaskFailed(_connection_problem(exc, urlsplit(url).netloc, timeout), status=None) from exc
     except ValueError as exc:  # requests' InvalidHeader and friends for values it cannot send
         session.close()
-        raise _Failed(f"The request could not be built: {exc}") from exc
+        raise TaskFailed(f"The request could not be built: {exc}", status=None) from exc
 
 
 # -- tasks -----------------------------------------------------------------------
-@_http_task(flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for the server."))
+@flowkit.task(
+    params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for the server.")],
+    public_credentials=_PUBLIC_CREDENTIALS,
+)
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the credentials are complete and, when base_url is set, that a GET of it is not refused."""
     timeout = float(params["timeout"])
@@ -254,26 +234,29 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
                 status = f"{response.status_code} {response.reason}"
             if response.status_code in (401, 403):
                 stage = "auth"
-                raise _Failed(f"GET {base} answered {status}: the server refused the credentials.")
+                raise TaskFailed(f"GET {base} answered {status}: the server refused the credentials.")
             ok = response.status_code < 500
             steps.append({"name": "request", "ok": ok, "message": f"GET {base} answered {status}."})
-    except _Failed as exc:
+    except TaskFailed as exc:
         steps.append({"name": stage, "ok": False, "message": str(exc)})
     last = steps[-1]
     return {"success": last["ok"], "message": last["message"], "steps": steps}
 
 
-@_http_task(
-    flowkit.Param("method", kind="choice", choices=METHODS, default="GET", help="The HTTP method."),
-    flowkit.Param("url", required=True, help="An absolute URL, or a path under the credentials' base_url."),
-    flowkit.Param("query", kind="json", help='Query parameters, e.g. {"page": 2}.'),
-    flowkit.Param("headers", kind="json", help='Extra request headers, e.g. {"Accept": "text/csv"}.'),
-    flowkit.Param("json", kind="json", help="A JSON body."),
-    flowkit.Param("body", help="A text body, instead of json."),
-    flowkit.Param("expected_status", kind="json", help="Status code(s) that count as success; default any 2xx."),
-    flowkit.Param("allow_redirects", kind="boolean", default=True, help="Follow redirects."),
-    flowkit.Param("max_bytes", kind="integer", default=1_000_000, help="Keep at most this much of the response."),
-    flowkit.Param("timeout", kind="number", default=30, help="Seconds to wait for the server."),
+@flowkit.task(
+    params=[
+        flowkit.Param("method", kind="choice", choices=METHODS, default="GET", help="The HTTP method."),
+        flowkit.Param("url", required=True, help="An absolute URL, or a path under the credentials' base_url."),
+        flowkit.Param("query", kind="json", help='Query parameters, e.g. {"page": 2}.'),
+        flowkit.Param("headers", kind="json", help='Extra request headers, e.g. {"Accept": "text/csv"}.'),
+        flowkit.Param("json", kind="json", help="A JSON body."),
+        flowkit.Param("body", help="A text body, instead of json."),
+        flowkit.Param("expected_status", kind="json", help="Status code(s) that count as success; default any 2xx."),
+        flowkit.Param("allow_redirects", kind="boolean", default=True, help="Follow redirects."),
+        flowkit.Param("max_bytes", kind="integer", default=1_000_000, help="Keep at most this much of the response."),
+        flowkit.Param("timeout", kind="number", default=30, help="Seconds to wait for the server."),
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Send an HTTP request and return the status, headers and body (JSON parsed when it is JSON).
@@ -300,7 +283,8 @@ def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         try:
             content, truncated = _read(response, params["max_bytes"], started + timeout, timeout)
         except requests.RequestException as exc:
-            raise _Failed(_connection_problem(exc, urlsplit(response.url).netloc, timeout)) from exc
+            problem = _connection_problem(exc, urlsplit(response.url).netloc, timeout)
+            raise TaskFailed(problem, status=None) from exc
     elapsed_ms = round((time.monotonic() - started) * 1000)
     kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     parsed: Any = None
@@ -320,7 +304,7 @@ def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
             message += (" The server refused the credentials." if signed
                         else " The server wants credentials: set token, username/password or api_key.")
     hidden = _PRIVATE_HEADERS | {str(credentials.get("api_key_header") or "X-API-Key").lower()}
-    return {
+    return Redactor(_basic_header(credentials))({
         "success": ok,
         "message": message,
         "status": status,
@@ -331,4 +315,4 @@ def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         "text": text,
         "truncated": truncated,
         "elapsed_ms": elapsed_ms,
-    }
+    })

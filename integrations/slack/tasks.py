@@ -8,13 +8,13 @@ sentence saying what to fix; credential values never appear in a result.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import socket
 import ssl
 import urllib.error
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,12 +24,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 import flowkit
-from flowkit.crypto import Redactor
-from flowkit.errors import ParamsError
-from flowkit.schema import validate_values
+from flowkit.errors import ParamsError, TaskFailed
 
 Result = dict[str, Any]
-Task = Callable[[dict[str, Any], dict[str, Any]], Result]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 
@@ -108,10 +105,6 @@ _LEVELS = {"info": ":information_source:", "success": ":white_check_mark:", "war
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
-class _Refused(Exception):
-    """A problem found before or instead of talking to Slack; its text is the result's message."""
-
-
 class _Context(dict[str, Any]):
     """Fills message templates; a placeholder without a value reads as "?"."""
 
@@ -120,43 +113,26 @@ class _Context(dict[str, Any]):
 
 
 # -- plumbing shared by the tasks ------------------------------------------------
-def _slack_task(*params: flowkit.Param) -> Callable[[Task], Task]:
-    """Declare a task's params, check them (defaults filled), turn expected failures into results, mask secrets."""
-
-    declared = [*params]
-
-    def wrap(fn: Task) -> Task:
-        @functools.wraps(fn)
-        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(
-                declared, given or {}, what=f"slack.{fn.__name__} params", error=ParamsError
-            )
-            try:
-                result = fn(credentials, values)
-            except (_Refused, SlackClientError, OSError) as exc:
-                result = {"success": False, "message": _explain(exc, credentials, values)}
-            return _redactor(credentials)(result)  # type: ignore[no-any-return]
-
-        return flowkit.task(params=declared)(run)
-
-    return wrap
-
-
-def _redactor(credentials: dict[str, Any]) -> Redactor:
-    return Redactor(value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS)
+@contextmanager
+def _talking(credentials: dict[str, Any], values: dict[str, Any]) -> Iterator[None]:
+    """Slack's refusals and network failures inside the block become a `TaskFailed` saying what to fix."""
+    try:
+        yield
+    except (SlackClientError, OSError) as exc:
+        raise TaskFailed(_explain(exc, credentials, values)) from exc
 
 
 def _base_url(credentials: dict[str, Any]) -> str:
     base = str(credentials.get("base_url") or DEFAULT_BASE_URL)
     if urlsplit(base).scheme not in ("http", "https"):
-        raise _Refused("base_url must be an http(s) URL such as https://slack.com/api/.")
+        raise TaskFailed("base_url must be an http(s) URL such as https://slack.com/api/.")
     return base if base.endswith("/") else base + "/"
 
 
 def _client(credentials: dict[str, Any], timeout: float) -> WebClient:
     token = credentials.get("bot_token")
     if not token:
-        raise _Refused("This needs a bot_token in the integration's credentials (the webhook cannot do it).")
+        raise TaskFailed("This needs a bot_token in the integration's credentials (the webhook cannot do it).")
     # No retry handlers: a retry would double the time a timeout takes; the workflow's retries decide instead.
     return WebClient(
         token=token,
@@ -171,7 +147,7 @@ def _webhook_url(credentials: dict[str, Any]) -> str:
     url = str(credentials.get("webhook_url") or "")
     if urlsplit(url).scheme not in ("http", "https"):
         # Never echo the value: a webhook URL is itself the secret.
-        raise _Refused("webhook_url must be an http(s) URL such as https://hooks.slack.com/services/….")
+        raise TaskFailed("webhook_url must be an http(s) URL such as https://hooks.slack.com/services/….")
     return url
 
 
@@ -182,12 +158,12 @@ def _webhook_send(credentials: dict[str, Any], timeout: float, body: dict[str, A
         return client.send_dict({key: value for key, value in body.items() if value is not None})
     except OSError as exc:
         where = f"the webhook at {urlsplit(url).hostname}"
-        raise _Refused(_network_problem(exc, where, timeout)) from exc
+        raise TaskFailed(_network_problem(exc, where, timeout)) from exc
 
 
 def _explain(exc: BaseException, credentials: dict[str, Any], values: dict[str, Any]) -> str:
     """A sentence for the person who reads the result."""
-    if isinstance(exc, _Refused):
+    if isinstance(exc, TaskFailed):
         return str(exc)
     if isinstance(exc, SlackApiError):
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
@@ -223,12 +199,13 @@ def _post(credentials: dict[str, Any], values: dict[str, Any], *, text: str, blo
     timeout = float(values["timeout"])
     if channel:
         if not credentials.get("bot_token"):
-            raise _Refused(
+            raise TaskFailed(
                 "Posting to a named channel needs bot_token; a webhook always posts to its own channel "
                 "(leave channel empty to use it)."
             )
         extra = {"thread_ts": values["thread_ts"]} if values.get("thread_ts") else {}
-        answer = _client(credentials, timeout).chat_postMessage(channel=channel, text=text, blocks=blocks, **extra)
+        with _talking(credentials, values):
+            answer = _client(credentials, timeout).chat_postMessage(channel=channel, text=text, blocks=blocks, **extra)
         return {
             "success": True,
             "message": f"Posted to {channel}.",
@@ -238,14 +215,15 @@ def _post(credentials: dict[str, Any], values: dict[str, Any], *, text: str, blo
         }
     if not credentials.get("webhook_url"):
         if credentials.get("bot_token"):
-            raise _Refused("Give a channel: with only a bot_token Slack needs to know where to post.")
-        raise _Refused("The integration has neither bot_token nor webhook_url: set one of them.")
+            raise TaskFailed("Give a channel: with only a bot_token Slack needs to know where to post.")
+        raise TaskFailed("The integration has neither bot_token nor webhook_url: set one of them.")
     if values.get("thread_ts"):
-        raise _Refused("thread_ts needs a channel and bot_token: a webhook cannot reply in threads.")
-    response = _webhook_send(credentials, timeout, {"text": text, "blocks": blocks})
+        raise TaskFailed("thread_ts needs a channel and bot_token: a webhook cannot reply in threads.")
+    with _talking(credentials, values):
+        response = _webhook_send(credentials, timeout, {"text": text, "blocks": blocks})
     if response.status_code != 200:
         code = (response.body or "").strip()
-        raise _Refused(_WEBHOOK_ERRORS.get(code, f"Slack refused the webhook post (HTTP {response.status_code})."))
+        raise TaskFailed(_WEBHOOK_ERRORS.get(code, f"Slack refused the webhook post (HTTP {response.status_code})."))
     return {"success": True, "message": "Posted through the webhook.", "channel": None, "ts": None, "via": "webhook"}
 
 
@@ -255,7 +233,10 @@ def _clip(text: str, limit: int) -> str:
 
 
 # -- tasks -----------------------------------------------------------------------
-@_slack_task(flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for Slack before giving up."))
+@flowkit.task(
+    params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for Slack before giving up.")],
+    public_credentials=_PUBLIC_CREDENTIALS,
+)
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the credentials: auth.test with the bot token, and that the webhook exists (nothing is posted)."""
     timeout = float(params["timeout"])
@@ -264,7 +245,7 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
     try:
         token, hook = credentials.get("bot_token"), credentials.get("webhook_url")
         if not token and not hook:
-            raise _Refused("Set bot_token, webhook_url, or both.")
+            raise TaskFailed("Set bot_token, webhook_url, or both.")
         client = _client(credentials, timeout) if token else None
         if hook:
             _webhook_url(credentials)
@@ -281,20 +262,23 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
             response = _webhook_send(credentials, timeout, {"text": ""})
             code = (response.body or "").strip()
             if response.status_code != 200 and code not in _WEBHOOK_ALIVE:
-                raise _Refused(_WEBHOOK_ERRORS.get(code, f"Slack refused the webhook (HTTP {response.status_code})."))
+                raise TaskFailed(_WEBHOOK_ERRORS.get(code, f"Slack refused the webhook (HTTP {response.status_code})."))
             steps.append({"name": "request", "ok": True, "message": "The webhook exists (checked without posting)."})
-    except (_Refused, SlackClientError, OSError) as exc:
+    except (TaskFailed, SlackClientError, OSError) as exc:
         steps.append({"name": stage, "ok": False, "message": _explain(exc, credentials, params)})
     last = steps[-1]
     return {"success": last["ok"], "message": last["message"], "steps": steps}
 
 
-@_slack_task(
-    flowkit.Param("text", required=True, help="The message (Slack mrkdwn)."),
-    _CHANNEL,
-    _THREAD,
-    flowkit.Param("blocks", kind="json", help="Block Kit blocks (a list); text is then the notification fallback."),
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        flowkit.Param("text", required=True, help="The message (Slack mrkdwn)."),
+        _CHANNEL,
+        _THREAD,
+        flowkit.Param("blocks", kind="json", help="Block Kit blocks (a list); text is then the notification fallback."),
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def send_message(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Post a message to a channel (bot token) or to the webhook's channel.
@@ -307,14 +291,17 @@ def send_message(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     return _post(credentials, params, text=params["text"], blocks=blocks)
 
 
-@_slack_task(
-    flowkit.Param("title", required=True, help="The headline."),
-    flowkit.Param("text", default="", help="Details under the headline (Slack mrkdwn)."),
-    flowkit.Param("level", kind="choice", choices=list(_LEVELS), default="info", help="How the notice is marked."),
-    flowkit.Param("fields", kind="json", help='Label → value pairs shown as a grid, e.g. {"Run": "42"}.'),
-    _CHANNEL,
-    _THREAD,
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        flowkit.Param("title", required=True, help="The headline."),
+        flowkit.Param("text", default="", help="Details under the headline (Slack mrkdwn)."),
+        flowkit.Param("level", kind="choice", choices=list(_LEVELS), default="info", help="How the notice is marked."),
+        flowkit.Param("fields", kind="json", help='Label → value pairs shown as a grid, e.g. {"Run": "42"}.'),
+        _CHANNEL,
+        _THREAD,
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def send_notification(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Post a formatted notice: a headline marked by its level, details, and a grid of fields."""
@@ -334,15 +321,18 @@ def send_notification(credentials: dict[str, Any], params: dict[str, Any]) -> Re
     return {**_post(credentials, params, text=fallback, blocks=blocks), "level": level}
 
 
-@_slack_task(
-    flowkit.Param("channel", required=True, help="Channel ID (C0123…): Slack's upload API takes IDs, not names."),
-    flowkit.Param("path", help="A local file to upload."),
-    flowkit.Param("content", help="Text to upload as a file, instead of path."),
-    flowkit.Param("filename", help="Name shown in Slack (default: the file's name, or upload.txt)."),
-    flowkit.Param("title", help="Title shown in Slack."),
-    flowkit.Param("initial_comment", help="A message posted with the file."),
-    _THREAD,
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        flowkit.Param("channel", required=True, help="Channel ID (C0123…): Slack's upload API takes IDs, not names."),
+        flowkit.Param("path", help="A local file to upload."),
+        flowkit.Param("content", help="Text to upload as a file, instead of path."),
+        flowkit.Param("filename", help="Name shown in Slack (default: the file's name, or upload.txt)."),
+        flowkit.Param("title", help="Title shown in Slack."),
+        flowkit.Param("initial_comment", help="A message posted with the file."),
+        _THREAD,
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def upload_file(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Upload a file or text into a channel (getUploadURLExternal → upload → completeUploadExternal).
@@ -353,20 +343,21 @@ def upload_file(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     if (path is None) == (content is None):
         raise ParamsError("slack.upload_file params: give exactly one of 'path' or 'content'.")
     if not _CHANNEL_ID.match(channel):
-        raise _Refused(
+        raise TaskFailed(
             f"upload_file needs the channel's ID (like C0123ABCD), not {channel!r}: Slack's upload API takes "
             "only IDs. Find it at the bottom of the channel's details."
         )
     source: dict[str, Any]
-    if path is not None:
-        file = Path(path).expanduser()
-        if not file.is_file():
-            raise _Refused(f"No file to upload at {path!r}.")
-        source = {"file": str(file), "filename": params.get("filename") or file.name}
-    else:
-        source = {"content": content, "filename": params.get("filename") or "upload.txt"}
     extra = {key: params[key] for key in ("title", "initial_comment", "thread_ts") if params.get(key)}
-    answer = _client(credentials, float(params["timeout"])).files_upload_v2(channel=channel, **source, **extra)
+    with _talking(credentials, params):  # the file is read here too: a failing read is explained like before
+        if path is not None:
+            file = Path(path).expanduser()
+            if not file.is_file():
+                raise TaskFailed(f"No file to upload at {path!r}.")
+            source = {"file": str(file), "filename": params.get("filename") or file.name}
+        else:
+            source = {"content": content, "filename": params.get("filename") or "upload.txt"}
+        answer = _client(credentials, float(params["timeout"])).files_upload_v2(channel=channel, **source, **extra)
     shared = answer.get("file") or {}
     return {
         "success": True,

@@ -9,22 +9,18 @@ statement is stopped when it runs past its timeout; errors come back as
 from __future__ import annotations
 
 import base64
-import functools
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import flowkit
-from flowkit.crypto import Redactor
-from flowkit.errors import ParamsError
-from flowkit.schema import validate_values
+from flowkit.errors import ParamsError, TaskFailed
 
 Result = dict[str, Any]
-Task = Callable[[dict[str, Any], dict[str, Any]], Result]
 
 CREDENTIALS = [
     flowkit.Param("database", required=True, help="Path to the SQLite database file (or :memory: for a scratch one)."),
@@ -48,24 +44,20 @@ _TIMEOUT = flowkit.Param(
 _CLOCK_EVERY = 10_000
 
 
-class _Failed(Exception):
-    """A problem with the settings or the statement; the text is the result's message."""
-
-
 MEMORY = ":memory:"
 
 
 def _database(credentials: dict[str, Any]) -> Path:
     raw = credentials.get("database")
     if not raw:
-        raise _Failed("Set database: the path to a SQLite file.")
+        raise TaskFailed("Set database: the path to a SQLite file.")
     if raw == MEMORY:
         return Path(MEMORY)
     path = Path(str(raw)).expanduser()
     if path.is_dir():
-        raise _Failed(f"{path} is a folder, not a database file.")
+        raise TaskFailed(f"{path} is a folder, not a database file.")
     if not path.exists() and (credentials.get("read_only") or not credentials.get("create")):
-        raise _Failed(f"No database file at {path}: check the path, or set create to true to make a new one.")
+        raise TaskFailed(f"No database file at {path}: check the path, or set create to true to make a new one.")
     return path
 
 
@@ -79,7 +71,7 @@ def _connect(credentials: dict[str, Any], timeout: float, *, writes: bool) -> It
     try:
         connection = sqlite3.connect(target, uri=True, timeout=timeout)
     except sqlite3.Error as exc:
-        raise _Failed(f"Cannot open {path}: {exc}.") from exc
+        raise TaskFailed(f"Cannot open {path}: {exc}.") from exc
     with closing(connection):
         deadline = time.monotonic() + timeout
         connection.set_progress_handler(lambda: int(time.monotonic() > deadline), _CLOCK_EVERY)
@@ -139,31 +131,11 @@ def _explain(exc: sqlite3.Error, timeout: float, *, writes: bool) -> str:
     return f"SQLite refused the statement: {text}."
 
 
-def _sqlite_task(*params: flowkit.Param) -> Callable[[Task], Task]:
-    """Declare a task's params, check them (defaults filled), turn failures into results, mask secrets."""
-
-    declared = [*params]
-
-    def wrap(fn: Task) -> Task:
-        @functools.wraps(fn)
-        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Result:
-            values = validate_values(
-                declared, given or {}, what=f"sqlite.{fn.__name__} params", error=ParamsError
-            )
-            try:
-                result = fn(credentials, values)
-            except _Failed as exc:
-                result = {"success": False, "message": str(exc)}
-            secrets = (value for name, value in credentials.items() if name not in _PUBLIC_CREDENTIALS)
-            return Redactor(secrets)(result)  # type: ignore[no-any-return]
-
-        return flowkit.task(params=declared)(run)
-
-    return wrap
-
-
 # -- tasks -----------------------------------------------------------------------
-@_sqlite_task(flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for a lock."))
+@flowkit.task(
+    params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for a lock.")],
+    public_credentials=_PUBLIC_CREDENTIALS,
+)
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Open the database and count its tables (a missing file with create set is reported, not made)."""
     steps: list[dict[str, Any]] = []
@@ -182,7 +154,7 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
             access = "read-only" if credentials.get("read_only") else "read-write"
             message = f"Opened {path.name} ({access}): {tables} table(s), SQLite {sqlite3.sqlite_version}."
         steps.append({"name": "request", "ok": True, "message": message})
-    except _Failed as exc:
+    except TaskFailed as exc:
         steps.append({"name": stage, "ok": False, "message": str(exc)})
     except sqlite3.Error as exc:
         steps.append({"name": stage, "ok": False, "message": _explain(exc, float(params["timeout"]), writes=False)})
@@ -190,11 +162,14 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
     return {"success": last["ok"], "message": last["message"], "steps": steps}
 
 
-@_sqlite_task(
-    _SQL,
-    _PARAMETERS,
-    flowkit.Param("max_rows", kind="integer", default=1000, help="Return at most this many rows."),
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        _SQL,
+        _PARAMETERS,
+        flowkit.Param("max_rows", kind="integer", default=1000, help="Return at most this many rows."),
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Run a read-only statement and return its rows as objects.
@@ -212,7 +187,7 @@ def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
             columns = _columns(cursor)
             rows, truncated = _rows(cursor, columns, params["max_rows"])
         except sqlite3.Error as exc:
-            raise _Failed(_explain(exc, timeout, writes=False)) from exc
+            raise TaskFailed(_explain(exc, timeout, writes=False)) from exc
     more = " (more not returned: raise max_rows)" if truncated else ""
     return {
         "success": True,
@@ -224,11 +199,14 @@ def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     }
 
 
-@_sqlite_task(
-    _SQL,
-    _PARAMETERS,
-    flowkit.Param("many", kind="boolean", default=False, help="parameters is a list of rows: run once per row."),
-    _TIMEOUT,
+@flowkit.task(
+    params=[
+        _SQL,
+        _PARAMETERS,
+        flowkit.Param("many", kind="boolean", default=False, help="parameters is a list of rows: run once per row."),
+        _TIMEOUT,
+    ],
+    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def execute(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Run one changing statement (INSERT, UPDATE, DELETE, CREATE...) in a transaction.
@@ -255,7 +233,7 @@ def execute(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
                     cursor = connection.execute(params["sql"], bindings)
                     returned, _ = _rows(cursor, _columns(cursor), 10_000) if cursor.description else ([], False)
         except sqlite3.Error as exc:
-            raise _Failed(_explain(exc, timeout, writes=True)) from exc
+            raise TaskFailed(_explain(exc, timeout, writes=True)) from exc
     result: Result = {
         "success": True,
         "message": f"{max(cursor.rowcount, 0)} row(s) changed.",
