@@ -18,7 +18,7 @@ from .. import drawing
 from ..errors import FlowkitError, TemplateError, ValidationError
 from ..model import Run, Workflow, check_label
 from ..templating import references, template_strings
-from .common import Confirm, Feedback, Screen, button, guarded, hook, set_options
+from .common import Confirm, Feedback, Screen, button, confirm_delete, guarded, hook, set_options
 from .live import LiveRun
 from .node_form import NodeForm
 
@@ -190,15 +190,11 @@ class WorkflowBuilder(Screen):
 
     def delete(self) -> None:
         """Delete the saved workflow chosen in the list (on a second click)."""
-        name = self.saved.value
-        if not name:
-            raise ValidationError("No saved workflow is selected.")
-        if not self._confirm.ask(name):
-            self.feedback.error(f"Click Delete again to delete the saved workflow {name!r}.")
-            return
-        self.ws.workflows.delete(name)
-        self.refresh()
-        self.feedback.ok(f"Deleted the saved workflow {name!r}; the builder still holds it until you save.")
+        confirm_delete(
+            self.feedback, self._confirm, self.saved.value, what="the saved workflow",
+            unselected="No saved workflow is selected.", delete=self.ws.workflows.delete,
+            then=lambda name: self.refresh(), note="; the builder still holds it until you save",
+        )
 
     def _apply_name(self) -> None:
         self.workflow.name = check_label(self.name.value.strip(), "Workflow name")

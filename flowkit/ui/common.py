@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import html
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import ipywidgets as w
 
 from ..crypto import Redactor
-from ..errors import FlowkitError
+from ..errors import FlowkitError, ValidationError
 from ..model import Run
 
 W = TypeVar("W", bound=w.DOMWidget)
@@ -138,6 +139,100 @@ class Confirm:
             return True
         self.armed = target
         return False
+
+
+def confirm_delete(
+    feedback: Feedback,
+    confirm: Confirm,
+    name: str | None,
+    *,
+    what: str,
+    unselected: str,
+    delete: Callable[[str], object],
+    then: Callable[[str], object] = lambda name: None,
+    note: str = "",
+) -> None:
+    """A Delete button's click: refuse without a selection, ask for a second click, delete, tidy up, report.
+
+    Args:
+        feedback: where the question and the outcome are shown.
+        confirm: the form's `Confirm`, remembering the first click.
+        name: what is selected, or None/"" when nothing is.
+        what: how messages name the kind of thing, e.g. ``the integration``.
+        unselected: the refusal when nothing is selected.
+        delete: deletes `name`.
+        then: called with `name` after it is deleted (reset the form, refresh the lists).
+        note: added to the success message.
+    """
+    if not name:
+        raise ValidationError(unselected)
+    if not confirm.ask(name):
+        feedback.error(f"Click Delete again to delete {what} {name!r}.")
+        return
+    delete(name)
+    then(name)
+    feedback.ok(f"Deleted {what} {name!r}{note}.")
+
+
+class ListForm(Screen, ABC):
+    """A screen over one collection: its list with New / Edit / Delete beside it, the item's form below.
+
+    A subclass sets `what` and `unselected`, calls `_list_controls` when it
+    builds its widgets, and defines `new`, `edit`, `refresh` and `_remove`.
+    """
+
+    what = "the item"  # how messages name one, e.g. "the integration"
+    unselected = "Select an item in the list first."
+    editing: str | None = None
+    list: w.Select
+    feedback: Feedback
+
+    def _list_controls(self, css: str, label: str) -> w.HBox:
+        """The list and its buttons (CSS ``flowkit-<css>-list``, ``-new``, ``-edit``, ``-delete``), wired up."""
+        self._confirm = Confirm()
+        self.feedback = Feedback(f"flowkit-{css}-feedback")
+        self.list = hook(w.Select(description=label, rows=6), f"flowkit-{css}-list")
+        self.new_button = button("New", f"flowkit-{css}-new")
+        self.edit_button = button("Edit", f"flowkit-{css}-edit")
+        self.delete_button = button("Delete", f"flowkit-{css}-delete", style="danger")
+        self.new_button.on_click(guarded(self.feedback, self.new))
+        self.edit_button.on_click(guarded(self.feedback, self.edit))
+        self.delete_button.on_click(guarded(self.feedback, self.delete))
+        return w.HBox([self.list, w.VBox([self.new_button, self.edit_button, self.delete_button])])
+
+    def _selected(self) -> str:
+        """The name selected in the list; refused when there is none."""
+        if not self.list.value:
+            raise ValidationError(self.unselected)
+        return str(self.list.value)
+
+    def delete(self) -> None:
+        """Delete the item selected in the list (on a second click); reset the form if it was being edited."""
+        confirm_delete(
+            self.feedback, self._confirm, self.list.value, what=self.what, unselected=self.unselected,
+            delete=self._remove, then=self._forget,
+        )
+
+    def _forget(self, name: str) -> None:
+        if self.editing == name:
+            self.new()
+        self.refresh()
+
+    @abstractmethod
+    def new(self) -> None:
+        """Clear the form for a new item."""
+
+    @abstractmethod
+    def edit(self) -> None:
+        """Load the item selected in the list into the form."""
+
+    @abstractmethod
+    def refresh(self) -> None:
+        """Re-read the list."""
+
+    @abstractmethod
+    def _remove(self, name: str) -> None:
+        """Delete `name` from the workspace."""
 
 
 def short(value: Any, limit: int = RESULT_CHARS) -> str:

@@ -17,7 +17,7 @@ import ipywidgets as w
 
 from ..crypto import Redactor
 from ..errors import FlowkitError, ValidationError
-from .common import Confirm, Feedback, Screen, button, guarded, hook, set_options, text_of
+from .common import ListForm, button, guarded, hook, set_options, text_of
 from .fields import ParamsForm
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def describe_test(result: dict[str, Any]) -> str:
     return "".join(lines)
 
 
-class IntegrationForm(Screen):
+class IntegrationForm(ListForm):
     """Create, edit, test and delete integrations.
 
     Args:
@@ -56,18 +56,15 @@ class IntegrationForm(Screen):
         widget: the form, to display.
     """
 
+    what = "the integration"
+    unselected = "Select an integration in the list first."
+
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.editing: str | None = None
+        self.editing = None
         self.form: ParamsForm | None = None
         self._kept: dict[str, Any] = {}  # secrets read by Test Connection, for Create; never synced
-        self._confirm = Confirm()
-        self.feedback = Feedback("flowkit-integration-feedback")
-
-        self.list = hook(w.Select(description="Integrations", rows=6), "flowkit-integration-list")
-        self.new_button = button("New", "flowkit-integration-new")
-        self.edit_button = button("Edit", "flowkit-integration-edit")
-        self.delete_button = button("Delete", "flowkit-integration-delete", style="danger")
+        controls = self._list_controls("integration", "Integrations")
         self.name = hook(w.Text(description="Name", placeholder="My Slack Workspace"), "flowkit-integration-name")
         self.type = hook(w.Dropdown(description="Type"), "flowkit-integration-type")
         self.fields = hook(w.VBox(), "flowkit-integration-fields")
@@ -75,16 +72,13 @@ class IntegrationForm(Screen):
         self.test_result = hook(w.HTML(), "flowkit-integration-test-result")
         self.create_button = button("Create", "flowkit-integration-create", style="primary")
 
-        self.new_button.on_click(guarded(self.feedback, self.new))
-        self.edit_button.on_click(guarded(self.feedback, self.edit))
-        self.delete_button.on_click(guarded(self.feedback, self.delete))
         self.test_button.on_click(guarded(self.feedback, self.test))
         self.create_button.on_click(guarded(self.feedback, self.submit))
         self.type.observe(self._on_type, names="value")
 
         self.widget = hook(
             w.VBox([
-                w.HBox([self.list, w.VBox([self.new_button, self.edit_button, self.delete_button])]),
+                controls,
                 w.HTML("<hr>"),
                 self.name,
                 self.type,
@@ -148,9 +142,7 @@ class IntegrationForm(Screen):
 
     def edit(self) -> None:
         """Load the selected integration: its non-secret values, never its secrets."""
-        if not self.list.value:
-            raise ValidationError("Select an integration in the list first.")
-        integration = self.ws.integrations.get(self.list.value)
+        integration = self.ws.integrations.get(self._selected())
         itype = self.ws.types.get(integration.type)
         shown = {}
         if any(not param.secret for param in itype.params):
@@ -167,19 +159,8 @@ class IntegrationForm(Screen):
         self.create_button.description = "Save"
         self.feedback.ok(f"Editing {integration.name!r}: leave a password blank to keep the stored one.")
 
-    def delete(self) -> None:
-        """Delete the selected integration (on a second click)."""
-        name = self.list.value
-        if not name:
-            raise ValidationError("Select an integration in the list first.")
-        if not self._confirm.ask(name):
-            self.feedback.error(f"Click Delete again to delete the integration {name!r}.")
-            return
+    def _remove(self, name: str) -> None:
         self.ws.integrations.delete(name)
-        if self.editing == name:
-            self.new()
-        self.refresh()
-        self.feedback.ok(f"Deleted the integration {name!r}.")
 
     def test(self) -> None:
         """Run the module's ``test_connection`` on the values in the form, saved or not."""

@@ -8,7 +8,7 @@ import ipywidgets as w
 
 from ..errors import CredentialsError, ValidationError
 from ..model import PARAM_KINDS, IntegrationType, Param
-from .common import Confirm, Feedback, Screen, button, guarded, hook, set_options
+from .common import ListForm, button, guarded, hook, set_options
 from .fields import format_value, parse_text
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class ParamRow:
         )
 
 
-class TypeForm(Screen):
+class TypeForm(ListForm):
     """Create, edit and delete integration types.
 
     Args:
@@ -67,17 +67,14 @@ class TypeForm(Screen):
         widget: the form, to display.
     """
 
+    what = "the integration type"
+    unselected = "Select a type in the list first."
+
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.editing: str | None = None
+        self.editing = None
         self.rows: list[ParamRow] = []
-        self._confirm = Confirm()
-        self.feedback = Feedback("flowkit-type-feedback")
-
-        self.list = hook(w.Select(description="Types", rows=6), "flowkit-type-list")
-        self.new_button = button("New", "flowkit-type-new")
-        self.edit_button = button("Edit", "flowkit-type-edit")
-        self.delete_button = button("Delete", "flowkit-type-delete", style="danger")
+        controls = self._list_controls("type", "Types")
         self.name = hook(w.Combobox(description="Name", placeholder="integration module", ensure_option=False),
                          "flowkit-type-name")
         self.description = hook(w.Textarea(description="Description", layout=w.Layout(width="40em")),
@@ -88,16 +85,13 @@ class TypeForm(Screen):
                                   tooltip="Take the parameters from the module's CREDENTIALS")
         self.create_button = button("Create", "flowkit-type-create", style="primary")
 
-        self.new_button.on_click(guarded(self.feedback, self.new))
-        self.edit_button.on_click(guarded(self.feedback, self.edit))
-        self.delete_button.on_click(guarded(self.feedback, self.delete))
         self.add_button.on_click(guarded(self.feedback, lambda: self.add_row()))
         self.fill_button.on_click(guarded(self.feedback, self.fill))
         self.create_button.on_click(guarded(self.feedback, self.submit))
 
         self.widget = hook(
             w.VBox([
-                w.HBox([self.list, w.VBox([self.new_button, self.edit_button, self.delete_button])]),
+                controls,
                 w.HTML("<hr>"),
                 self.name,
                 self.description,
@@ -149,9 +143,7 @@ class TypeForm(Screen):
 
     def edit(self) -> None:
         """Load the type selected in the list."""
-        if not self.list.value:
-            raise ValidationError("Select a type in the list first.")
-        itype = self.ws.types.get(self.list.value)
+        itype = self.ws.types.get(self._selected())
         self.editing = itype.name
         self.name.value = itype.name
         self.name.disabled = True  # the name is the module's; renaming would orphan integrations
@@ -162,19 +154,8 @@ class TypeForm(Screen):
         note = f" The module's CREDENTIALS differ: {'; '.join(drift)}." if drift else ""
         self.feedback.ok(f"Editing {itype.name!r}.{note}")
 
-    def delete(self) -> None:
-        """Delete the selected type (on a second click)."""
-        name = self.list.value
-        if not name:
-            raise ValidationError("Select a type in the list first.")
-        if not self._confirm.ask(name):
-            self.feedback.error(f"Click Delete again to delete the integration type {name!r}.")
-            return
+    def _remove(self, name: str) -> None:
         self.ws.types.delete(name)
-        if self.editing == name:
-            self.new()
-        self.refresh()
-        self.feedback.ok(f"Deleted the integration type {name!r}.")
 
     def fill(self) -> None:
         """Fill the description and the parameters from the module's ``CREDENTIALS``."""
