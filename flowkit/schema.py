@@ -233,7 +233,7 @@ def task(
 
     Args:
         params: the task's params, as `Param` objects or their dicts.
-        public_credentials: credential fields whose values may appear in results, e.g. a host or a base URL.
+        public_credentials: credential fields whose values may appear in results, e.g. ``["host"]``.
 
     Example::
 
@@ -254,7 +254,7 @@ def task(
         reason = None if param.default is None else kind_problem(param, param.default)
         if reason:
             raise ValidationError(f"The default of parameter {param.name!r} {reason}.")
-    public = frozenset(public_credentials)
+    public = frozenset([public_credentials] if isinstance(public_credentials, str) else public_credentials)
 
     def mark(fn: F) -> F:
         what = f"{display_name(fn.__module__).removesuffix('.tasks')}.{fn.__name__} params"

@@ -143,6 +143,14 @@ def test_credential_values_are_masked_but_public_ones_kept(demo: fk.Workspace, c
     assert noted["message"] == "hello ***"  # note names no public field: every value is masked
 
 
+def test_one_public_field_may_be_named_as_text(canary: str) -> None:
+    @fk.task(public_credentials="host")
+    def where(credentials: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        return {"success": True, "message": f"{credentials['host']} {credentials['token']}"}
+
+    assert where({"host": "mail.example.org", "token": canary}, {})["message"] == "mail.example.org ***"
+
+
 # -- what the registry sees -----------------------------------------------------------------------
 def test_the_wrapper_keeps_name_docstring_and_declaration(demo: fk.Workspace) -> None:
     spec = demo.registry.task("demo", "send")
