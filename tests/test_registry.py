@@ -716,9 +716,11 @@ def test_reload_while_other_threads_look_up_and_call_tasks(reg: Registry, folder
         thread.start()
     try:
         for version in range(1, 16):
-            (folder / "live" / "tasks.py").write_text(
-                f"def value(credentials, params):\n    return {{'v': {version}}}\n"
-            )
+            # Saved as editors do (write aside, rename over): a reader never sees a half-written file,
+            # which would be a torn read of the user's save, not a registry race.
+            fresh = folder / "live" / ".tasks.py.new"
+            fresh.write_text(f"def value(credentials, params):\n    return {{'v': {version}}}\n")
+            os.replace(fresh, folder / "live" / "tasks.py")
             reg.reload()
     finally:
         stop.set()
