@@ -60,8 +60,19 @@ def command(
     args = list(jupyter_args)
     if args[:1] == ["--"]:
         args = args[1:]
+    if running_as_root() and not any(arg.split("=")[0] in ROOT_FLAGS for arg in args):
+        # JupyterLab refuses to start as root without it; in a container or CI that is the normal case,
+        # and the README's one command must just work there too.
+        args.append("--allow-root")
     argv = [sys.executable, "-m", "jupyterlab", START_NOTEBOOK, *args]
     return argv, env, target
+
+
+ROOT_FLAGS = ("--allow-root", "--ServerApp.allow_root")
+
+
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def launch(

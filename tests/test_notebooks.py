@@ -71,7 +71,10 @@ def test_lab_copies_the_notebooks_once_and_keeps_user_edits(tmp_path: Path) -> N
     assert edited.read_text() == "my edits"
 
 
-def test_lab_command_opens_getting_started_with_a_workspace_in_the_folder(tmp_path: Path) -> None:
+def test_lab_command_opens_getting_started_with_a_workspace_in_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lab, "running_as_root", lambda: False)
     argv, env, cwd = lab.command(tmp_path / "lab", ["--", "--no-browser", "--port=9999"], environ={"PATH": "/bin"})
     assert argv == [sys.executable, "-m", "jupyterlab", "getting_started.ipynb", "--no-browser", "--port=9999"]
     assert cwd == (tmp_path / "lab").resolve()
@@ -91,3 +94,13 @@ def test_flowkit_lab_execs_jupyterlab_with_the_arguments_it_does_not_know(tmp_pa
 
     assert done.stdout.strip() == jupyterlab.__version__
     assert (folder / "getting_started.ipynb").is_file() and (folder / "run_workflow.ipynb").is_file()
+
+
+def test_flowkit_lab_lets_root_start_jupyterlab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab, "running_as_root", lambda: True)
+    argv, _, _ = lab.command(tmp_path, ["--no-browser"])
+    assert argv[-2:] == ["--no-browser", "--allow-root"]
+    argv, _, _ = lab.command(tmp_path, ["--ServerApp.allow_root=False"])
+    assert "--allow-root" not in argv, "a choice the user made is kept"
+    monkeypatch.setattr(lab, "running_as_root", lambda: False)
+    assert "--allow-root" not in lab.command(tmp_path, [])[0]
