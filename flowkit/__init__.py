@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import errors, executors, jobs, testing, ui
+    from .connection import ConnectionReport
     from .engine import Event
     from .errors import FlowkitError, TaskFailed
     from .executors import Executor, InlineExecutor, ThreadExecutor
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 # this package) starts in tens of milliseconds instead of loading networkx,
 # cryptography and TinyDB first.
 _EXPORTS = {
+    "ConnectionReport": "connection",
     "Event": "engine",
     "Executor": "executors",
     "FlowkitError": "errors",
@@ -51,6 +53,7 @@ _EXPORTS = {
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConnectionReport",
     "Event",
     "Executor",
     "FlowkitError",

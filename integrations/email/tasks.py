@@ -208,24 +208,22 @@ def _addresses(value: Any, name: str) -> list[str]:
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Connect, EHLO, STARTTLS as configured, and log in; nothing is sent."""
     timeout = float(params["timeout"])
-    steps: list[dict[str, Any]] = []
-    stage, server = "config", None
+    report, server = flowkit.ConnectionReport(), None
     try:
+        report.step("config")
         server = _settings(credentials)
-        steps.append({"name": "config", "ok": True, "message": f"Server {server.where}, security {server.security}."})
-        stage = "request"
+        report.passed(f"Server {server.where}, security {server.security}.")
+        report.step("request")
         client, how = _open(server, timeout)
-        steps.append({"name": "request", "ok": True, "message": how})
+        report.passed(how)
         try:
-            stage = "auth"
-            steps.append({"name": "auth", "ok": True, "message": _login(client, server)})
+            report.step("auth")
+            report.passed(_login(client, server))
         finally:
             client.close()
     except (TaskFailed, smtplib.SMTPException, OSError) as exc:
-        message = str(exc) if server is None else _explain(exc, server, timeout)
-        steps.append({"name": stage, "ok": False, "message": message})
-    last = steps[-1]
-    return {"success": last["ok"], "message": last["message"], "steps": steps}
+        report.failed(str(exc) if server is None else _explain(exc, server, timeout))
+    return report.result()
 
 
 @flowkit.task(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import builtins
 import datetime
 import fnmatch
 import itertools
@@ -165,12 +164,12 @@ def _entries(root: Path, folder: Path, pattern: str, recursive: bool, hidden: bo
 @flowkit.task(params=[], public_credentials=_PUBLIC_CREDENTIALS)
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check that the root exists, is a folder, and can be written (a temporary file is made and removed)."""
-    steps: builtins.list[dict[str, Any]] = []  # `list` is the task below
-    stage = "config"
-    try:
+    report = flowkit.ConnectionReport()
+    with report:
+        report.step("config")
         root = _root(credentials)
-        steps.append({"name": "config", "ok": True, "message": f"Root folder {root}."})
-        stage = "request"
+        report.passed(f"Root folder {root}.")
+        report.step("request")
         try:
             with tempfile.TemporaryFile(dir=root):
                 pass
@@ -178,12 +177,8 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
             raise TaskFailed(f"The root {root} cannot be written: {exc.strerror}.") from exc
         with os.scandir(root) as scan:
             count = sum(1 for _ in scan)
-        message = f"The root is a writable folder holding {count} item(s)."
-        steps.append({"name": "request", "ok": True, "message": message})
-    except TaskFailed as exc:
-        steps.append({"name": stage, "ok": False, "message": str(exc)})
-    last = steps[-1]
-    return {"success": last["ok"], "message": last["message"], "steps": steps}
+        report.passed(f"The root is a writable folder holding {count} item(s).")
+    return report.result()
 
 
 @flowkit.task(

@@ -238,21 +238,18 @@ def _issue_view(issue: dict[str, Any]) -> Result:
 )
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the token: GET /user, and report who it is and its scopes."""
-    steps: list[dict[str, Any]] = []
-    stage = "config"
-    try:
+    report = flowkit.ConnectionReport()
+    with report:
+        report.step("config")
         with _GitHub(credentials, float(params["timeout"])) as api:
-            steps.append({"name": "config", "ok": True, "message": f"Using the API at {api.base}."})
-            stage = "auth"
+            report.passed(f"Using the API at {api.base}.")
+            report.step("auth")
             response = api.call("GET", "/user", what="user for this token")
             login = (_parse(response) or {}).get("login", "?")
             scopes = response.headers.get("X-OAuth-Scopes")
             extra = f" (scopes: {scopes})" if scopes else ""
-            steps.append({"name": "auth", "ok": True, "message": f"Authenticated as {login}{extra}."})
-    except TaskFailed as exc:
-        steps.append({"name": stage, "ok": False, "message": str(exc)})
-    last = steps[-1]
-    return {"success": last["ok"], "message": last["message"], "steps": steps}
+            report.passed(f"Authenticated as {login}{extra}.")
+    return report.result()
 
 
 @flowkit.task(

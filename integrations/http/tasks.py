@@ -215,9 +215,9 @@ def _send(credentials: dict[str, Any], method: str, url: str, *, timeout: float,
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the credentials are complete and, when base_url is set, that a GET of it is not refused."""
     timeout = float(params["timeout"])
-    steps: list[dict[str, Any]] = []
-    stage = "config"
-    try:
+    report = flowkit.ConnectionReport()
+    with report:
+        report.step("config")
         auth, header = _auth(credentials)
         base = credentials.get("base_url")
         _target(credentials, str(base or "http://localhost"), signed=False)
@@ -227,20 +227,20 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
             how = f"Basic auth as {credentials.get('username')}"
         else:
             how = "a bearer token" if credentials.get("token") else f"an API key in {header}"
-        steps.append({"name": "config", "ok": True, "message": f"Credentials complete: {how}."})
+        report.passed(f"Credentials complete: {how}.")
         if base:
-            stage = "request"
+            report.step("request")
             with _send(credentials, "GET", str(base), timeout=timeout) as response:
                 status = f"{response.status_code} {response.reason}"
             if response.status_code in (401, 403):
-                stage = "auth"
+                report.step("auth")
                 raise TaskFailed(f"GET {base} answered {status}: the server refused the credentials.")
-            ok = response.status_code < 500
-            steps.append({"name": "request", "ok": ok, "message": f"GET {base} answered {status}."})
-    except TaskFailed as exc:
-        steps.append({"name": stage, "ok": False, "message": str(exc)})
-    last = steps[-1]
-    return {"success": last["ok"], "message": last["message"], "steps": steps}
+            # A 4xx other than a refusal still shows the server answers; a 5xx does not.
+            if response.status_code < 500:
+                report.passed(f"GET {base} answered {status}.")
+            else:
+                report.failed(f"GET {base} answered {status}.")
+    return report.result()
 
 
 @flowkit.task(

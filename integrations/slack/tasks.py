@@ -240,9 +240,9 @@ def _clip(text: str, limit: int) -> str:
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the credentials: auth.test with the bot token, and that the webhook exists (nothing is posted)."""
     timeout = float(params["timeout"])
-    steps: list[dict[str, Any]] = []
-    stage = "config"
+    report = flowkit.ConnectionReport()
     try:
+        report.step("config")
         token, hook = credentials.get("bot_token"), credentials.get("webhook_url")
         if not token and not hook:
             raise TaskFailed("Set bot_token, webhook_url, or both.")
@@ -250,24 +250,22 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         if hook:
             _webhook_url(credentials)
         present = " and ".join(name for name, value in (("bot_token", token), ("webhook_url", hook)) if value)
-        steps.append({"name": "config", "ok": True, "message": f"Credentials present: {present}."})
+        report.passed(f"Credentials present: {present}.")
         if client is not None:
-            stage = "auth"
+            report.step("auth")
             who = client.auth_test()
-            message = f"The bot token works: {who.get('user')} in {who.get('team')}."
-            steps.append({"name": "auth", "ok": True, "message": message})
+            report.passed(f"The bot token works: {who.get('user')} in {who.get('team')}.")
         if hook:
-            stage = "request"
+            report.step("request")
             # A post without text: Slack answers no_text for a live webhook and posts nothing.
             response = _webhook_send(credentials, timeout, {"text": ""})
             code = (response.body or "").strip()
             if response.status_code != 200 and code not in _WEBHOOK_ALIVE:
                 raise TaskFailed(_WEBHOOK_ERRORS.get(code, f"Slack refused the webhook (HTTP {response.status_code})."))
-            steps.append({"name": "request", "ok": True, "message": "The webhook exists (checked without posting)."})
+            report.passed("The webhook exists (checked without posting).")
     except (TaskFailed, SlackClientError, OSError) as exc:
-        steps.append({"name": stage, "ok": False, "message": _explain(exc, credentials, params)})
-    last = steps[-1]
-    return {"success": last["ok"], "message": last["message"], "steps": steps}
+        report.failed(_explain(exc, credentials, params))
+    return report.result()
 
 
 @flowkit.task(

@@ -138,12 +138,12 @@ def _explain(exc: sqlite3.Error, timeout: float, *, writes: bool) -> str:
 )
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Open the database and count its tables (a missing file with create set is reported, not made)."""
-    steps: list[dict[str, Any]] = []
-    stage = "config"
+    report = flowkit.ConnectionReport()
     try:
+        report.step("config")
         path = _database(credentials)
-        steps.append({"name": "config", "ok": True, "message": f"Database file {path}."})
-        stage = "request"
+        report.passed(f"Database file {path}.")
+        report.step("request")
         if str(path) == MEMORY:
             message = f"An in-memory database (SQLite {sqlite3.sqlite_version}): each task starts with an empty one."
         elif not path.exists():
@@ -153,13 +153,12 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
                 (tables,) = connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
             access = "read-only" if credentials.get("read_only") else "read-write"
             message = f"Opened {path.name} ({access}): {tables} table(s), SQLite {sqlite3.sqlite_version}."
-        steps.append({"name": "request", "ok": True, "message": message})
+        report.passed(message)
     except TaskFailed as exc:
-        steps.append({"name": stage, "ok": False, "message": str(exc)})
+        report.failed(str(exc))
     except sqlite3.Error as exc:
-        steps.append({"name": stage, "ok": False, "message": _explain(exc, float(params["timeout"]), writes=False)})
-    last = steps[-1]
-    return {"success": last["ok"], "message": last["message"], "steps": steps}
+        report.failed(_explain(exc, float(params["timeout"]), writes=False))
+    return report.result()
 
 
 @flowkit.task(
