@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import errors, executors, jobs, testing, ui
+    from .authoring import task
     from .connection import ConnectionReport
     from .engine import Event
     from .errors import FlowkitError, TaskFailed
     from .executors import Executor, InlineExecutor, ThreadExecutor
     from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
     from .recording import record
-    from .schema import task
     from .validation import Problem
     from .workspace import Workspace
 
@@ -47,7 +47,7 @@ _EXPORTS = {
     "Workflow": "model",
     "Workspace": "workspace",
     "record": "recording",
-    "task": "schema",
+    "task": "authoring",
 }
 
 __version__ = "0.1.0"
