@@ -231,9 +231,10 @@ class Store:
             ) from None
 
     def sweep(self) -> list[Path]:
-        with self.locked():
-            folders = (self.root, self.runs.folder, self.runs.snapshots)
-            return [path for folder in folders for path in sweep_temp_files(folder)]
+        """Remove temp files of writers that died. No lock: a temp file whose writer's pid is
+        dead cannot be a write in progress, so opening a workspace never waits behind one."""
+        folders = (self.root, self.runs.folder, self.runs.snapshots)
+        return [path for folder in folders for path in sweep_temp_files(folder)]
 
     def _table(self, collection: str) -> Table:
         # A fresh TinyDB (and storage) per read or transaction: TinyDB caches
