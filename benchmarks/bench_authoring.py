@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import textwrap
 import time
 import timeit
 from pathlib import Path
 from typing import Any
+
+from benchkit import bench_workspace
 
 import flowkit as fk
 
@@ -63,15 +64,8 @@ def one_call() -> None:
 
 def one_node() -> None:
     with tempfile.TemporaryDirectory() as folder:
-        ws = fk.Workspace(Path(folder) / "ws")
-        module = ws.path / "integrations" / "bench"
-        module.mkdir(parents=True)
-        (module / "tasks.py").write_text(textwrap.dedent(MODULE))
-        (module / "__init__.py").write_text("from .tasks import *\n")
-        ws.registry.reload()
-        ws.types.create("bench", params=[fk.Param("token", kind="password"), fk.Param("webhook_url", kind="password"),
-                                         fk.Param("base_url")])
-        ws.integrations.create("Bench", type="bench", credentials=CREDENTIALS)
+        params = [fk.Param("token", kind="password"), fk.Param("webhook_url", kind="password"), fk.Param("base_url")]
+        ws = bench_workspace(Path(folder), MODULE, params=params, credentials=CREDENTIALS)
         flows = {}
         for task in ("bare", "decorated"):
             flows[task] = fk.Workflow(task)

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchkit import bench_workspace
+
 import flowkit as fk
 from flowkit.executors import ThreadExecutor
 
@@ -89,16 +91,7 @@ def calibrate(seconds: float) -> int:
 
 
 def setup(root: Path) -> fk.Workspace:
-    os.environ.setdefault("FLOWKIT_CONFIG_DIR", str(root / "config"))
-    ws = fk.Workspace(root / "workspace")
-    module = ws.path / "integrations" / "bench"
-    module.mkdir(parents=True)
-    (module / "__init__.py").write_text("from .tasks import noop, spin\n\n__all__ = ['noop', 'spin']\n")
-    (module / "tasks.py").write_text(TASKS)
-    ws.registry.reload()
-    ws.types.create("bench", params=[fk.Param("token", kind="password")])
-    ws.integrations.create("Bench", type="bench", credentials={"token": "bench-secret-value"})
-    return ws
+    return bench_workspace(root, TASKS)
 
 
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> float:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from benchkit import bench_workspace
 
 import flowkit as fk
 
@@ -55,15 +56,7 @@ def noop(credentials: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
 
 def setup(root: Path) -> fk.Workspace:
-    ws = fk.Workspace(root / "ws")
-    folder = ws.path / "integrations" / "bench"
-    folder.mkdir(parents=True)
-    (folder / "tasks.py").write_text(TASKS)
-    (folder / "__init__.py").write_text("from .tasks import *  # noqa: F401,F403\n")
-    ws.registry.reload()
-    ws.types.create("bench", params=[fk.Param("token", kind="password")])
-    ws.integrations.create("Bench", type="bench", credentials={"token": "bench-secret-value"})
-    return ws
+    return bench_workspace(root, TASKS)
 
 
 def layered(name: str, layers: int, width: int, task: str = "noop", params: dict[str, Any] | None = None,

@@ -18,7 +18,6 @@ measured side by side in this one process, alternating, and compared by medians:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 import papermill
+from benchkit import bench_workspace
 
 import flowkit as fk
 from flowkit import jobs
@@ -40,15 +40,7 @@ def echo(credentials, params):
 
 
 def setup(root: Path) -> fk.Workspace:
-    os.environ.setdefault("FLOWKIT_CONFIG_DIR", str(root / "config"))
-    ws = fk.Workspace(root / "workspace")
-    module = ws.path / "integrations" / "bench"
-    module.mkdir(parents=True)
-    (module / "__init__.py").write_text("from .tasks import echo\n\n__all__ = ['echo']\n")
-    (module / "tasks.py").write_text(TASKS)
-    ws.registry.reload()
-    ws.types.create("bench", description="benchmark", params=[fk.Param("token", kind="password")])
-    ws.integrations.create("Bench", type="bench", credentials={"token": "bench-secret-value"})
+    ws = bench_workspace(root, TASKS)
     wf = fk.Workflow("one node")
     wf.add_node("echo", integration="Bench", task="echo", params={"value": "{{ inputs.n }}"})
     ws.workflows.save(wf)
