@@ -31,7 +31,7 @@ CREDENTIALS = {
     "base_url": "https://api.example.com/",
 }
 PARAMS = [fk.Param("channel", required=True), fk.Param("count", kind="integer", default=1)]
-MODULE = '''
+MODULE = """
 import flowkit as fk
 
 
@@ -43,7 +43,7 @@ def bare(credentials, params):
          public_credentials=["base_url"])
 def decorated(credentials, params):
     return {"success": True, "message": "sent to " + params["channel"], "count": params["count"]}
-'''
+"""
 
 
 def bare(credentials: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

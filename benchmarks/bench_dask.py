@@ -140,14 +140,18 @@ def main() -> None:
     median = statistics.median
     # Other processes take cores from the 2 workers: the machine's load is part of the result.
     print(f"load average at start {load[0]:.1f}, at end {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
-    print(f"{nodes}-node layered DAG ({LAYERS} layers of {WIDTH}), {args.task_ms:.0f} ms CPU-bound tasks, "
-          f"2 Dask worker processes; medians of {args.repeats} (overhead: {args.repeats * 3})")
+    print(
+        f"{nodes}-node layered DAG ({LAYERS} layers of {WIDTH}), {args.task_ms:.0f} ms CPU-bound tasks, "
+        f"2 Dask worker processes; medians of {args.repeats} (overhead: {args.repeats * 3})"
+    )
     print(f"  threads                 {median(cpu_threads):7.2f} s")
     print(f"  flowkit on Dask         {median(cpu_dask):7.2f} s")
     print(f"  raw Dask client.submit  {median(cpu_raw):7.2f} s")
     print(f"1. Dask ÷ threads (CPU-bound):              {median(cpu_dask) / median(cpu_threads):.2f}  (goal ≤ 0.6)")
-    print(f"   per node: flowkit on Dask {median(idle_dask) / nodes * 1e3:.2f} ms, "
-          f"raw client.submit {median(idle_raw) / nodes * 1e3:.2f} ms (no-op tasks)")
+    print(
+        f"   per node: flowkit on Dask {median(idle_dask) / nodes * 1e3:.2f} ms, "
+        f"raw client.submit {median(idle_raw) / nodes * 1e3:.2f} ms (no-op tasks)"
+    )
     print(f"2. per-node overhead, flowkit ÷ raw Dask:   {median(idle_dask) / median(idle_raw):.2f}  (goal ≤ 1.5)")
     print(f"3. CPU DAG, flowkit on Dask ÷ raw Dask:     {median(cpu_dask) / median(cpu_raw):.2f}")
 

@@ -37,7 +37,7 @@ from benchkit import bench_workspace
 
 import flowkit as fk
 
-TASKS = '''
+TASKS = """
 import time
 
 
@@ -48,7 +48,7 @@ def noop(credentials, params):
 def nap(credentials, params):
     time.sleep(params["seconds"])
     return {"success": True, "message": "slept"}
-'''
+"""
 
 
 def noop(credentials: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +59,14 @@ def setup(root: Path) -> fk.Workspace:
     return bench_workspace(root, TASKS)
 
 
-def layered(name: str, layers: int, width: int, task: str = "noop", params: dict[str, Any] | None = None,
-            timeout: float | None = None) -> fk.Workflow:
+def layered(
+    name: str,
+    layers: int,
+    width: int,
+    task: str = "noop",
+    params: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> fk.Workflow:
     """`layers` × `width` nodes, each depending on every node of the layer before."""
     wf = fk.Workflow(name)
     for layer in range(layers):
@@ -140,11 +146,17 @@ def overhead(ws: fk.Workspace, repeats: int) -> None:
         templated.add_node(f"n{index}", integration="Bench", task="noop", params=params)
         if index:
             templated.graph.add_edge(f"n{index - 1}", f"n{index}")
-    extra = medians({"templated": run_ok(ws, templated, executor="inline"),
-                     "inline chain": run_ok(ws, chain, executor="inline")}, repeats)
+    extra = medians(
+        {"templated": run_ok(ws, templated, executor="inline"), "inline chain": run_ok(ws, chain, executor="inline")},
+        repeats,
+    )
     line("for reference: inline chain where each node reads its parent's", extra["templated"] / size * 1e6, "µs")
-    line("  result through a template ({{ n1.message }})", extra["templated"] / extra["inline chain"], "×",
-         "of the plain inline chain")
+    line(
+        "  result through a template ({{ n1.message }})",
+        extra["templated"] / extra["inline chain"],
+        "×",
+        "of the plain inline chain",
+    )
 
 
 def parallel(ws: fk.Workspace, repeats: int) -> None:
@@ -178,8 +190,10 @@ def timeouts(ws: fk.Workspace, repeats: int) -> None:
     size = 20
     plain, limited = layered("plain", 1, size), layered("limited", 1, size, timeout=30)
     ws.run(limited, executor="inline")  # the fork server starts once per process (reported below)
-    got = medians({"with timeout": run_ok(ws, limited, executor="inline"),
-                   "without": run_ok(ws, plain, executor="inline")}, repeats)
+    got = medians(
+        {"with timeout": run_ok(ws, limited, executor="inline"), "without": run_ok(ws, plain, executor="inline")},
+        repeats,
+    )
     print(f"4. the price of a timeout: {size} independent no-op nodes, inline (one at a time)")
     line("per node with a timeout (child process)", got["with timeout"] / size * 1e3, "ms")
     line("per node without", got["without"] / size * 1e3, "ms")
@@ -188,8 +202,10 @@ def timeouts(ws: fk.Workspace, repeats: int) -> None:
 
 def server_start() -> float:
     """Seconds to start the fork server (once per process), measured in a fresh interpreter."""
-    code = ("import time, flowkit.childprocess as c; t = time.perf_counter(); c.ensure_server(); "
-            "print(time.perf_counter() - t)")
+    code = (
+        "import time, flowkit.childprocess as c; t = time.perf_counter(); c.ensure_server(); "
+        "print(time.perf_counter() - t)"
+    )
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return float(done.stdout)
 

@@ -86,8 +86,9 @@ def main() -> None:
             assert result.ok, result.error
 
         def bare() -> None:
-            papermill.execute_notebook(str(notebook), str(root / "bare.ipynb"), kernel_name="python3",
-                                       progress_bar=False, execution_timeout=60)
+            papermill.execute_notebook(
+                str(notebook), str(root / "bare.ipynb"), kernel_name="python3", progress_bar=False, execution_timeout=60
+            )
 
         job(), bare()  # warm both paths (imports, first kernel)
         job_times, bare_times = [], []

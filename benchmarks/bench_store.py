@@ -44,8 +44,12 @@ def sample_run(workflow: str = "Nightly report", nodes: int = 10) -> fk.Run:
     run = fk.Run(workflow=workflow, inputs={"day": "2026-01-01", "team": "ops"}, status="success")
     for i in range(nodes):
         run.nodes[f"step_{i}"] = fk.NodeRun(
-            f"step_{i}", status="success", attempts=1, started_at=run.started_at + i,
-            finished_at=run.started_at + i + 0.25, params={"channel": "#ops", "n": i},
+            f"step_{i}",
+            status="success",
+            attempts=1,
+            started_at=run.started_at + i,
+            finished_at=run.started_at + i + 0.25,
+            params={"channel": "#ops", "n": i},
             result={"success": True, "message": f"step {i} done", "items": list(range(20))},
         )
     run.finished_at = run.started_at + nodes
@@ -103,19 +107,31 @@ def measure_runs(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
         def action() -> None:
             run.id = new_run_id()
             ws.runs.save(run)
+
         return action
 
-    saves = alternate(repeats * 3, small=save(small), large=save(large),
-                      append=lambda: fsync_append(baseline, line))
+    saves = alternate(repeats * 3, small=save(small), large=save(large), append=lambda: fsync_append(baseline, line))
     lists = alternate(repeats * 3, small=lambda: small.runs.list(limit=20), large=lambda: large.runs.list(limit=20))
     assert len(large.runs.list(limit=20)) == 20
     return [
-        ("save a run: 10,000 stored ÷ 100 stored", saves["large"] / saves["small"], "≤ 1.5",
-         f"{saves['large'] * 1e3:.2f} ms vs {saves['small'] * 1e3:.2f} ms"),
-        ("save a run ÷ fsync'd JSON-lines append", saves["large"] / saves["append"], "≤ 5",
-         f"{saves['large'] * 1e3:.2f} ms vs {saves['append'] * 1e3:.2f} ms"),
-        ("list 20 newest runs: 10,000 stored ÷ 100", lists["large"] / lists["small"], "≤ 2",
-         f"{lists['large'] * 1e3:.2f} ms vs {lists['small'] * 1e3:.2f} ms"),
+        (
+            "save a run: 10,000 stored ÷ 100 stored",
+            saves["large"] / saves["small"],
+            "≤ 1.5",
+            f"{saves['large'] * 1e3:.2f} ms vs {saves['small'] * 1e3:.2f} ms",
+        ),
+        (
+            "save a run ÷ fsync'd JSON-lines append",
+            saves["large"] / saves["append"],
+            "≤ 5",
+            f"{saves['large'] * 1e3:.2f} ms vs {saves['append'] * 1e3:.2f} ms",
+        ),
+        (
+            "list 20 newest runs: 10,000 stored ÷ 100",
+            lists["large"] / lists["small"],
+            "≤ 2",
+            f"{lists['large'] * 1e3:.2f} ms vs {lists['small'] * 1e3:.2f} ms",
+        ),
     ]
 
 
@@ -126,14 +142,19 @@ def fill_collections(ws: fk.Workspace, count: int) -> None:
     integrations = []
     for i in range(count):
         token, key_id = ring.encrypt({"token": f"token-{i:06d}-" + "x" * 40})
-        integrations.append({"name": f"Integration {i}", "type": "demo", "fields": ["token"],
-                             "secret": token, "key_id": key_id})
+        integrations.append(
+            {"name": f"Integration {i}", "type": "demo", "fields": ["token"], "secret": token, "key_id": key_id}
+        )
     workflows = []
     for i in range(count):
         wf = fk.Workflow(f"Workflow {i}", "Five steps")
         for n in range(5):
-            wf.add_node(f"step_{n}", integration=f"Integration {(i + n) % count}", task="ping",
-                        params={"text": f"{{{{ inputs.who }}}} {n}", "n": n})
+            wf.add_node(
+                f"step_{n}",
+                integration=f"Integration {(i + n) % count}",
+                task="ping",
+                params={"text": f"{{{{ inputs.who }}}} {n}", "n": n},
+            )
             if n:
                 wf.connect(f"step_{n - 1}", f"step_{n}")
         workflows.append({**wf.to_dict(), "version": 1})
@@ -153,15 +174,22 @@ def measure_open(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
         assert len(ws.workflows.list()) == 1_000
 
     times = alternate(repeats, open=lambda: fk.Workspace(path), open_and_list=open_and_list)
-    code = (f"import flowkit as fk; ws = fk.Workspace({str(path)!r}); "
-            "assert len(ws.integrations.list()) == 1000 and len(ws.workflows.list()) == 1000")
-    cold = statistics.median(timed(lambda: subprocess.run([sys.executable, "-c", code], check=True))
-                             for _ in range(max(3, repeats // 2)))
+    code = (
+        f"import flowkit as fk; ws = fk.Workspace({str(path)!r}); "
+        "assert len(ws.integrations.list()) == 1000 and len(ws.workflows.list()) == 1000"
+    )
+    cold = statistics.median(
+        timed(lambda: subprocess.run([sys.executable, "-c", code], check=True)) for _ in range(max(3, repeats // 2))
+    )
     size = sum(p.stat().st_size for p in path.glob("*.json")) / 1e6
     return [
         ("open a workspace (Workspace(path))", times["open"] * 1e3, "ms", ""),
-        ("open + list 1,000 integrations and 1,000 workflows", times["open_and_list"] * 1e3, "ms",
-         f"{size:.1f} MB of JSON"),
+        (
+            "open + list 1,000 integrations and 1,000 workflows",
+            times["open_and_list"] * 1e3,
+            "ms",
+            f"{size:.1f} MB of JSON",
+        ),
         ("the same in a fresh process (import included)", cold * 1e3, "ms", ""),
     ]
 
@@ -173,8 +201,14 @@ def measure_cli(repeats: int) -> list[tuple[str, float, str, str]]:
         help=lambda: subprocess.run([script, "--help"], check=True, capture_output=True),
         bare=lambda: subprocess.run([sys.executable, "-c", "pass"], check=True, capture_output=True),
     )
-    return [("cold `flowkit --help` ÷ `python -c pass`", times["help"] / times["bare"], "report",
-             f"{times['help'] * 1e3:.0f} ms vs {times['bare'] * 1e3:.0f} ms")]
+    return [
+        (
+            "cold `flowkit --help` ÷ `python -c pass`",
+            times["help"] / times["bare"],
+            "report",
+            f"{times['help'] * 1e3:.0f} ms vs {times['bare'] * 1e3:.0f} ms",
+        )
+    ]
 
 
 def measure_tinydb(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
@@ -188,8 +222,14 @@ def measure_tinydb(root: Path, repeats: int) -> list[tuple[str, float, str, str]
     small, large = database(100), database(10_000)
     doc = sample_run().summary()
     times = alternate(repeats, small=lambda: small.insert(doc), large=lambda: large.insert(doc))
-    return [("reference: default TinyDB insert, 10,000 docs ÷ 100", times["large"] / times["small"], "reference",
-             f"{times['large'] * 1e3:.2f} ms vs {times['small'] * 1e3:.2f} ms (what RunStore avoids)")]
+    return [
+        (
+            "reference: default TinyDB insert, 10,000 docs ÷ 100",
+            times["large"] / times["small"],
+            "reference",
+            f"{times['large'] * 1e3:.2f} ms vs {times['small'] * 1e3:.2f} ms (what RunStore avoids)",
+        )
+    ]
 
 
 def main() -> None:

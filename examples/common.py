@@ -25,16 +25,21 @@ def workspace(path: str | Path | None) -> Iterator[fk.Workspace]:
 
 def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--workspace", "-w", metavar="DIR",
-                        help="run in this workspace folder (default: a temporary one, removed afterwards)")
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        help="run in this workspace folder (default: a temporary one, removed afterwards)",
+    )
     return parser.parse_args(argv)
 
 
 def install_example_integration(ws: fk.Workspace, name: str) -> None:
     """Copy ``examples/integrations/<name>`` into the workspace's ``integrations/`` folder, as a user would."""
     target = ws.path / "integrations" / name
-    shutil.copytree(EXAMPLES / "integrations" / name, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        EXAMPLES / "integrations" / name, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+    )
     ws.registry.reload()
 
 

@@ -29,22 +29,46 @@ def build(ws: fk.Workspace) -> str:
     ensure_type(ws, "notebook")
     ensure_type(ws, "sqlite")
     ensure_integration(ws, "Notebooks", type="notebook", credentials={"root": str(notebooks)})
-    ensure_integration(ws, "Measurements DB", type="sqlite",
-                       credentials={"database": str(ws.path / "example-data" / "measurements.db"), "create": True})
+    ensure_integration(
+        ws,
+        "Measurements DB",
+        type="sqlite",
+        credentials={"database": str(ws.path / "example-data" / "measurements.db"), "create": True},
+    )
     (ws.path / "example-data").mkdir(exist_ok=True)
 
     wf = fk.Workflow(WORKFLOW, "Summarise measurements in a notebook, then store the summary")
-    wf.add_node("measure", integration="Notebooks", task="run_notebook",
-                params={"notebook": "stats.ipynb", "parameters": {"values": "{{ inputs.values }}", "unit": "ms"},
-                        "timeout": 120})
-    wf.add_node("create", integration="Measurements DB", task="execute",
-                params={"sql": "CREATE TABLE IF NOT EXISTS summaries (count INTEGER, mean REAL, maximum REAL)"})
-    wf.add_node("store", integration="Measurements DB", task="execute",
-                params={"sql": "INSERT INTO summaries VALUES (?, ?, ?)",
-                        "parameters": ["{{ measure.values.count }}", "{{ measure.values.mean }}",
-                                       "{{ measure.values.maximum }}"]})
-    wf.add_node("history", integration="Measurements DB", task="query",
-                params={"sql": "SELECT COUNT(*) AS runs, ROUND(AVG(mean), 3) AS mean_of_means FROM summaries"})
+    wf.add_node(
+        "measure",
+        integration="Notebooks",
+        task="run_notebook",
+        params={
+            "notebook": "stats.ipynb",
+            "parameters": {"values": "{{ inputs.values }}", "unit": "ms"},
+            "timeout": 120,
+        },
+    )
+    wf.add_node(
+        "create",
+        integration="Measurements DB",
+        task="execute",
+        params={"sql": "CREATE TABLE IF NOT EXISTS summaries (count INTEGER, mean REAL, maximum REAL)"},
+    )
+    wf.add_node(
+        "store",
+        integration="Measurements DB",
+        task="execute",
+        params={
+            "sql": "INSERT INTO summaries VALUES (?, ?, ?)",
+            "parameters": ["{{ measure.values.count }}", "{{ measure.values.mean }}", "{{ measure.values.maximum }}"],
+        },
+    )
+    wf.add_node(
+        "history",
+        integration="Measurements DB",
+        task="query",
+        params={"sql": "SELECT COUNT(*) AS runs, ROUND(AVG(mean), 3) AS mean_of_means FROM summaries"},
+    )
     wf.connect("measure", "store")
     wf.connect("create", "store")
     wf.connect("store", "history")

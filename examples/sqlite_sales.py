@@ -28,17 +28,40 @@ def build(ws: fk.Workspace) -> str:
     ensure_integration(ws, "Sales DB", type="sqlite", credentials={"database": str(database), "create": True})
 
     wf = fk.Workflow(WORKFLOW, "Load sales rows, total them per region, list the best region's biggest sales")
-    wf.add_node("create", integration="Sales DB", task="execute",
-                params={"sql": "CREATE TABLE IF NOT EXISTS sales (region TEXT NOT NULL, amount REAL NOT NULL)"})
-    wf.add_node("load", integration="Sales DB", task="execute",
-                params={"sql": "INSERT INTO sales (region, amount) VALUES (?, ?)", "many": True,
-                        "parameters": "{{ inputs.sales }}"})
-    wf.add_node("totals", integration="Sales DB", task="query",
-                params={"sql": "SELECT region, ROUND(SUM(amount), 2) AS total, COUNT(*) AS orders "
-                               "FROM sales GROUP BY region ORDER BY total DESC"})
-    wf.add_node("top", integration="Sales DB", task="query",
-                params={"sql": "SELECT amount FROM sales WHERE region = ? ORDER BY amount DESC LIMIT 3",
-                        "parameters": ["{{ totals.rows[0].region }}"]})
+    wf.add_node(
+        "create",
+        integration="Sales DB",
+        task="execute",
+        params={"sql": "CREATE TABLE IF NOT EXISTS sales (region TEXT NOT NULL, amount REAL NOT NULL)"},
+    )
+    wf.add_node(
+        "load",
+        integration="Sales DB",
+        task="execute",
+        params={
+            "sql": "INSERT INTO sales (region, amount) VALUES (?, ?)",
+            "many": True,
+            "parameters": "{{ inputs.sales }}",
+        },
+    )
+    wf.add_node(
+        "totals",
+        integration="Sales DB",
+        task="query",
+        params={
+            "sql": "SELECT region, ROUND(SUM(amount), 2) AS total, COUNT(*) AS orders "
+            "FROM sales GROUP BY region ORDER BY total DESC"
+        },
+    )
+    wf.add_node(
+        "top",
+        integration="Sales DB",
+        task="query",
+        params={
+            "sql": "SELECT amount FROM sales WHERE region = ? ORDER BY amount DESC LIMIT 3",
+            "parameters": ["{{ totals.rows[0].region }}"],
+        },
+    )
     wf.connect("create", "load")
     wf.connect("load", "totals")
     wf.connect("totals", "top")

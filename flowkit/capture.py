@@ -98,7 +98,7 @@ class _TaskLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         log = getattr(_local, "log", None)
         if log is not None:
-            name = record.name[len(_PLUGIN_PREFIX):] if record.name.startswith(_PLUGIN_PREFIX) else record.name
+            name = record.name[len(_PLUGIN_PREFIX) :] if record.name.startswith(_PLUGIN_PREFIX) else record.name
             line = f"{record.levelname} {name}: {record.getMessage()}\n"
             details = record.exc_text or ""
             if not details and record.exc_info:
@@ -139,8 +139,9 @@ def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
 
 
 def _install() -> None:
-    _saved.update(stdout=sys.stdout, stderr=sys.stderr, factory=logging.getLogRecordFactory(),
-                  handler=_TaskLogHandler())
+    _saved.update(
+        stdout=sys.stdout, stderr=sys.stderr, factory=logging.getLogRecordFactory(), handler=_TaskLogHandler()
+    )
     sys.stdout = _StreamProxy(sys.stdout)  # type: ignore[assignment]
     sys.stderr = _StreamProxy(sys.stderr)  # type: ignore[assignment]
     logging.setLogRecordFactory(_redacting_factory)

@@ -68,7 +68,8 @@ class TypeCollection:
         if module.credentials is None:
             raise CredentialsError(f"Integration module {name!r} declares no CREDENTIALS.")
         return self.create(
-            name, description=description if description is not None else module.description,
+            name,
+            description=description if description is not None else module.description,
             params=module.credentials,
         )
 
@@ -103,8 +104,7 @@ class TypeCollection:
         return IntegrationType.from_dict(doc)
 
     def list(self) -> list[IntegrationType]:
-        return sorted((IntegrationType.from_dict(d) for d in self._ws.store.all(self.collection)),
-                      key=lambda t: t.name)
+        return sorted((IntegrationType.from_dict(d) for d in self._ws.store.all(self.collection)), key=lambda t: t.name)
 
     def delete(self, name: str) -> None:
         """Delete a type no integration uses."""
@@ -236,14 +236,16 @@ class IntegrationCollection:
             raise ValidationError("Name a saved integration, or give type= and credentials= to test.")
         try:
             what = f"Credentials of {name!r}" if name else f"Credentials for type {type_name!r}"
-            values = validate_values(self._ws.types.get(type_name).params, values, what=what,
-                                     error=CredentialsError)
+            values = validate_values(self._ws.types.get(type_name).params, values, what=what, error=CredentialsError)
         except CredentialsError as exc:
             return {"success": False, "message": str(exc)}
         module = self._ws.registry.module(type_name)
         if "test_connection" not in module.tasks:
-            return {"success": False, "message": f"The integration module {type_name!r} has no test_connection "
-                                                 "task; add `def test_connection(credentials, params)` to it."}
+            return {
+                "success": False,
+                "message": f"The integration module {type_name!r} has no test_connection "
+                "task; add `def test_connection(credentials, params)` to it.",
+            }
         remember(type_name, module.location, {task: spec.func for task, spec in module.tasks.items()})
         outcome = call_task(type_name, module.location, "test_connection", values, {}, timeout)
         result = outcome["result"] if isinstance(outcome["result"], dict) else {}
@@ -261,7 +263,8 @@ class IntegrationCollection:
         with self._ws.store.locked():
             self.get(name)
             users = sorted(
-                wf["name"] for wf in self._ws.store.all("workflows")
+                wf["name"]
+                for wf in self._ws.store.all("workflows")
                 if any(node["integration"] == name for node in wf.get("nodes", []))
             )
             if users:
@@ -307,9 +310,7 @@ class WorkflowCollection:
         errors = [p for p in problems if p[0] == "error"]
         if errors:
             listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
-            raise WorkflowInvalid(
-                f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems
-            )
+            raise WorkflowInvalid(f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems)
         with self._ws.store.transaction(self.collection) as table:
             current = table.get(Query().name == workflow.name)
             version = int(current["version"]) + 1 if current else 1

@@ -85,8 +85,9 @@ def ensure_server() -> None:
     probe.join()
 
 
-def child_main(writer: Any, module: str, location: str, task: str, credentials: dict[str, Any],
-               params: dict[str, Any]) -> None:
+def child_main(
+    writer: Any, module: str, location: str, task: str, credentials: dict[str, Any], params: dict[str, Any]
+) -> None:
     """The child's body: run the call with its output caught, send the outcome back."""
     with contextlib.suppress(OSError):
         os.setsid()  # its own process group: the whole group is killed on timeout
@@ -127,8 +128,9 @@ def call_in_child(
     name = f"{module}.{task}"
     ensure_server()
     reader, writer = multiprocessing.Pipe(duplex=False)
-    process = TaskProcess(target=child_main, args=(writer, module, location, task, credentials, params),
-                          name=f"flowkit {name}")
+    process = TaskProcess(
+        target=child_main, args=(writer, module, location, task, credentials, params), name=f"flowkit {name}"
+    )
     deadline = time.monotonic() + timeout
     process.start()
     writer.close()

@@ -45,8 +45,10 @@ def _print_json(value: Any) -> None:
 
 # -- types ---------------------------------------------------------------------
 def types_list(args: argparse.Namespace) -> int:
-    rows = [{"name": t.name, "params": ", ".join(p.name for p in t.params), "description": t.description}
-            for t in _workspace(args).types.list()]
+    rows = [
+        {"name": t.name, "params": ", ".join(p.name for p in t.params), "description": t.description}
+        for t in _workspace(args).types.list()
+    ]
     print(_table(rows, ["name", "params", "description"]))
     return 0
 
@@ -86,8 +88,10 @@ def types_delete(args: argparse.Namespace) -> int:
 
 # -- integrations ----------------------------------------------------------------
 def integrations_list(args: argparse.Namespace) -> int:
-    rows = [{"name": i.name, "type": i.type, "fields": ", ".join(i.credentials)}
-            for i in _workspace(args).integrations.list()]
+    rows = [
+        {"name": i.name, "type": i.type, "fields": ", ".join(i.credentials)}
+        for i in _workspace(args).integrations.list()
+    ]
     print(_table(rows, ["name", "type", "fields"]))
     return 0
 
@@ -136,8 +140,10 @@ def integrations_delete(args: argparse.Namespace) -> int:
 
 # -- workflows -------------------------------------------------------------------
 def workflows_list(args: argparse.Namespace) -> int:
-    rows = [{"name": w.name, "nodes": len(w), "version": w.version, "description": w.description}
-            for w in _workspace(args).workflows.list()]
+    rows = [
+        {"name": w.name, "nodes": len(w), "version": w.version, "description": w.description}
+        for w in _workspace(args).workflows.list()
+    ]
     print(_table(rows, ["name", "nodes", "version", "description"]))
     return 0
 
@@ -161,8 +167,16 @@ def runs_list(args: argparse.Namespace) -> int:
     for run in _workspace(args).runs.list(workflow=args.workflow, status=args.status, limit=args.limit):
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
         duration = f"{run.duration:.2f}s" if run.duration is not None else "-"
-        rows.append({"id": run.id, "workflow": run.workflow, "status": run.status,
-                     "trigger": run.trigger, "started": started, "duration": duration})
+        rows.append(
+            {
+                "id": run.id,
+                "workflow": run.workflow,
+                "status": run.status,
+                "trigger": run.trigger,
+                "started": started,
+                "duration": duration,
+            }
+        )
     print(_table(rows, ["id", "workflow", "status", "trigger", "started", "duration"]))
     return 0
 
@@ -209,9 +223,17 @@ def job(args: argparse.Namespace) -> int:
             raise ValidationError("--batch takes its inputs from the file; drop -p/-o (use --output-dir).")
         executor = _dask_executor(args)
         try:
-            batch = jobs.run_batch(ws, args.workflow, args.batch, parallel=args.parallel,
-                                   output_dir=args.output_dir, timeout=args.timeout, cell_timeout=args.cell_timeout,
-                                   progress=not args.quiet, executor=executor)
+            batch = jobs.run_batch(
+                ws,
+                args.workflow,
+                args.batch,
+                parallel=args.parallel,
+                output_dir=args.output_dir,
+                timeout=args.timeout,
+                cell_timeout=args.cell_timeout,
+                progress=not args.quiet,
+                executor=executor,
+            )
         finally:
             if executor is not None:
                 executor.shutdown()
@@ -220,10 +242,13 @@ def job(args: argparse.Namespace) -> int:
     if args.dask:
         raise ValidationError("--dask runs the nodes of --batch runs on Dask; a single job runs in its kernel.")
     inputs = {key: jobs.parse_cli_value(value) for key, value in args.param}
-    result = jobs.run_job(ws, args.workflow, inputs=inputs, output=args.output, timeout=args.timeout,
-                          cell_timeout=args.cell_timeout)
-    print(f"{result.status}: run {result.run_id or '-'} of {result.workflow!r} in {result.duration:.1f} s; "
-          f"report {result.report}")
+    result = jobs.run_job(
+        ws, args.workflow, inputs=inputs, output=args.output, timeout=args.timeout, cell_timeout=args.cell_timeout
+    )
+    print(
+        f"{result.status}: run {result.run_id or '-'} of {result.workflow!r} in {result.duration:.1f} s; "
+        f"report {result.report}"
+    )
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
     return 0 if result.ok else EXIT_FAILED
@@ -288,17 +313,28 @@ def run_command(args: argparse.Namespace) -> int:
         raise ValidationError(f"Give either --dask or --executor {args.executor}, not both.")
     dask = _dask_executor(args)
     try:
-        run = ws.run(args.workflow, inputs=inputs, executor=dask or args.executor,
-                     max_workers=None if dask else args.max_workers, trigger="cli", on_event=callbacks)
+        run = ws.run(
+            args.workflow,
+            inputs=inputs,
+            executor=dask or args.executor,
+            max_workers=None if dask else args.max_workers,
+            trigger="cli",
+            on_event=callbacks,
+        )
     finally:
         if dask is not None:
             dask.shutdown()
     rows = []
     for name, node in run.nodes.items():
         error = (node.error or "").strip().splitlines()
-        rows.append({"node": name, "status": node.status + (" (reused)" if node.reused else ""),
-                     "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
-                     "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else ""})
+        rows.append(
+            {
+                "node": name,
+                "status": node.status + (" (reused)" if node.reused else ""),
+                "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
+                "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else "",
+            }
+        )
     print(_table(rows, ["node", "status", "duration", "error"]))
     duration = f" in {run.duration:.2f}s" if run.duration is not None else ""
     print(f"Run {run.id} of {run.workflow!r}: {run.status}{duration}. Details: flowkit runs show {run.id}")
@@ -326,9 +362,11 @@ def _group(sub: Any, name: str, help: str) -> Any:
 NAME: tuple[Sequence[str], dict[str, Any]] = (("name",), {})
 WORKSPACE_HELP = "workspace folder (default: $FLOWKIT_WORKSPACE or ./.flowkit)"
 DASK_OPTION: dict[str, Any] = {
-    "metavar": "ADDRESS", "default": None,
+    "metavar": "ADDRESS",
+    "default": None,
     "help": "run the nodes on the Dask cluster at ADDRESS (tcp://host:8786; across machines use tls:// with "
-            "certificates in Dask's config, distributed.comm.tls.*); this process records the run"}
+    "certificates in Dask's config, distributed.comm.tls.*); this process records the run",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,19 +377,37 @@ def build_parser() -> argparse.ArgumentParser:
     types = _group(sub, "types", "integration types: which credentials a module needs")
     _add(types, "list", types_list, "list integration types")
     _add(types, "show", types_show, "show one type as JSON", NAME)
-    _add(types, "create", types_create, "create a type for an integration module", NAME,
-         (("--from-module",), {"action": "store_true", "help": "take the params from the module's CREDENTIALS"}),
-         (("--description", "-d"), {"default": ""}),
-         (("--param",), {"action": "append", "default": [], "metavar": "JSON",
-                         "help": 'a parameter, e.g. \'{"name": "token", "kind": "password", "required": true}\''}))
+    _add(
+        types,
+        "create",
+        types_create,
+        "create a type for an integration module",
+        NAME,
+        (("--from-module",), {"action": "store_true", "help": "take the params from the module's CREDENTIALS"}),
+        (("--description", "-d"), {"default": ""}),
+        (
+            ("--param",),
+            {
+                "action": "append",
+                "default": [],
+                "metavar": "JSON",
+                "help": 'a parameter, e.g. \'{"name": "token", "kind": "password", "required": true}\'',
+            },
+        ),
+    )
     _add(types, "delete", types_delete, "delete a type no integration uses", NAME)
 
     integrations = _group(sub, "integrations", "integrations: named, encrypted credentials")
     _add(integrations, "list", integrations_list, "list integrations")
     _add(integrations, "show", integrations_show, "show one integration (credentials masked)", NAME)
-    _add(integrations, "create", integrations_create,
-         "create an integration; credential values are prompted for, secrets without echo", NAME,
-         (("--type", "-t"), {"required": True, "help": "its integration type"}))
+    _add(
+        integrations,
+        "create",
+        integrations_create,
+        "create an integration; credential values are prompted for, secrets without echo",
+        NAME,
+        (("--type", "-t"), {"required": True, "help": "its integration type"}),
+    )
     _add(integrations, "delete", integrations_delete, "delete an integration no workflow uses", NAME)
 
     workflows = _group(sub, "workflows", "saved workflows")
@@ -360,47 +416,106 @@ def build_parser() -> argparse.ArgumentParser:
     _add(workflows, "delete", workflows_delete, "delete a workflow", NAME)
 
     runs = _group(sub, "runs", "run history")
-    _add(runs, "list", runs_list, "list the newest runs",
-         (("--workflow",), {}), (("--status",), {"choices": ["running", "success", "failed"]}),
-         (("--limit", "-n"), {"type": int, "default": 20}))
+    _add(
+        runs,
+        "list",
+        runs_list,
+        "list the newest runs",
+        (("--workflow",), {}),
+        (("--status",), {"choices": ["running", "success", "failed"]}),
+        (("--limit", "-n"), {"type": int, "default": 20}),
+    )
     _add(runs, "show", runs_show, "show one run as JSON", (("id",), {}))
     _add(runs, "delete", runs_delete, "delete a run", (("id",), {}))
 
     key = _group(sub, "key", "the secret key that encrypts credentials")
-    _add(key, "rotate", key_rotate, "re-encrypt every integration under a new key",
-         (("--drop-old",), {"action": "store_true",
-                            "help": "remove the old keys from the key file afterwards (only if no other "
-                                    "workspace still uses them)"}))
+    _add(
+        key,
+        "rotate",
+        key_rotate,
+        "re-encrypt every integration under a new key",
+        (
+            ("--drop-old",),
+            {
+                "action": "store_true",
+                "help": "remove the old keys from the key file afterwards (only if no other workspace still uses them)",
+            },
+        ),
+    )
     _add(key, "check", key_check, "check that the available key opens this workspace")
     _add(key, "path", key_path, "print where the key file is")
 
-    _add(sub, "run", run_command, "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails",
-         (("workflow",), {"help": "the saved workflow's name"}),
-         (("-i", "--input"), {"action": "append", "default": [], "metavar": "KEY=VALUE",
-                              "help": "an input of the run; VALUE is JSON where it parses (3, true, [1, 2])"}),
-         (("--executor", "-e"), {"default": "threads", "help": "where nodes run: threads (default), inline, or dask "
-                                            "(the cluster at $DASK_SCHEDULER_ADDRESS, else a local one)"}),
-         (("--max-workers", "-j"), {"type": int, "default": None, "metavar": "N",
-                                    "help": "nodes run at once (threads; default 32)"}),
-         (("--dask",), DASK_OPTION),
-         (("--progress",), {"action": argparse.BooleanOptionalAction, "default": None,
-                            "help": "a progress bar on stderr (default: when stderr is a terminal)"}))
+    _add(
+        sub,
+        "run",
+        run_command,
+        "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails",
+        (("workflow",), {"help": "the saved workflow's name"}),
+        (
+            ("-i", "--input"),
+            {
+                "action": "append",
+                "default": [],
+                "metavar": "KEY=VALUE",
+                "help": "an input of the run; VALUE is JSON where it parses (3, true, [1, 2])",
+            },
+        ),
+        (
+            ("--executor", "-e"),
+            {
+                "default": "threads",
+                "help": "where nodes run: threads (default), inline, or dask "
+                "(the cluster at $DASK_SCHEDULER_ADDRESS, else a local one)",
+            },
+        ),
+        (
+            ("--max-workers", "-j"),
+            {"type": int, "default": None, "metavar": "N", "help": "nodes run at once (threads; default 32)"},
+        ),
+        (("--dask",), DASK_OPTION),
+        (
+            ("--progress",),
+            {
+                "action": argparse.BooleanOptionalAction,
+                "default": None,
+                "help": "a progress bar on stderr (default: when stderr is a terminal)",
+            },
+        ),
+    )
 
-    _add(sub, "job", job, "run a saved workflow as a papermill job; the output notebook is its report",
-         (("workflow",), {"help": "the saved workflow's name"}),
-         (("-p", "--param"), {"nargs": 2, "action": "append", "default": [], "metavar": ("KEY", "VALUE"),
-                              "help": "an input of the run; VALUE is JSON where it parses (3, [1, 2], true)"}),
-         (("-o", "--output"), {"metavar": "NOTEBOOK", "help": "the report notebook (default: in <workspace>/reports)"}),
-         (("--batch",), {"metavar": "JSONL", "help": "run one job per line of this file (a JSON object of inputs)"}),
-         (("--parallel", "-n"), {"type": int, "default": 2, "help": "batch jobs run at once (default 2)"}),
-         (("--output-dir",), {"metavar": "DIR", "help": "where batch reports go"}),
-         (("--timeout",), {"type": float, "default": 600.0, "help": "seconds a job may take (default 600)"}),
-         (("--cell-timeout",), {"type": float, "default": None, "help": "seconds one cell may take"}),
-         (("--quiet", "-q"), {"action": "store_true", "help": "no progress bar"}),
-         (("--dask",), DASK_OPTION))
-    _add(sub, "lab", lab, "open JupyterLab on the getting-started notebook in a folder with a workspace "
-                          "(other arguments go to JupyterLab)",
-         (("--dir",), {"default": "flowkit-lab", "help": "the lab folder (default ./flowkit-lab)"}))
+    _add(
+        sub,
+        "job",
+        job,
+        "run a saved workflow as a papermill job; the output notebook is its report",
+        (("workflow",), {"help": "the saved workflow's name"}),
+        (
+            ("-p", "--param"),
+            {
+                "nargs": 2,
+                "action": "append",
+                "default": [],
+                "metavar": ("KEY", "VALUE"),
+                "help": "an input of the run; VALUE is JSON where it parses (3, [1, 2], true)",
+            },
+        ),
+        (("-o", "--output"), {"metavar": "NOTEBOOK", "help": "the report notebook (default: in <workspace>/reports)"}),
+        (("--batch",), {"metavar": "JSONL", "help": "run one job per line of this file (a JSON object of inputs)"}),
+        (("--parallel", "-n"), {"type": int, "default": 2, "help": "batch jobs run at once (default 2)"}),
+        (("--output-dir",), {"metavar": "DIR", "help": "where batch reports go"}),
+        (("--timeout",), {"type": float, "default": 600.0, "help": "seconds a job may take (default 600)"}),
+        (("--cell-timeout",), {"type": float, "default": None, "help": "seconds one cell may take"}),
+        (("--quiet", "-q"), {"action": "store_true", "help": "no progress bar"}),
+        (("--dask",), DASK_OPTION),
+    )
+    _add(
+        sub,
+        "lab",
+        lab,
+        "open JupyterLab on the getting-started notebook in a folder with a workspace "
+        "(other arguments go to JupyterLab)",
+        (("--dir",), {"default": "flowkit-lab", "help": "the lab folder (default ./flowkit-lab)"}),
+    )
     return parser
 
 

@@ -71,8 +71,8 @@ def _parse_keys(text: str, source: str) -> list[bytes]:
         except (ValueError, binascii.Error):
             raise WrongKeyError(
                 f"Key #{index + 1} in {source} is not a valid Fernet key (32 url-safe base64 bytes). "
-                "Generate one with `python -c \"from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())\"`."
+                'Generate one with `python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"`.'
             ) from None
     return keys
 

@@ -121,21 +121,27 @@ def _prepare_call(call: NodeCall, worker: Any) -> tuple[tuple[Any, ...] | None, 
     if call.shipped is not None:
         folder = shipped_folder(*call.shipped, base=getattr(worker, "local_directory", None))
         if folder is None:
-            return None, (f"Integration module {module!r} (version {call.shipped[1][:16]}) has not reached "
-                          f"{where}: its shipment plugin did not run there. Check the worker's log.")
+            return None, (
+                f"Integration module {module!r} (version {call.shipped[1][:16]}) has not reached "
+                f"{where}: its shipment plugin did not run there. Check the worker's log."
+            )
         args = (module, str(folder), *args[2:])
     elif os.path.isabs(location):
         if not Path(location).is_dir():
-            return None, (f"Integration module {module!r} is not on {where}: its folder {location} does not "
-                          "exist there. Let flowkit ship it (DaskExecutor(ship_modules=True)) or put it on a "
-                          "path every worker shares.")
+            return None, (
+                f"Integration module {module!r} is not on {where}: its folder {location} does not "
+                "exist there. Let flowkit ship it (DaskExecutor(ship_modules=True)) or put it on a "
+                "path every worker shares."
+            )
     else:
         try:
             invoke.find_task(module, location, task)
         except ImportError as exc:
-            return None, (f"Integration module {module!r} cannot be imported on {where}: "
-                          f"{type(exc).__name__}: {exc}. Install the package providing {location!r} on every "
-                          "worker (or give the integration a folder, which flowkit ships).")
+            return None, (
+                f"Integration module {module!r} cannot be imported on {where}: "
+                f"{type(exc).__name__}: {exc}. Install the package providing {location!r} on every "
+                "worker (or give the integration a folder, which flowkit ships)."
+            )
         except Exception:  # anything else is the module's own failure; the call reports it as with threads
             pass
     return args, None
@@ -207,8 +213,11 @@ class DaskExecutor(Executor):
         self._max_workers = max_workers
         self._own_cluster: Any = None
         self._owns_client = not isinstance(cluster, distributed.Client)
-        self.client = cluster if isinstance(cluster, distributed.Client) else self._connect(
-            cluster, security=security, max_workers=max_workers, timeout=connect_timeout)
+        self.client = (
+            cluster
+            if isinstance(cluster, distributed.Client)
+            else self._connect(cluster, security=security, max_workers=max_workers, timeout=connect_timeout)
+        )
         self._local = threading.local()
         self._lock = threading.Lock()
         self._pending: dict[str, concurrent.futures.Future[Any]] = {}  # by task key
@@ -228,8 +237,12 @@ class DaskExecutor(Executor):
         try:
             if cluster is None and not dask.config.get("scheduler-address", None):
                 self._own_cluster = distributed.LocalCluster(
-                    n_workers=max_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                    dashboard_address=":0", security=security)
+                    n_workers=max_workers or os.cpu_count() or 1,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    security=security,
+                )
                 cluster = self._own_cluster
             return distributed.Client(cluster, security=security, timeout=timeout, set_as_default=False)
         except FlowkitError:
@@ -377,8 +390,11 @@ class DaskExecutor(Executor):
             ok, value = await self.client.gather(task, asynchronous=True)
             return str(task.key), ok, value
         except Exception as exc:
-            return str(task.key), False, ExecutorError(
-                f"Dask task {task.key} did not complete: {type(exc).__name__}: {exc}")
+            return (
+                str(task.key),
+                False,
+                ExecutorError(f"Dask task {task.key} did not complete: {type(exc).__name__}: {exc}"),
+            )
 
     def _settle_ready(self, error: BaseException) -> None:
         with self._lock:

@@ -166,9 +166,7 @@ def _legend(y: float) -> str:
     return f'<g class="flowkit-legend">{"".join(items)}</g>'
 
 
-def render(
-    workflow: Workflow, statuses: Mapping[str, str] | None = None, *, legend: bool | None = None
-) -> str:
+def render(workflow: Workflow, statuses: Mapping[str, str] | None = None, *, legend: bool | None = None) -> str:
     """The workflow as an SVG document.
 
     Args:
@@ -205,10 +203,7 @@ def render(
 
 def to_html(svg: str, *, max_height: int = SCROLL_HEIGHT) -> str:
     """Wrap an SVG so a large drawing scrolls at its natural, readable size."""
-    return (
-        f'<div class="flowkit-dag-scroll" style="overflow:auto;max-width:100%;max-height:{max_height}px">'
-        f"{svg}</div>"
-    )
+    return f'<div class="flowkit-dag-scroll" style="overflow:auto;max-width:100%;max-height:{max_height}px">{svg}</div>'
 
 
 def run_statuses(run: Run) -> dict[str, str]:

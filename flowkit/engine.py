@@ -169,8 +169,9 @@ class Execution:
 
     def record_start(self, node_run: NodeRun) -> None:
         """Note that a node started: a killed run then shows where it stopped (a short line, it is per node)."""
-        self.events.write(_encode({"name": node_run.name, "status": "running",
-                                   "started_at": node_run.started_at}) + "\n")
+        self.events.write(
+            _encode({"name": node_run.name, "status": "running", "started_at": node_run.started_at}) + "\n"
+        )
 
     def emit(self, kind: str, node: str | None = None) -> None:
         if self.callbacks:
@@ -212,8 +213,14 @@ class Execution:
         """The plain data `invoke.call_task` gets for a node."""
         plan = self.plans[name]
         self.run.nodes[name].attempts += 1
-        return (plan.module, plan.location, plan.task, self.credentials[plan.integration], self.sent[name],
-                plan.timeout)
+        return (
+            plan.module,
+            plan.location,
+            plan.task,
+            self.credentials[plan.integration],
+            self.sent[name],
+            plan.timeout,
+        )
 
     def submit(self, name: str) -> None:
         """Hand a node's call to the executor; its future reports back through the `done` queue."""
@@ -416,8 +423,9 @@ def run_workflow(
         scope, reused = select_only(wf, only, from_run)
         base = from_run
     elif from_run is not None:
-        raise ValidationError("from_run= gives upstream results to only=[...]; to re-run what failed in a run, "
-                              "use ws.resume(run).")
+        raise ValidationError(
+            "from_run= gives upstream results to only=[...]; to re-run what failed in a run, use ws.resume(run)."
+        )
     else:
         scope, reused, base = set(wf.graph), {}, None
     given = dict(base.inputs) if inputs is None and base is not None else dict(inputs or {})
@@ -425,9 +433,17 @@ def run_workflow(
     callbacks = make_callbacks(on_event)
     chosen, owned = choose_executor(executor, max_workers)
     try:
-        execution = Execution(ws, wf, inputs=given, scope=scope, reused=reused, executor=chosen,
-                              callbacks=callbacks, trigger=trigger,
-                              resumed_from=base.id if base is not None else None)
+        execution = Execution(
+            ws,
+            wf,
+            inputs=given,
+            scope=scope,
+            reused=reused,
+            executor=chosen,
+            callbacks=callbacks,
+            trigger=trigger,
+            resumed_from=base.id if base is not None else None,
+        )
         return execution.execute()
     finally:
         if owned:

@@ -95,8 +95,7 @@ def judge(name: str, result: Any) -> tuple[str | None, bool]:
     """Whether a task's return value fails its node: (why or None, whether the value can be kept)."""
     if not isinstance(result, dict):
         return (
-            f"{name} returned {type(result).__name__} instead of a dict "
-            "(return {'success': True, 'message': ...}).",
+            f"{name} returned {type(result).__name__} instead of a dict (return {{'success': True, 'message': ...}}).",
             False,
         )
     try:

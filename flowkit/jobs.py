@@ -156,8 +156,16 @@ class JobResult:
         return self.status == "success"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"workflow": self.workflow, "inputs": self.inputs, "report": self.report, "status": self.status,
-                "run_id": self.run_id, "error": self.error, "duration": self.duration, "line": self.line}
+        return {
+            "workflow": self.workflow,
+            "inputs": self.inputs,
+            "report": self.report,
+            "status": self.status,
+            "run_id": self.run_id,
+            "error": self.error,
+            "duration": self.duration,
+            "line": self.line,
+        }
 
 
 @dataclass
@@ -205,15 +213,25 @@ def _execute(spec: _JobSpec) -> JobResult:
     started = time.monotonic()
     ws = Workspace(spec.workspace)
     report = Path(spec.report)
-    parameters = {"workspace": spec.workspace, "workflow": spec.workflow,
-                  "inputs": json.dumps(spec.inputs, ensure_ascii=False), "report": spec.report,
-                  "timeout": spec.timeout}
+    parameters = {
+        "workspace": spec.workspace,
+        "workflow": spec.workflow,
+        "inputs": json.dumps(spec.inputs, ensure_ascii=False),
+        "report": spec.report,
+        "timeout": spec.timeout,
+    }
     secrets = ws.integrations.secret_values()  # before the kernel: a key problem stops the job here
     error: str | None = None
     run_failed_cell = False
     try:
-        nbengine.execute_notebook(spec.template, report, parameters=parameters, cell_timeout=spec.cell_timeout,
-                                  timeout=spec.timeout, cwd=report.parent)
+        nbengine.execute_notebook(
+            spec.template,
+            report,
+            parameters=parameters,
+            cell_timeout=spec.cell_timeout,
+            timeout=spec.timeout,
+            cwd=report.parent,
+        )
     except NotebookFailed as exc:
         error = str(exc)
         run_failed_cell = exc.ename == "JobError"  # the template's check_run: the run itself failed
@@ -233,8 +251,16 @@ def _execute(spec: _JobSpec) -> JobResult:
             error = failure(run)
     if error is not None:
         error = crypto.Redactor(secrets).text(error)
-    return JobResult(workflow=spec.workflow, inputs=spec.inputs, report=str(report), status=status,
-                     run_id=run_id, error=error, duration=time.monotonic() - started, line=spec.line)
+    return JobResult(
+        workflow=spec.workflow,
+        inputs=spec.inputs,
+        report=str(report),
+        status=status,
+        run_id=run_id,
+        error=error,
+        duration=time.monotonic() - started,
+        line=spec.line,
+    )
 
 
 def _prepare(
@@ -255,9 +281,16 @@ def _prepare(
         raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
     report = Path(output).resolve() if output is not None else default_report_path(ws, name)
     source = Path(template) if template is not None else template_path()
-    return _JobSpec(workspace=str(ws.path), workflow=name, inputs=values, report=str(report),
-                    timeout=float(timeout), cell_timeout=float(cell_timeout or timeout), template=str(source),
-                    line=line)
+    return _JobSpec(
+        workspace=str(ws.path),
+        workflow=name,
+        inputs=values,
+        report=str(report),
+        timeout=float(timeout),
+        cell_timeout=float(cell_timeout or timeout),
+        template=str(source),
+        line=line,
+    )
 
 
 def run_job(
@@ -288,8 +321,9 @@ def run_job(
         WorkflowNotFound: no saved workflow of that name.
         InvalidName, ValidationError: refused inputs (nothing ran).
     """
-    return _execute(_prepare(ws, workflow, inputs, output=output, timeout=timeout,
-                             cell_timeout=cell_timeout, template=template))
+    return _execute(
+        _prepare(ws, workflow, inputs, output=output, timeout=timeout, cell_timeout=cell_timeout, template=template)
+    )
 
 
 # -- batches ---------------------------------------------------------------------
@@ -318,8 +352,9 @@ class BatchResult:
         for job in self.jobs:
             detail = f"  {job.error}" if job.error else ""
             lines.append(f"line {job.line}: {job.status:<7} run {job.run_id or '-'}  {job.report}{detail}")
-        lines.append(f"{len(self.succeeded)} ok, {len(self.failed)} failed, {len(self.jobs)} jobs "
-                     f"in {self.duration:.1f} s")
+        lines.append(
+            f"{len(self.succeeded)} ok, {len(self.failed)} failed, {len(self.jobs)} jobs in {self.duration:.1f} s"
+        )
         return "\n".join(lines)
 
 
@@ -354,10 +389,25 @@ def _run_on(ws: Workspace, executor: NodeExecutor, spec: _JobSpec) -> JobResult:
     try:
         run = ws.run(spec.workflow, inputs=spec.inputs, executor=executor, trigger="batch")
     except FlowkitError as exc:  # refused before it started (a workflow invalid for these inputs, a key problem)
-        return JobResult(workflow=spec.workflow, inputs=spec.inputs, report="", status="failed", error=str(exc),
-                         duration=time.monotonic() - started, line=spec.line)
-    return JobResult(workflow=spec.workflow, inputs=spec.inputs, report="", status=run.status, run_id=run.id,
-                     error=run.error, duration=time.monotonic() - started, line=spec.line)
+        return JobResult(
+            workflow=spec.workflow,
+            inputs=spec.inputs,
+            report="",
+            status="failed",
+            error=str(exc),
+            duration=time.monotonic() - started,
+            line=spec.line,
+        )
+    return JobResult(
+        workflow=spec.workflow,
+        inputs=spec.inputs,
+        report="",
+        status=run.status,
+        run_id=run.id,
+        error=run.error,
+        duration=time.monotonic() - started,
+        line=spec.line,
+    )
 
 
 def run_batch(
@@ -402,18 +452,33 @@ def run_batch(
     else:
         entries = list(enumerate(inputs, start=1))
     name = workflow.name if isinstance(workflow, Workflow) else workflow
-    folder = Path(output_dir).resolve() if output_dir is not None else (
-        ws.path / "reports" / f"{_slug(name)}-batch-{new_run_id()}")
+    folder = (
+        Path(output_dir).resolve()
+        if output_dir is not None
+        else (ws.path / "reports" / f"{_slug(name)}-batch-{new_run_id()}")
+    )
     specs, problems = [], []
     for line, values in entries:
         try:
-            specs.append(_prepare(ws, workflow, values, output=folder / f"line-{line:04d}.ipynb", timeout=timeout,
-                                  cell_timeout=cell_timeout, template=None, line=line))
+            specs.append(
+                _prepare(
+                    ws,
+                    workflow,
+                    values,
+                    output=folder / f"line-{line:04d}.ipynb",
+                    timeout=timeout,
+                    cell_timeout=cell_timeout,
+                    template=None,
+                    line=line,
+                )
+            )
         except ValidationError as exc:
             problems.append(f"line {line}: {exc}")
     if problems:
-        raise ValidationError(f"{len(problems)} batch entr{'y' if len(problems) == 1 else 'ies'} refused, "
-                              "nothing ran: " + "; ".join(problems))
+        raise ValidationError(
+            f"{len(problems)} batch entr{'y' if len(problems) == 1 else 'ies'} refused, "
+            "nothing ran: " + "; ".join(problems)
+        )
     started = time.monotonic()
     results: dict[int, JobResult] = {}
     from .executors import Executor
@@ -434,8 +499,14 @@ def run_batch(
             try:
                 result = future.result()
             except Exception as exc:  # a job that could not even report is still counted, never lost
-                result = JobResult(workflow=spec.workflow, inputs=spec.inputs, report=spec.report, status="failed",
-                                   error=f"{type(exc).__name__}: {exc}", line=spec.line)
+                result = JobResult(
+                    workflow=spec.workflow,
+                    inputs=spec.inputs,
+                    report=spec.report,
+                    status="failed",
+                    error=f"{type(exc).__name__}: {exc}",
+                    line=spec.line,
+                )
             results[id(spec)] = result
             if bar is not None:
                 bar.set_postfix_str(f"failed={sum(not r.ok for r in results.values())}")

@@ -79,8 +79,7 @@ def _check(value: Any, path: str, depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise NotJSONError(
-                    f"{path} has a key {key!r} of type {type(key).__name__}; "
-                    "JSON object keys must be strings.",
+                    f"{path} has a key {key!r} of type {type(key).__name__}; JSON object keys must be strings.",
                     path=path,
                 )
             _check_text(key, path)

@@ -34,8 +34,7 @@ def check_identifier(name: object, what: str) -> str:
     """Return `name` if it is a Python identifier that is not a keyword or dunder."""
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise InvalidName(
-            f"{what} {name!r} is not valid: use letters, digits and underscores, "
-            "not starting with a digit."
+            f"{what} {name!r} is not valid: use letters, digits and underscores, not starting with a digit."
         )
     if keyword.iskeyword(name) or (name.startswith("__") and name.endswith("__")):
         raise InvalidName(f"{what} {name!r} is reserved in Python; choose another name.")
@@ -82,8 +81,7 @@ class Param:
         check_identifier(self.name, "Parameter name")
         if self.kind not in PARAM_KINDS:
             raise ValidationError(
-                f"Parameter {self.name!r} has kind {self.kind!r}; "
-                f"choose one of {', '.join(PARAM_KINDS)}."
+                f"Parameter {self.name!r} has kind {self.kind!r}; choose one of {', '.join(PARAM_KINDS)}."
             )
         if self.kind == "choice" and not self.choices:
             raise ValidationError(f"Parameter {self.name!r} is a choice but lists no choices.")

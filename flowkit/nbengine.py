@@ -104,8 +104,9 @@ class _Kernel:
                 if not ready and not self.manager.is_alive():
                     raise JobError(f"The kernel died while starting. {self.log_tail()}".strip())
                 iopub = iopub or any(True for _ in self._drain(self.client.iopub_channel))
-                replied = replied or any(msg["msg_type"] == "kernel_info_reply"
-                                         for msg in self._drain(self.client.shell_channel))
+                replied = replied or any(
+                    msg["msg_type"] == "kernel_info_reply" for msg in self._drain(self.client.shell_channel)
+                )
             if replied and iopub:
                 return
             if time.monotonic() >= deadline:
@@ -114,8 +115,11 @@ class _Kernel:
     def log_tail(self, lines: int = 5) -> str:
         """The last lines the kernel process printed itself (not cell output)."""
         self.log.seek(0)
-        tail = [line for line in self.log.read().decode(errors="replace").splitlines()
-                if line.strip() and "without encryption" not in line]
+        tail = [
+            line
+            for line in self.log.read().decode(errors="replace").splitlines()
+            if line.strip() and "without encryption" not in line
+        ]
         return ("Kernel log: " + " | ".join(tail[-lines:])) if tail else ""
 
     def close(self) -> None:
@@ -203,8 +207,9 @@ class _Outputs:
                 self.cell.outputs = []
         elif kind == "update_display_data":
             for output in self._displays.get(content.get("transient", {}).get("display_id", ""), []):
-                updated = nbformat.v4.new_output("display_data", data=content.get("data", {}),
-                                                 metadata=content.get("metadata", {}))
+                updated = nbformat.v4.new_output(
+                    "display_data", data=content.get("data", {}), metadata=content.get("metadata", {})
+                )
                 output.data, output.metadata = updated.data, updated.metadata
         elif kind in _OUTPUT_TYPES:
             if self._clear_pending:
@@ -254,8 +259,9 @@ def _build_engine() -> type:
             **_ignored: Any,
         ) -> None:
             deadline = deadline if deadline is not None else time.monotonic() + DEFAULT_TIMEOUT
-            kernel = _Kernel(kernel_name, cwd=kernel_cwd,
-                             start_timeout=max(0.1, min(start_timeout, deadline - time.monotonic())))
+            kernel = _Kernel(
+                kernel_name, cwd=kernel_cwd, start_timeout=max(0.1, min(start_timeout, deadline - time.monotonic()))
+            )
             try:
                 for index, cell in enumerate(nb_man.nb.cells):
                     if cell.cell_type != "code" or not cell.source.strip():
@@ -270,8 +276,9 @@ def _build_engine() -> type:
                         except JobTimeout as exc:
                             what = "the job's time limit" if left <= cell_timeout else "its cell timeout"
                             message = f"Cell {index} was stopped at {what} ({limit:.0f} s)."
-                            cell.outputs.append(nbformat.v4.new_output("error", ename="JobTimeout",
-                                                                       evalue=message, traceback=[message]))
+                            cell.outputs.append(
+                                nbformat.v4.new_output("error", ename="JobTimeout", evalue=message, traceback=[message])
+                            )
                             nb_man.cell_exception(cell, cell_index=index)
                             raise JobTimeout(message, limit=limit) from exc
                         except NotebookFailed:
@@ -337,15 +344,24 @@ def execute_notebook(
 
     try:
         return papermill.execute_notebook(
-            str(source_path), str(output_path), parameters=checked, engine_name=ENGINE_NAME,
-            kernel_name=kernel_name, progress_bar=False, log_output=False,
-            cell_timeout=cell_timeout, deadline=time.monotonic() + timeout,
+            str(source_path),
+            str(output_path),
+            parameters=checked,
+            engine_name=ENGINE_NAME,
+            kernel_name=kernel_name,
+            progress_bar=False,
+            log_output=False,
+            cell_timeout=cell_timeout,
+            deadline=time.monotonic() + timeout,
             kernel_cwd=Path(cwd).resolve() if cwd is not None else None,
         )
     except PapermillExecutionError as exc:
         raise NotebookFailed(
             f"Cell {exc.cell_index} of {source_path.name} raised {exc.ename}: {exc.evalue} (see {output_path}).",
-            ename=exc.ename, evalue=exc.evalue, cell=exc.cell_index, output=str(output_path),
+            ename=exc.ename,
+            evalue=exc.evalue,
+            cell=exc.cell_index,
+            output=str(output_path),
         ) from None
     except NotebookFailed as exc:
         exc.output = str(output_path)

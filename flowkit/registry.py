@@ -140,9 +140,7 @@ class Registry:
         entry_points: also search installed packages' ``flowkit.integrations`` entry points.
     """
 
-    def __init__(
-        self, folders: list[Path] | None = None, *, builtins: bool = True, entry_points: bool = True
-    ) -> None:
+    def __init__(self, folders: list[Path] | None = None, *, builtins: bool = True, entry_points: bool = True) -> None:
         self.folders = [Path(folder) for folder in folders or []]
         self.builtins = builtins
         self.entry_points = entry_points

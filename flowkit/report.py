@@ -168,16 +168,26 @@ class RunReport:
         rows = []
         for name, node in self.run.nodes.items():
             duration = f"{node.duration:.2f} s" if node.duration is not None else ""
-            rows.append({"node": name, "status": node.status, "attempts": str(node.attempts),
-                         "duration": duration, "result": _shown(node.result), "error": _shown(node.error)})
+            rows.append(
+                {
+                    "node": name,
+                    "status": node.status,
+                    "attempts": str(node.attempts),
+                    "duration": duration,
+                    "result": _shown(node.result),
+                    "error": _shown(node.error),
+                }
+            )
         return rows
 
     def header(self) -> str:
         run = self.run
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
         duration = f", {run.duration:.2f} s" if run.duration is not None else ""
-        return (f"Workflow {run.workflow!r} version {run.version}: {run.status} "
-                f"(run {run.id}, trigger {run.trigger}, started {started}{duration})")
+        return (
+            f"Workflow {run.workflow!r} version {run.version}: {run.status} "
+            f"(run {run.id}, trigger {run.trigger}, started {started}{duration})"
+        )
 
     def text(self) -> str:
         """The report as plain text (terminals, logs, front ends without HTML)."""
@@ -197,8 +207,10 @@ class RunReport:
             for r in self.rows()
         )
         error = f"<p>error: {html.escape(self.run.error)}</p>" if self.run.error else ""
-        return (f"<div class='flowkit-run-report'><p><b>{html.escape(self.header())}</b></p>"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{error}</div>")
+        return (
+            f"<div class='flowkit-run-report'><p><b>{html.escape(self.header())}</b></p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{error}</div>"
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/html": self.html(), "text/plain": self.text()}

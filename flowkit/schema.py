@@ -103,9 +103,7 @@ def json_equal(a: Any, b: Any) -> bool:
 
 def _is_whole(value: Any) -> bool:
     # JSON has one number type: 3.0 is a whole number, as JSON Schema's "integer" says.
-    return not isinstance(value, bool) and (
-        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    )
+    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
 
 
 def is_template(value: Any) -> bool:
@@ -186,9 +184,7 @@ def validate_values(
     if not isinstance(values, Mapping):
         raise error(f"{what}: expected a JSON object, got {type(values).__name__}.")
     check_json(dict(values), what)
-    found = problems(
-        params, values, allow_unknown=allow_unknown, allow_templates=allow_templates, partial=partial
-    )
+    found = problems(params, values, allow_unknown=allow_unknown, allow_templates=allow_templates, partial=partial)
     if found:
         raise error(f"{what}: " + "; ".join(found) + ".")
     filled = {param.name: param.default for param in params if param.default is not None}

@@ -33,8 +33,10 @@ def select_only(workflow: Workflow, only: Iterable[str], from_run: Run | None) -
     names = [only] if isinstance(only, str) else list(only)
     unknown = [name for name in names if name not in workflow.graph]
     if unknown or not names:
-        raise NotFoundError(", ".join(unknown) or "(none)",
-                            hint=f"only= must name nodes of {workflow.name!r}: {', '.join(workflow.graph)}.")
+        raise NotFoundError(
+            ", ".join(unknown) or "(none)",
+            hint=f"only= must name nodes of {workflow.name!r}: {', '.join(workflow.graph)}.",
+        )
     graph = workflow.graph
     needed = set().union(*(nx.ancestors(graph, name) for name in names)) - set(names)
     if not needed:
@@ -46,8 +48,7 @@ def select_only(workflow: Workflow, only: Iterable[str], from_run: Run | None) -
         )
     if from_run.workflow != workflow.name:
         raise ValidationError(f"Run {from_run.id} is of the workflow {from_run.workflow!r}, not {workflow.name!r}.")
-    missing = sorted(name for name in needed
-                     if name not in from_run.nodes or from_run.nodes[name].status != "success")
+    missing = sorted(name for name in needed if name not in from_run.nodes or from_run.nodes[name].status != "success")
     if missing:
         raise ValidationError(
             f"Run {from_run.id} has no result of {', '.join(missing)}, which {', '.join(names)} need(s); "
@@ -58,6 +59,7 @@ def select_only(workflow: Workflow, only: Iterable[str], from_run: Run | None) -
 
 def select_resume(workflow: Workflow, run: Run) -> tuple[set[str], dict[str, NodeRun]]:
     """Every node of `run` that did not succeed, and the results of those that did."""
-    reused = {name: reusable(node) for name, node in run.nodes.items()
-              if node.status == "success" and name in workflow.graph}
+    reused = {
+        name: reusable(node) for name, node in run.nodes.items() if node.status == "success" and name in workflow.graph
+    }
     return set(workflow.graph) - set(reused), reused

@@ -469,7 +469,8 @@ class RunStore:
         if not self.folder.is_dir():
             return
         names = sorted(
-            entry.name for entry in os.scandir(self.folder)
+            entry.name
+            for entry in os.scandir(self.folder)
             if entry.name.endswith(".json") and not entry.name.startswith(".")
         )
         for name in names:
@@ -478,5 +479,9 @@ class RunStore:
             except StoreError:
                 continue
             if isinstance(record, dict) and "id" in record:
-                self._append_index({key: record.get(key) for key in
-                                    ("id", "workflow", "status", "trigger", "started_at", "finished_at")})
+                self._append_index(
+                    {
+                        key: record.get(key)
+                        for key in ("id", "workflow", "status", "trigger", "started_at", "finished_at")
+                    }
+                )

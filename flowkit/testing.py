@@ -113,11 +113,11 @@ class RecordingIntegration:
         )
         ws.registry.reload()
         if name not in {t.name for t in ws.types.list()}:
-            ws.types.create(name, description="Recording test double",
-                            params=[Param("token", kind="password", required=True)])
+            ws.types.create(
+                name, description="Recording test double", params=[Param("token", kind="password", required=True)]
+            )
         if self.integration not in {i.name for i in ws.integrations.list()}:
-            ws.integrations.create(self.integration, type=name,
-                                   credentials=credentials or {"token": "recording-token"})
+            ws.integrations.create(self.integration, type=name, credentials=credentials or {"token": "recording-token"})
 
     @property
     def calls(self) -> list[dict[str, Any]]:

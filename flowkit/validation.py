@@ -99,8 +99,13 @@ def _cycles(graph: nx.DiGraph) -> list[Problem]:
 def _check_name(key: Any, data: dict[str, Any]) -> list[Problem]:
     node = data.get("node")
     if not isinstance(node, Node):
-        return [Problem("error", str(key), f"{key!r} is connected by an edge but is not a node; add it "
-                                           "with add_node or remove its edges.")]
+        return [
+            Problem(
+                "error",
+                str(key),
+                f"{key!r} is connected by an edge but is not a node; add it with add_node or remove its edges.",
+            )
+        ]
     try:
         check_identifier(key, "Node name")
     except InvalidName as exc:
@@ -110,8 +115,14 @@ def _check_name(key: Any, data: dict[str, Any]) -> list[Problem]:
     if key == templating.INPUTS:
         return [Problem("error", key, "'inputs' names the run's inputs in templates; rename this node.")]
     if key in JINJA_LITERALS:
-        return [Problem("warning", key, f"A node named {key!r} cannot be referenced in a template "
-                                        f"({key} is a literal there); consider renaming it.")]
+        return [
+            Problem(
+                "warning",
+                key,
+                f"A node named {key!r} cannot be referenced in a template "
+                f"({key} is a literal there); consider renaming it.",
+            )
+        ]
     return []
 
 
@@ -145,11 +156,15 @@ class _Checker:
         key = (integration.type, task)
         if key not in self.tasks:
             try:
-                self.tasks[key] = (self.ws.registry.module(integration.type),
-                                   self.ws.registry.task(integration.type, task))
+                self.tasks[key] = (
+                    self.ws.registry.module(integration.type),
+                    self.ws.registry.task(integration.type, task),
+                )
             except ModuleNotFound as exc:
-                self.tasks[key] = (f"The integration {integration.name!r} is of type {integration.type!r}, "
-                                   f"but no integration module of that name loads: {exc}")
+                self.tasks[key] = (
+                    f"The integration {integration.name!r} is of type {integration.type!r}, "
+                    f"but no integration module of that name loads: {exc}"
+                )
             except UnknownTask as exc:
                 self.tasks[key] = str(exc)
         return self.tasks[key]
@@ -160,8 +175,14 @@ class _Checker:
         integration = self.integration(node.integration)
         if integration is None:
             known = ", ".join(sorted(self.integrations or {})) or "none yet"
-            return [Problem("error", name, f"Uses the integration {node.integration!r}, which does not exist "
-                                           f"(known: {known}). Create it or choose another.")], None
+            return [
+                Problem(
+                    "error",
+                    name,
+                    f"Uses the integration {node.integration!r}, which does not exist "
+                    f"(known: {known}). Create it or choose another.",
+                )
+            ], None
         found_task = self.task(integration, node.task)
         if isinstance(found_task, str):
             return [Problem("error", name, found_task)], None
@@ -179,9 +200,20 @@ class _Checker:
         params = node.params
         if not templated and spec.params is not None and not any(p.severity == "error" for p in found):
             params = validate_values(spec.params, params, what=f"Node {name!r}", error=ParamsError)
-        plan = NodePlan(name, integration.name, integration.type, module.location, node.task, params,
-                        spec.params, templated, refs - {templating.INPUTS}, node.retries, node.retry_delay,
-                        node.timeout)
+        plan = NodePlan(
+            name,
+            integration.name,
+            integration.type,
+            module.location,
+            node.task,
+            params,
+            spec.params,
+            templated,
+            refs - {templating.INPUTS},
+            node.retries,
+            node.retry_delay,
+            node.timeout,
+        )
         return found, plan
 
     def template(self, name: str, path: str, text: str, refs: set[str], acyclic: bool) -> list[Problem]:
@@ -193,16 +225,32 @@ class _Checker:
         refs |= names
         for ref in sorted(names - {templating.INPUTS}):
             if ref not in self.graph:
-                found.append(Problem("error", name, f"Param {path!r} uses {ref!r}, which is neither a node "
-                                                    "of this workflow nor 'inputs'."))
+                found.append(
+                    Problem(
+                        "error",
+                        name,
+                        f"Param {path!r} uses {ref!r}, which is neither a node of this workflow nor 'inputs'.",
+                    )
+                )
             elif acyclic and not (self.graph.has_edge(ref, name) or nx.has_path(self.graph, ref, name)):
-                found.append(Problem("error", name, f"Param {path!r} uses the result of {ref!r}, which is not "
-                                                    f"upstream of {name!r}; connect {ref} → {name} first."))
+                found.append(
+                    Problem(
+                        "error",
+                        name,
+                        f"Param {path!r} uses the result of {ref!r}, which is not "
+                        f"upstream of {name!r}; connect {ref} → {name} first.",
+                    )
+                )
         if self.inputs is not None:
             for key in sorted(input_keys - set(self.inputs)):
                 given = ", ".join(sorted(self.inputs)) or "none"
-                found.append(Problem("error", name, f"Param {path!r} needs the input {key!r}, which was not "
-                                                    f"given (inputs given: {given})."))
+                found.append(
+                    Problem(
+                        "error",
+                        name,
+                        f"Param {path!r} needs the input {key!r}, which was not given (inputs given: {given}).",
+                    )
+                )
         return found
 
 

@@ -185,8 +185,17 @@ class Workspace:
         """
         from .engine import run_workflow
 
-        return run_workflow(self, workflow, inputs=inputs, executor=executor, on_event=on_event,
-                            trigger=trigger, only=only, from_run=from_run, max_workers=max_workers)
+        return run_workflow(
+            self,
+            workflow,
+            inputs=inputs,
+            executor=executor,
+            on_event=on_event,
+            trigger=trigger,
+            only=only,
+            from_run=from_run,
+            max_workers=max_workers,
+        )
 
     def resume(
         self,
@@ -207,8 +216,16 @@ class Workspace:
         from .engine import run_workflow
 
         earlier = self.runs.get(run) if isinstance(run, str) else run
-        return run_workflow(self, earlier.workflow, inputs=inputs, executor=executor, on_event=on_event,
-                            trigger=trigger, max_workers=max_workers, resume=earlier)
+        return run_workflow(
+            self,
+            earlier.workflow,
+            inputs=inputs,
+            executor=executor,
+            on_event=on_event,
+            trigger=trigger,
+            max_workers=max_workers,
+            resume=earlier,
+        )
 
     def info(self) -> dict[str, Any]:
         """Counts and paths, for ``flowkit status`` and the UI header."""

@@ -82,8 +82,14 @@ def test_connection(credentials, params):
 '''
 
 
-def add_tools(ws: fk.Workspace, *, name: str = "tools", integration: str = "Tools",
-              credentials: dict[str, Any] | None = None, source: str = TOOLS) -> None:
+def add_tools(
+    ws: fk.Workspace,
+    *,
+    name: str = "tools",
+    integration: str = "Tools",
+    credentials: dict[str, Any] | None = None,
+    source: str = TOOLS,
+) -> None:
     """Write the integration module, create its type (one password field) and an integration."""
     write_integration(ws.path / "integrations", name, source)
     ws.registry.reload()

@@ -44,9 +44,18 @@ def demo_workspace(ws: fk.Workspace, canary: str) -> fk.Workspace:
     ws.integrations.create("Demo", type="demo", credentials={"token": canary})
 
     typed = fk.Workflow("typed", "inputs keep their JSON types")
-    typed.add_node("first", integration="Demo", task="echo",
-                   params={"n": "{{ inputs.n }}", "tags": "{{ inputs.tags }}", "ratio": "{{ inputs.ratio }}",
-                           "flag": "{{ inputs.flag }}", "name": "{{ inputs.name }}"})
+    typed.add_node(
+        "first",
+        integration="Demo",
+        task="echo",
+        params={
+            "n": "{{ inputs.n }}",
+            "tags": "{{ inputs.tags }}",
+            "ratio": "{{ inputs.ratio }}",
+            "flag": "{{ inputs.flag }}",
+            "name": "{{ inputs.name }}",
+        },
+    )
     typed.add_node("leaky", integration="Demo", task="leak")
     typed.add_node("second", integration="Demo", task="echo", params={"got": "{{ first.values.n }}"})
     typed.connect("first", "second")

@@ -83,8 +83,11 @@ def test_params_are_checked_and_defaults_filled_before_the_task_runs(demo: fk.Wo
     before = len(calls(demo))
     with pytest.raises(ParamsError, match=r"^demo\.send params: 'channel' is required\.$"):
         call(demo, "send", CREDS, {})
-    with pytest.raises(ParamsError, match=r"demo\.send params: 'count' must be a whole number, got str; "
-                                          r"'colour' is not a known field"):
+    with pytest.raises(
+        ParamsError,
+        match=r"demo\.send params: 'count' must be a whole number, got str; "
+        r"'colour' is not a known field",
+    ):
         call(demo, "send", CREDS, {"channel": "#a", "count": "two", "colour": "red"})
     with pytest.raises(ParamsError, match="demo.send params: expected a JSON object, got list"):
         call(demo, "send", CREDS, ["#a"])  # type: ignore[arg-type]

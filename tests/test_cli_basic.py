@@ -19,8 +19,11 @@ def ping(credentials, params):
     """Answer."""
     return {"success": True, "message": "pong"}
 '''
-PARAMS = [fk.Param("token", kind="password", required=True), fk.Param("user", kind="text"),
-          fk.Param("port", kind="integer")]
+PARAMS = [
+    fk.Param("token", kind="password", required=True),
+    fk.Param("user", kind="text"),
+    fk.Param("port", kind="integer"),
+]
 
 
 @pytest.fixture
@@ -40,8 +43,13 @@ def flowkit(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 def run_cli(*argv: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The installed command in a fresh process, with no terminal (so getpass reads stdin)."""
     return subprocess.run(
-        [str(Path(sys.executable).with_name("flowkit")), *argv], input=stdin, capture_output=True, text=True,
-        timeout=120, env={**os.environ, **(env or {})}, start_new_session=True,
+        [str(Path(sys.executable).with_name("flowkit")), *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
 
 
@@ -76,8 +84,16 @@ def test_types_list_show_create_delete(root: Path, capsys: pytest.CaptureFixture
     code, out, _ = flowkit(capsys, "-w", str(root), "types", "show", "demo")
     assert code == 0 and json.loads(out) == fk.IntegrationType("demo", "A demo", PARAMS).to_dict()
     write_integration(root / "integrations", "other", TASKS)
-    code, out, _ = flowkit(capsys, "types", "create", "other", "-w", str(root),
-                           "--param", '{"name": "key", "kind": "password", "required": true}')
+    code, out, _ = flowkit(
+        capsys,
+        "types",
+        "create",
+        "other",
+        "-w",
+        str(root),
+        "--param",
+        '{"name": "key", "kind": "password", "required": true}',
+    )
     assert code == 0 and "1 parameter" in out
     assert fk.Workspace(root).types.get("other").params == [fk.Param("key", kind="password", required=True)]
     code, out, _ = flowkit(capsys, "-w", str(root), "types", "delete", "other")
@@ -94,8 +110,14 @@ def test_a_bad_param_spec_is_a_clear_input_error(root: Path, capsys: pytest.Capt
 
 
 def test_exit_codes_for_not_found_and_in_use(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["types", "show", "ghost"], ["integrations", "show", "ghost"], ["workflows", "show", "ghost"],
-                 ["runs", "show", "ghost"], ["types", "delete", "ghost"], ["runs", "delete", "../x"]):
+    for argv in (
+        ["types", "show", "ghost"],
+        ["integrations", "show", "ghost"],
+        ["workflows", "show", "ghost"],
+        ["runs", "show", "ghost"],
+        ["types", "delete", "ghost"],
+        ["runs", "delete", "../x"],
+    ):
         code, _, err = flowkit(capsys, "-w", str(root), *argv)
         assert code == cli.EXIT_NOT_FOUND, argv
         assert "ghost" in err or "x" in err
@@ -150,8 +172,9 @@ def test_create_prompts_for_credentials_and_never_echoes_the_secret(
 
 
 def test_create_in_a_real_process_reads_the_secret_without_echo(root: Path, canary: str) -> None:
-    done = run_cli("--workspace", str(root), "integrations", "create", "Piped", "--type", "demo",
-                   stdin=f"{canary}\nalice\n\n")
+    done = run_cli(
+        "--workspace", str(root), "integrations", "create", "Piped", "--type", "demo", stdin=f"{canary}\nalice\n\n"
+    )
     assert done.returncode == 0, done.stderr
     assert find_canary(canary, done.stdout, done.stderr) == []
     assert "token (required): " in done.stderr + done.stdout  # the prompt was shown
@@ -252,8 +275,11 @@ def test_key_rotate_reencrypts_every_integration(root: Path, capsys: pytest.Capt
 def test_the_workspace_option_works_before_or_after_the_command_and_from_the_environment(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for argv in (["--workspace", str(root), "types", "list"], ["types", "list", "--workspace", str(root)],
-                 ["-w", str(tmp_path / "elsewhere"), "types", "list", "-w", str(root)]):
+    for argv in (
+        ["--workspace", str(root), "types", "list"],
+        ["types", "list", "--workspace", str(root)],
+        ["-w", str(tmp_path / "elsewhere"), "types", "list", "-w", str(root)],
+    ):
         code, out, _ = flowkit(capsys, *argv)
         assert code == 0 and "demo" in out, argv
     monkeypatch.setenv("FLOWKIT_WORKSPACE", str(root))

@@ -17,8 +17,12 @@ from flowkit.cli import main
 def saved(ws: fk.Workspace) -> fk.Workspace:
     add_tools(ws)
     wf = fk.Workflow("greet")
-    wf.add_node("hello", integration="Tools", task="echo",
-                params={"who": "{{ inputs.who }}", "n": "{{ inputs.n }}", "tags": "{{ inputs.tags }}"})
+    wf.add_node(
+        "hello",
+        integration="Tools",
+        task="echo",
+        params={"who": "{{ inputs.who }}", "n": "{{ inputs.n }}", "tags": "{{ inputs.tags }}"},
+    )
     wf.add_node("after", integration="Tools", task="noop")
     wf.connect("hello", "after")
     ws.workflows.save(wf)
@@ -32,8 +36,23 @@ def saved(ws: fk.Workspace) -> fk.Workspace:
 
 
 def test_a_successful_run_prints_a_table_and_exits_0(saved: fk.Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["-w", str(saved.path), "run", "greet", "-i", "who=team", "-i", "n=3", "-i", "tags=[1, 2]",
-                 "--executor", "inline", "--progress"])
+    code = main(
+        [
+            "-w",
+            str(saved.path),
+            "run",
+            "greet",
+            "-i",
+            "who=team",
+            "-i",
+            "n=3",
+            "-i",
+            "tags=[1, 2]",
+            "--executor",
+            "inline",
+            "--progress",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     lines = out.splitlines()
@@ -67,8 +86,9 @@ def test_a_failed_run_exits_1_and_shows_why(saved: fk.Workspace, capsys: pytest.
         (["run", "greet", "-e", "gpu"], 2, "Unknown executor 'gpu'"),
     ],
 )
-def test_bad_input_is_refused_with_a_message(saved: fk.Workspace, capsys: pytest.CaptureFixture[str],
-                                             argv: list[str], code: int, message: str) -> None:
+def test_bad_input_is_refused_with_a_message(
+    saved: fk.Workspace, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, message: str
+) -> None:
     assert main(["-w", str(saved.path), *argv]) == code
     assert message in capsys.readouterr().err
     assert saved.runs.list() == []
@@ -76,9 +96,25 @@ def test_bad_input_is_refused_with_a_message(saved: fk.Workspace, capsys: pytest
 
 def test_flowkit_run_as_a_process(saved: fk.Workspace) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "flowkit.cli", "-w", str(saved.path), "run", "greet", "-i", "who=x", "-i", "n=1",
-         "-i", "tags=[]"],
-        capture_output=True, text=True, timeout=60, env=dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "flowkit.cli",
+            "-w",
+            str(saved.path),
+            "run",
+            "greet",
+            "-i",
+            "who=x",
+            "-i",
+            "n=1",
+            "-i",
+            "tags=[]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
     )
     assert done.returncode == 0, done.stderr
     assert "success" in done.stdout and done.stderr == ""  # no bar when stderr is not a terminal

@@ -20,14 +20,16 @@ def test_passed_steps_make_a_successful_result_in_the_shape_test_connection_retu
         report.step("request")
         report.passed("The root is a writable folder holding 3 item(s).")
     result = report.result()
-    assert json.dumps(result) == json.dumps({
-        "success": True,
-        "message": "The root is a writable folder holding 3 item(s).",
-        "steps": [
-            {"name": "config", "ok": True, "message": "Root folder /data."},
-            {"name": "request", "ok": True, "message": "The root is a writable folder holding 3 item(s)."},
-        ],
-    })
+    assert json.dumps(result) == json.dumps(
+        {
+            "success": True,
+            "message": "The root is a writable folder holding 3 item(s).",
+            "steps": [
+                {"name": "config", "ok": True, "message": "Root folder /data."},
+                {"name": "request", "ok": True, "message": "The root is a writable folder holding 3 item(s)."},
+            ],
+        }
+    )
 
 
 def test_a_task_failed_records_its_stage_as_failed_and_skips_the_rest() -> None:
@@ -59,8 +61,11 @@ def test_a_failure_in_the_first_stage_is_the_only_step() -> None:
     with report:
         report.step("config")
         raise TaskFailed("Set token.")
-    assert report.result() == {"success": False, "message": "Set token.",
-                               "steps": [{"name": "config", "ok": False, "message": "Set token."}]}
+    assert report.result() == {
+        "success": False,
+        "message": "Set token.",
+        "steps": [{"name": "config", "ok": False, "message": "Set token."}],
+    }
 
 
 def test_other_exceptions_propagate_and_record_nothing() -> None:

@@ -122,9 +122,7 @@ def test_the_key_is_created_with_mode_0600_on_first_use_only(ws: fk.Workspace, i
     assert {doc["key_id"] for doc in ws.store.all("integrations")} == {fingerprint(key)}
 
 
-def test_a_key_file_readable_by_others_is_refused_with_the_chmod_to_run(
-    tmp_path: Path, isolated_env: Path
-) -> None:
+def test_a_key_file_readable_by_others_is_refused_with_the_chmod_to_run(tmp_path: Path, isolated_env: Path) -> None:
     ws = make_workspace(tmp_path / "ws", 2)
     key_file = isolated_env / "secret.key"
     key_file.chmod(0o644)
@@ -168,9 +166,7 @@ def test_the_first_key_in_the_environment_encrypts_and_every_key_decrypts(
 
 
 @pytest.mark.parametrize("value", ["not-a-key", "Zm9v", "a" * 44])
-def test_an_invalid_key_in_the_environment_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch, value: str
-) -> None:
+def test_an_invalid_key_in_the_environment_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv(crypto.ENV_KEY, value)
     with pytest.raises(errors.SecretKeyError, match="not a valid Fernet key") as caught:
         load_keyring(create=True)
@@ -188,8 +184,9 @@ def test_no_os_keyring_is_imported_by_a_whole_session() -> None:
         "print(sorted(m for m in sys.modules if 'keyring' in m.lower() or 'secretstorage' in m.lower()))\n"
     )
     folder = Path(os.environ["FLOWKIT_CONFIG_DIR"]).parent
-    done = subprocess.run([sys.executable, "-c", code, str(folder / "ws-keyring")], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder / "ws-keyring")], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -215,9 +212,7 @@ def test_processes_making_their_first_key_at_once_all_get_the_same_key(tmp_path:
 
 
 # -- wrong key, no key, damaged record (row 7) ------------------------------------------------
-def test_a_wrong_key_is_told_apart_before_anything_is_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_wrong_key_is_told_apart_before_anything_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     right = Fernet.generate_key()
     monkeypatch.setenv(crypto.ENV_KEY, right.decode())
     ws = make_workspace(tmp_path / "ws", 3)
@@ -388,8 +383,13 @@ def test_sigkill_during_rotation_always_leaves_every_record_readable(tmp_path: P
         assert [p.name for p in key_file.parent.iterdir()] == ["secret.key"]  # a torn key write is swept
         assert readable(root, [key1, key2]) == 100
         assert readable(root, keys) == 100  # with just what the key file holds now
-        outcomes["before" if ids == {fingerprint(key1)} and keys == [key1] else
-                 "after" if ids == {fingerprint(key2)} and keys == [key2] else "during"] += 1
+        outcomes[
+            "before"
+            if ids == {fingerprint(key1)} and keys == [key1]
+            else "after"
+            if ids == {fingerprint(key2)} and keys == [key2]
+            else "during"
+        ] += 1
     assert child_errors(tmp_path / "errors") == ""
     assert outcomes["during"] + outcomes["after"] > 0, outcomes
 

@@ -138,9 +138,7 @@ def test_integration_code_is_shipped_and_edits_reach_the_workers(
     assert second["file"] != first["file"]
 
 
-def test_a_module_a_worker_cannot_import_is_named_with_the_worker(
-    ws: fk.Workspace, executor: DaskExecutor
-) -> None:
+def test_a_module_a_worker_cannot_import_is_named_with_the_worker(ws: fk.Workspace, executor: DaskExecutor) -> None:
     import types
 
     module = types.ModuleType("flowkit_test_only_in_driver_memory")
@@ -162,8 +160,14 @@ def test_a_module_a_worker_cannot_import_is_named_with_the_worker(
 # -- same semantics as threads -----------------------------------------------------------------
 def semantics_workflow(folder: Path) -> fk.Workflow:
     wf = fk.Workflow("semantics")
-    wf.add_node("flaky", integration="Probe", task="flaky", params={"counter": str(folder / "count")},
-                retries=2, retry_delay=0.05)
+    wf.add_node(
+        "flaky",
+        integration="Probe",
+        task="flaky",
+        params={"counter": str(folder / "count")},
+        retries=2,
+        retry_delay=0.05,
+    )
     wf.add_node("after_flaky", integration="Probe", task="pid")
     wf.add_node("boom", integration="Probe", task="boom", retries=1, retry_delay=0.05)
     wf.add_node("after_boom", integration="Probe", task="pid")
@@ -389,11 +393,13 @@ def test_without_an_address_it_starts_and_stops_its_own_local_cluster_with_tls(w
 
 
 def test_import_flowkit_does_not_import_distributed() -> None:
-    code = ("import sys, flowkit as fk\n"
-            "fk.executors.ThreadExecutor, fk.Workspace\n"
-            "assert 'distributed' not in sys.modules\n"
-            "assert fk.executors.DaskExecutor.__name__ == 'DaskExecutor'\n"
-            "assert 'distributed' in sys.modules\n")
+    code = (
+        "import sys, flowkit as fk\n"
+        "fk.executors.ThreadExecutor, fk.Workspace\n"
+        "assert 'distributed' not in sys.modules\n"
+        "assert fk.executors.DaskExecutor.__name__ == 'DaskExecutor'\n"
+        "assert 'distributed' in sys.modules\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

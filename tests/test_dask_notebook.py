@@ -23,9 +23,14 @@ def outputs(notebook: dict) -> str:
 
 @pytest.mark.slow
 def test_the_dask_notebook_starts_a_cluster_and_runs_a_wide_workflow_on_it(tmp_path: Path) -> None:
-    executed = nbengine.execute_notebook(NOTEBOOK, tmp_path / "out.ipynb",
-                                         parameters={"width": 6, "task_seconds": 0.02},
-                                         cell_timeout=120, timeout=300, cwd=tmp_path)
+    executed = nbengine.execute_notebook(
+        NOTEBOOK,
+        tmp_path / "out.ipynb",
+        parameters={"width": 6, "task_seconds": 0.02},
+        cell_timeout=120,
+        timeout=300,
+        cwd=tmp_path,
+    )
     text = outputs(executed)
     assert "Dashboard: http://127.0.0.1:" in text
     assert "success: 2 process(es) did the work" in text

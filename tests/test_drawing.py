@@ -67,7 +67,10 @@ def test_every_edge_is_drawn_left_to_right_with_an_arrow() -> None:
     nodes = nodes_of(root)
     edges = edges_of(root)
     assert sorted((e.get("data-from"), e.get("data-to")) for e in edges) == [
-        ("fetch", "left"), ("fetch", "right"), ("left", "merge"), ("right", "merge"),
+        ("fetch", "left"),
+        ("fetch", "right"),
+        ("left", "merge"),
+        ("right", "merge"),
     ]
     for edge in edges:
         curve, head = edge.get("d").split(" M")
@@ -107,7 +110,11 @@ def test_statuses_colour_nodes_and_the_legend_lists_every_status() -> None:
         assert nodes[name].get("data-status") == status
         assert nodes[name].find(f"{SVG}rect").get("fill") == drawing.STATUS_COLOURS[status]
     assert drawing.STATUS_COLOURS == {
-        "pending": "#9e9e9e", "running": "#1e88e5", "success": "#43a047", "failed": "#e53935", "skipped": "#e0e0e0",
+        "pending": "#9e9e9e",
+        "running": "#1e88e5",
+        "success": "#43a047",
+        "failed": "#e53935",
+        "skipped": "#e0e0e0",
     }
     legend = [g for g in root.iter(f"{SVG}g") if g.get("class") == "flowkit-legend-item"]
     assert [g.get("data-status") for g in legend] == list(drawing.STATUS_COLOURS)

@@ -30,8 +30,12 @@ def tools(ws: fk.Workspace) -> fk.Workspace:
 def test_a_run_passes_results_downstream_and_is_recorded(tools: fk.Workspace) -> None:
     wf = fk.Workflow("pass")
     wf.add_node("first", integration="Tools", task="echo", params={"items": "{{ inputs.items }}", "n": 2})
-    wf.add_node("second", integration="Tools", task="echo",
-                params={"got": "{{ first.params.items }}", "text": "n={{ first.params.n }}"})
+    wf.add_node(
+        "second",
+        integration="Tools",
+        task="echo",
+        params={"got": "{{ first.params.items }}", "text": "n={{ first.params.n }}"},
+    )
     wf.connect("first", "second")
     tools.workflows.save(wf)
 
@@ -123,8 +127,14 @@ def test_independent_nodes_run_in_parallel(tools: fk.Workspace) -> None:
 def test_retries_with_backoff_until_success(tools: fk.Workspace, tmp_path: Path) -> None:
     counter = tmp_path / "count"
     wf = fk.Workflow("retry")
-    wf.add_node("flaky", integration="Tools", task="flaky", params={"path": str(counter), "fails": 2},
-                retries=3, retry_delay=0.05)
+    wf.add_node(
+        "flaky",
+        integration="Tools",
+        task="flaky",
+        params={"path": str(counter), "fails": 2},
+        retries=3,
+        retry_delay=0.05,
+    )
     started = time.perf_counter()
     run = tools.run(wf)
     elapsed = time.perf_counter() - started
@@ -139,8 +149,14 @@ def test_retries_with_backoff_until_success(tools: fk.Workspace, tmp_path: Path)
 
 def test_retries_run_out(tools: fk.Workspace, tmp_path: Path) -> None:
     wf = fk.Workflow("retry")
-    wf.add_node("flaky", integration="Tools", task="flaky", params={"path": str(tmp_path / "c"), "fails": 5},
-                retries=1, retry_delay=0)
+    wf.add_node(
+        "flaky",
+        integration="Tools",
+        task="flaky",
+        params={"path": str(tmp_path / "c"), "fails": 5},
+        retries=1,
+        retry_delay=0,
+    )
     run = tools.run(wf)
     assert run.status == "failed"
     assert run.nodes["flaky"].attempts == 2
@@ -155,15 +171,26 @@ def test_a_failure_skips_descendants_and_independent_branches_finish(tools: fk.W
     wf.add_node("later", integration="Tools", task="noop")
     wf.add_node("good", integration="Tools", task="clock", params={"seconds": 0.05})
     wf.add_node("after_good", integration="Tools", task="noop")
-    for a, b in [("start", "bad"), ("bad", "after_bad"), ("after_bad", "later"), ("start", "good"),
-                 ("good", "after_good")]:
+    for a, b in [
+        ("start", "bad"),
+        ("bad", "after_bad"),
+        ("after_bad", "later"),
+        ("start", "good"),
+        ("good", "after_good"),
+    ]:
         wf.connect(a, b)
 
     run = tools.run(wf)
 
     status = {name: node.status for name, node in run.nodes.items()}
-    assert status == {"start": "success", "bad": "failed", "after_bad": "skipped", "later": "skipped",
-                      "good": "success", "after_good": "success"}
+    assert status == {
+        "start": "success",
+        "bad": "failed",
+        "after_bad": "skipped",
+        "later": "skipped",
+        "good": "success",
+        "after_good": "success",
+    }
     assert run.status == "failed"
     assert run.error == "1 node(s) failed: bad."
     assert run.nodes["bad"].error == "tools.boom raised RuntimeError: it broke"
@@ -358,7 +385,11 @@ def test_a_killed_run_leaves_a_readable_partial_record(tools: fk.Workspace, tmp_
 
 
 def test_output_is_kept_within_bounds_and_valid_text(ws: fk.Workspace) -> None:
-    add_tools(ws, name="noisy", integration="Noisy", source='''
+    add_tools(
+        ws,
+        name="noisy",
+        integration="Noisy",
+        source="""
 def chatty(credentials, params):
     print("x" * 1_500_000)
     return {"success": True, "message": "done"}
@@ -367,7 +398,8 @@ def chatty(credentials, params):
 def odd(credentials, params):
     print("lone \\ud800 surrogate")
     raise ValueError("bad \\udfff text")
-''')
+""",
+    )
     wf = fk.Workflow("noisy")
     wf.add_node("chatty", integration="Noisy", task="chatty")
     wf.add_node("odd", integration="Noisy", task="odd")

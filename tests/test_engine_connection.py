@@ -10,7 +10,7 @@ from helpers import find_canary, scan_tree, write_integration
 import flowkit as fk
 from flowkit.errors import IntegrationNotFound, ValidationError
 
-CONNECT = '''
+CONNECT = """
 import logging
 import time
 
@@ -31,7 +31,7 @@ def test_connection(credentials, params):
         return ["not", "a", "dict"]
     return {"success": True, "message": "connected as " + token,
             "steps": [{"step": "auth", "ok": True, "detail": token}]}
-'''
+"""
 
 
 @pytest.fixture
@@ -42,11 +42,13 @@ def connect(ws: fk.Workspace, canary: str) -> fk.Workspace:
     return ws
 
 
-def test_a_saved_integration_connects(connect: fk.Workspace, canary: str,
-                                      capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_saved_integration_connects(connect: fk.Workspace, canary: str, capfd: pytest.CaptureFixture[str]) -> None:
     report = connect.integrations.test("Svc")
-    assert report == {"success": True, "message": "connected as ***",
-                      "steps": [{"step": "auth", "ok": True, "detail": "***"}]}
+    assert report == {
+        "success": True,
+        "message": "connected as ***",
+        "steps": [{"step": "auth", "ok": True, "detail": "***"}],
+    }
     out, err = capfd.readouterr()
     assert not find_canary(canary, out + err)
 
@@ -59,8 +61,9 @@ def test_a_saved_integration_connects(connect: fk.Workspace, canary: str,
         ("do-garbage", "svc.test_connection returned list instead of a dict"),
     ],
 )
-def test_failures_come_back_as_success_false(connect: fk.Workspace, canary: str, mode: str, message: str,
-                                             capfd: pytest.CaptureFixture[str]) -> None:
+def test_failures_come_back_as_success_false(
+    connect: fk.Workspace, canary: str, mode: str, message: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     report = connect.integrations.test("Svc", credentials={"mode": mode})
     assert report["success"] is False and report["message"].startswith(message)
     out, err = capfd.readouterr()

@@ -10,7 +10,7 @@ from helpers import find_canary, scan_tree
 
 import flowkit as fk
 
-LEAKY = '''
+LEAKY = """
 import base64
 import json
 import logging
@@ -56,7 +56,7 @@ def leak(credentials, params):
         "nested": [{"deep": secret}],
         secret: "as a key",
     }
-'''
+"""
 
 
 @pytest.mark.parametrize("child", [False, True], ids=["thread", "child-process"])
@@ -67,10 +67,15 @@ def test_a_leaking_task_leaves_no_trace_of_its_secret(
     timeout = 20 if child else None
     wf = fk.Workflow("leaks")
     for mode in ("ok", "raise", "chained", "fail"):
-        wf.add_node(f"{mode}_node", integration="Leaky", task="leak", params={"mode": mode, "child": child},
-                    timeout=timeout)
-    wf.add_node("downstream", integration="Leaky", task="leak",
-                params={"mode": "{{ ok_node.message }}", "copy": "{{ ok_node.nested }}"})
+        wf.add_node(
+            f"{mode}_node", integration="Leaky", task="leak", params={"mode": mode, "child": child}, timeout=timeout
+        )
+    wf.add_node(
+        "downstream",
+        integration="Leaky",
+        task="leak",
+        params={"mode": "{{ ok_node.message }}", "copy": "{{ ok_node.nested }}"},
+    )
     wf.connect("ok_node", "downstream")
     seen: list[str] = []
 
@@ -86,8 +91,16 @@ def test_a_leaking_task_leaves_no_trace_of_its_secret(
     assert nodes["downstream"].params == {"mode": "token ***", "copy": [{"deep": "***"}]}
     assert run.inputs == {"echo": "***"}
     log = nodes["ok"].log
-    for line in ("print: ***", "f-string: ***", "concatenated: ***", "repr: {'token': '***'}", "base64: ***",
-                 "WARNING leaky", "logging: ***", "KeyError: '***'"):
+    for line in (
+        "print: ***",
+        "f-string: ***",
+        "concatenated: ***",
+        "repr: {'token': '***'}",
+        "base64: ***",
+        "WARNING leaky",
+        "logging: ***",
+        "KeyError: '***'",
+    ):
         assert line in log
     if child:
         assert "file descriptor 1: ***" in log and "subprocess: ***" in log

@@ -14,7 +14,7 @@ from engine_support import add_tools
 
 import flowkit as fk
 
-HANGING = '''
+HANGING = """
 import os
 import signal
 import subprocess
@@ -54,7 +54,7 @@ def quick(credentials, params):
     print("quick output")
     os.system("echo from a subprocess")
     return {"success": True, "message": "quick", "pid": os.getpid()}
-'''
+"""
 
 
 @pytest.fixture
@@ -115,15 +115,18 @@ def test_a_timed_task_that_finishes_returns_its_result_and_output(hanging: fk.Wo
 
 def test_timeouts_work_from_a_plain_script_without_running_it_twice(hanging: fk.Workspace, tmp_path: Path) -> None:
     script = tmp_path / "script.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import flowkit as fk
         print("top of the script", flush=True)
         ws = fk.Workspace({str(hanging.path)!r})
         wf = fk.Workflow("script")
         wf.add_node("one", integration="Hanging", task="quick", timeout=10)
         print(ws.run(wf).status, flush=True)
-    """))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ))
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=dict(os.environ)
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["top of the script", "success"]

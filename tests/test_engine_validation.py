@@ -40,13 +40,18 @@ def test_every_problem_is_listed_at_once(tools: fk.Workspace) -> None:
     wf.add_node("bad_params", integration="Tools", task="declared", params={"count": "x", "extra": 1})
     wf.add_node("missing_param", integration="Tools", task="declared")
     wf.add_node("side", integration="Tools", task="noop")
-    wf.add_node("templates", integration="Tools", task="echo", params={
-        "sideways": "{{ side.message }}",
-        "unknown": "{{ nobody.message }}",
-        "broken": "{{ side.message ",
-        "nested": {"list": ["{{ later.message }}"]},
-        "input": "{{ inputs['title'] }}",
-    })
+    wf.add_node(
+        "templates",
+        integration="Tools",
+        task="echo",
+        params={
+            "sideways": "{{ side.message }}",
+            "unknown": "{{ nobody.message }}",
+            "broken": "{{ side.message ",
+            "nested": {"list": ["{{ later.message }}"]},
+            "input": "{{ inputs['title'] }}",
+        },
+    )
     wf.add_node("later", integration="Tools", task="noop")
     wf.connect("templates", "later")
     wf.add_node("inputs", integration="Tools", task="noop")
@@ -68,13 +73,19 @@ def test_every_problem_is_listed_at_once(tools: fk.Workspace) -> None:
     ]
     assert _messages(problems, "missing_param") == ["Params of tools.declared: 'count' is required."]
     templates = _messages(problems, "templates")
-    assert ("Param 'sideways' uses the result of 'side', which is not upstream of 'templates'; "
-            "connect side → templates first.") in templates
+    assert (
+        "Param 'sideways' uses the result of 'side', which is not upstream of 'templates'; "
+        "connect side → templates first."
+    ) in templates
     assert "Param 'unknown' uses 'nobody', which is neither a node of this workflow nor 'inputs'." in templates
-    assert ("Param 'broken': '{{ side.message ' is not a valid template: unexpected end of template, "
-            "expected 'end of print statement' (line 1).") in templates
-    assert ("Param 'nested.list[0]' uses the result of 'later', which is not upstream of 'templates'; "
-            "connect later → templates first.") in templates
+    assert (
+        "Param 'broken': '{{ side.message ' is not a valid template: unexpected end of template, "
+        "expected 'end of print statement' (line 1)."
+    ) in templates
+    assert (
+        "Param 'nested.list[0]' uses the result of 'later', which is not upstream of 'templates'; "
+        "connect later → templates first."
+    ) in templates
     assert "Param 'input' needs the input 'title', which was not given (inputs given: none)." in templates
     assert len(templates) == 5
     assert _messages(problems, "inputs") == ["'inputs' names the run's inputs in templates; rename this node."]
@@ -95,8 +106,10 @@ def test_a_cycle_is_reported_with_its_path_and_nothing_runs(tools: fk.Workspace)
     problems = tools.validate(wf)
 
     cycles = sorted(problem.message for problem in problems if "cycle" in problem.message)
-    assert cycles == ["The workflow has a cycle: a → b → c → a. Remove one of its edges.",
-                      "The workflow has a cycle: b → b. Remove one of its edges."]
+    assert cycles == [
+        "The workflow has a cycle: a → b → c → a. Remove one of its edges.",
+        "The workflow has a cycle: b → b. Remove one of its edges.",
+    ]
     assert all(problem.node is None for problem in problems)
     with pytest.raises(WorkflowInvalid, match="cycle"):
         tools.workflows.save(wf)
@@ -118,8 +131,9 @@ def test_save_refuses_errors_and_lists_them_all(tools: fk.Workspace) -> None:
 
 def test_inputs_are_only_checked_when_known(tools: fk.Workspace) -> None:
     wf = fk.Workflow("inputs")
-    wf.add_node("a", integration="Tools", task="echo",
-                params={"x": "{{ inputs.x }}", "y": "{{ inputs.y | default(1) }}"})
+    wf.add_node(
+        "a", integration="Tools", task="echo", params={"x": "{{ inputs.x }}", "y": "{{ inputs.y | default(1) }}"}
+    )
     assert tools.validate(wf) == []
     assert [p.message for p in tools.validate(wf, inputs={"z": 2})] == [
         "Param 'x' needs the input 'x', which was not given (inputs given: z)."
@@ -132,8 +146,13 @@ def test_warnings_do_not_block(tools: fk.Workspace) -> None:
     wf = fk.Workflow("warned")
     wf.add_node("none", integration="Tools", task="noop")
     problems = tools.validate(wf)
-    assert problems == [fk.Problem("warning", "none", "A node named 'none' cannot be referenced in a template "
-                                                      "(none is a literal there); consider renaming it.")]
+    assert problems == [
+        fk.Problem(
+            "warning",
+            "none",
+            "A node named 'none' cannot be referenced in a template (none is a literal there); consider renaming it.",
+        )
+    ]
     assert tools.workflows.save(wf).version == 1
     assert tools.run(wf).status == "success"
 
@@ -141,12 +160,16 @@ def test_warnings_do_not_block(tools: fk.Workspace) -> None:
 def test_a_type_that_drifted_from_its_module_is_a_warning(ws: fk.Workspace) -> None:
     from helpers import write_integration
 
-    write_integration(ws.path / "integrations", "drifty", """
+    write_integration(
+        ws.path / "integrations",
+        "drifty",
+        """
         import flowkit as fk
         CREDENTIALS = [fk.Param("token", kind="password", required=True), fk.Param("region")]
         def noop(credentials, params):
             return {"success": True, "message": "ok"}
-    """)
+    """,
+    )
     ws.types.create("drifty", params=[fk.Param("token", kind="password", required=True)])
     ws.integrations.create("Drifty", type="drifty", credentials={"token": "t0ken-value"})
     wf = fk.Workflow("drift")

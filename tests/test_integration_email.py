@@ -22,8 +22,13 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def creds(server: SMTPServer, **extra: object) -> dict:
-    return {"host": server.host, "port": server.port, "security": "none", "from_address": "Flowkit <bot@example.com>",
-            **extra}
+    return {
+        "host": server.host,
+        "port": server.port,
+        "security": "none",
+        "from_address": "Flowkit <bot@example.com>",
+        **extra,
+    }
 
 
 def send(credentials: dict, **params: object) -> dict:
@@ -46,8 +51,13 @@ def test_module_declares_credentials_and_params() -> None:
 def test_send_plain_message() -> None:
     with smtp_server() as server:
         result = send(
-            creds(server), to="Ann <ann@example.com>, bob@example.com", cc="cy@example.com", bcc="hidden@example.com",
-            subject="Build 42 passed", body="All green.\n", reply_to="ops@example.com",
+            creds(server),
+            to="Ann <ann@example.com>, bob@example.com",
+            cc="cy@example.com",
+            bcc="hidden@example.com",
+            subject="Build 42 passed",
+            body="All green.\n",
+            reply_to="ops@example.com",
         )
     assert result["success"] is True
     assert result["message"] == "Sent 'Build 42 passed' to 4 recipient(s)."
@@ -67,8 +77,13 @@ def test_send_plain_message() -> None:
 
 def test_send_html_alternative() -> None:
     with smtp_server() as server:
-        result = send(creds(server), to="ann@example.com", subject="Report", body="See the table.",
-                      html="<table><tr><td>1</td></tr></table>")
+        result = send(
+            creds(server),
+            to="ann@example.com",
+            subject="Report",
+            body="See the table.",
+            html="<table><tr><td>1</td></tr></table>",
+        )
     assert result["success"] is True
     message = server.received[0].message
     assert message.get_content_type() == "multipart/alternative"
@@ -124,8 +139,11 @@ def test_starttls_with_a_private_ca(cert: tuple[Path, Path]) -> None:
 
 def test_implicit_tls(cert: tuple[Path, Path]) -> None:
     with smtp_server(security="ssl", users={"ann": "pw-right"}, cert=cert) as server:
-        result = send(creds(server, security="ssl", username="ann", password="pw-right", ca_file=str(cert[0])),
-                      to="x@example.com", subject="ssl")
+        result = send(
+            creds(server, security="ssl", username="ann", password="pw-right", ca_file=str(cert[0])),
+            to="x@example.com",
+            subject="ssl",
+        )
     assert result["success"] is True and server.received[0].message["Subject"] == "ssl"
 
 
@@ -166,8 +184,10 @@ def test_connection_steps() -> None:
     [
         ({}, "Set host"),
         ({"host": "127.0.0.1", "password": "pw"}, "password is set without username"),
-        ({"host": "mail.example.com", "security": "none", "username": "ann", "password": "pw"},
-         "would send the password to mail.example.com unencrypted"),
+        (
+            {"host": "mail.example.com", "security": "none", "username": "ann", "password": "pw"},
+            "would send the password to mail.example.com unencrypted",
+        ),
         ({"host": "127.0.0.1", "port": 70000}, "port must be a number from 1 to 65535"),
         ({"host": "127.0.0.1", "security": "tls"}, "security must be one of"),
         ({"host": "127.0.0.1", "ca_file": "/nonexistent/ca.pem"}, "ca_file '/nonexistent/ca.pem' could not be read"),
@@ -200,8 +220,11 @@ def test_params_are_checked() -> None:
 
 # -- the network failing -------------------------------------------------------------------------
 def test_refused_connection_and_silent_server() -> None:
-    refused = send({"host": "127.0.0.1", "port": refused_port(), "security": "none", "from_address": "b@example.com"},
-                   to="x@example.com", subject="s")
+    refused = send(
+        {"host": "127.0.0.1", "port": refused_port(), "security": "none", "from_address": "b@example.com"},
+        to="x@example.com",
+        subject="s",
+    )
     assert refused["success"] is False and "connection refused" in refused["message"]
     with black_hole() as (host, port):
         started = time.monotonic()
@@ -221,8 +244,11 @@ def test_no_password_in_any_result(canary: str, cert: tuple[Path, Path]) -> None
             results.append(send(c, to="g@refused.example", subject="s"))
     with smtp_server(security="starttls", users={"ann": canary}, cert=cert) as tls:
         c = creds(tls, security="starttls", username="ann", password=canary)
-        results += [check(c), check({**c, "ca_file": str(cert[0])}), send({**c, "verify_tls": False}, to="x@e.com",
-                                                                           subject="s")]
+        results += [
+            check(c),
+            check({**c, "ca_file": str(cert[0])}),
+            send({**c, "verify_tls": False}, to="x@e.com", subject="s"),
+        ]
     results.append(check({"host": "mail.example.com", "security": "none", "username": "ann", "password": canary}))
     results.append(check({"host": "127.0.0.1", "port": refused_port(), "username": "ann", "password": canary}))
     assert {True, False} <= {result["success"] for result in results}

@@ -48,8 +48,11 @@ def test_module_declares_credentials_and_params() -> None:
 def test_write_then_read(root: Path) -> None:
     written = run("write", root, path="out/new/report.txt", content="héllo\n")
     assert written == {
-        "success": True, "message": "Wrote out/new/report.txt (7 bytes written).", "path": "out/new/report.txt",
-        "bytes_written": 7, "size": 7,
+        "success": True,
+        "message": "Wrote out/new/report.txt (7 bytes written).",
+        "path": "out/new/report.txt",
+        "bytes_written": 7,
+        "size": 7,
     }
     assert (root / "out" / "new" / "report.txt").read_text() == "héllo\n"
     read = run("read", root, path="out/new/report.txt")
@@ -107,7 +110,9 @@ def test_list(root: Path, outside: Path) -> None:
     top = run("list", root)
     assert top["message"] == "3 item(s) in the root." and top["truncated"] is False
     assert [(e["path"], e["type"], e["size"]) for e in top["entries"]] == [
-        ("docs", "folder", None), ("link_out", "symlink", None), ("top.txt", "file", 4),
+        ("docs", "folder", None),
+        ("link_out", "symlink", None),
+        ("top.txt", "file", 4),
     ]
     assert top["entries"][2]["modified"].endswith("+00:00")
     everything = run("list", root, recursive=True, include_hidden=True)
@@ -203,8 +208,12 @@ def test_in_a_workflow_run(ws, root: Path) -> None:
     ws.integrations.create("Scratch", type="files", credentials={"root": str(root)})
     assert ws.integrations.test("Scratch")["success"] is True
     flow = fk.Workflow("copy")
-    flow.add_node("save", integration="Scratch", task="write",
-                  params={"path": "out/{{ inputs.name }}.txt", "content": "hello {{ inputs.name }}"})
+    flow.add_node(
+        "save",
+        integration="Scratch",
+        task="write",
+        params={"path": "out/{{ inputs.name }}.txt", "content": "hello {{ inputs.name }}"},
+    )
     flow.add_node("load", integration="Scratch", task="read", params={"path": "{{ save.path }}"})
     flow.connect("save", "load")
     ws.workflows.save(flow)

@@ -113,14 +113,22 @@ def test_create_repo_in_an_organisation(github: FakeGitHub) -> None:
 # -- issues ----------------------------------------------------------------------------------
 def test_create_issue(github: FakeGitHub) -> None:
     result = run(
-        "create_issue", creds(github), repo="octocat/hello", title="Broken build", body="It fails",
-        labels=["bug"], assignees=["octocat"],
+        "create_issue",
+        creds(github),
+        repo="octocat/hello",
+        title="Broken build",
+        body="It fails",
+        labels=["bug"],
+        assignees=["octocat"],
     )
     assert result["success"] is True
     assert result["number"] == 1 and result["state"] == "open"
     assert result["html_url"] == result["url"] == "https://github.com/octocat/hello/issues/1"
     assert github.requests[-1].json == {
-        "title": "Broken build", "body": "It fails", "labels": ["bug"], "assignees": ["octocat"]
+        "title": "Broken build",
+        "body": "It fails",
+        "labels": ["bug"],
+        "assignees": ["octocat"],
     }
 
 
@@ -161,8 +169,9 @@ def test_list_issues_follows_pages_and_skips_pull_requests(github: FakeGitHub) -
     assert all(not issue["pull_request"] for issue in result["issues"])
     assert [r.query.get("page") for r in github.requests] == [None, "2"]
     assert github.requests[0].query == {"state": "open", "per_page": "100"}
-    everything = run("list_issues", creds(github), repo="octocat/hello", state="all", include_pull_requests=True,
-                     limit=1000)
+    everything = run(
+        "list_issues", creds(github), repo="octocat/hello", state="all", include_pull_requests=True, limit=1000
+    )
     assert everything["count"] == 151 and everything["truncated"] is False
     bugs = run("list_issues", creds(github), repo="octocat/hello", labels="bug")
     assert bugs["count"] == 75 and all(issue["labels"] == ["bug"] for issue in bugs["issues"])
@@ -257,8 +266,9 @@ def test_no_token_in_any_result(canary: str) -> None:
                 run("comment_issue", c, repo="octocat/hello", number=9, body="b"),
             ]
         github.rate_limited = True
-        results.append(run("create_issue", {"token": canary, "base_url": github.api_url}, repo="octocat/hello",
-                           title="t"))
+        results.append(
+            run("create_issue", {"token": canary, "base_url": github.api_url}, repo="octocat/hello", title="t")
+        )
     assert {True, False} <= {result["success"] for result in results}
     results.append(run("test_connection", {"token": canary, "base_url": f"http://127.0.0.1:{refused_port()}"}))
 

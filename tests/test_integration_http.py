@@ -88,8 +88,11 @@ def test_head_has_no_body(api: EchoServer) -> None:
     ("credentials", "header", "value"),
     [
         ({"token": "t0ken-value"}, "authorization", "Bearer t0ken-value"),
-        ({"username": "ann", "password": "pw-secret"}, "authorization",
-         "Basic " + base64.b64encode(b"ann:pw-secret").decode()),
+        (
+            {"username": "ann", "password": "pw-secret"},
+            "authorization",
+            "Basic " + base64.b64encode(b"ann:pw-secret").decode(),
+        ),
         ({"api_key": "k3y-value"}, "x-api-key", "k3y-value"),
         ({"api_key": "k3y-value", "api_key_header": "X-Token"}, "x-token", "k3y-value"),
     ],

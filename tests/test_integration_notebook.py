@@ -23,7 +23,8 @@ BROKEN = [("divisor = 1", ["parameters"]), ("print('before'); 1 / (divisor - 1)"
 
 def _write(path: Path, cells: list[tuple[str, list[str]]]) -> None:
     nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(source, metadata={"tags": tags}) for source, tags in cells])
+        cells=[nbformat.v4.new_code_cell(source, metadata={"tags": tags}) for source, tags in cells]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
 
@@ -49,14 +50,27 @@ def _task(ws: fk.Workspace, name: str = "run_notebook") -> fk.registry.TaskSpec:
     return ws.registry.task("notebook", name)
 
 
-def test_a_notebook_node_passes_its_recorded_values_downstream(nbws: fk.Workspace, notebooks: Path,
-                                                               canary: str) -> None:
+def test_a_notebook_node_passes_its_recorded_values_downstream(
+    nbws: fk.Workspace, notebooks: Path, canary: str
+) -> None:
     wf = fk.Workflow("notebook pipeline")
-    wf.add_node("prep", integration="Notebooks", task="run_notebook",
-                params={"notebook": "prepare.ipynb", "parameters": {"rows": "{{ inputs.rows }}", "label": "q1"},
-                        "cell_timeout": 30, "timeout": 90})
-    wf.add_node("use", integration="Demo", task="echo",
-                params={"total": "{{ prep.values.total }}", "label": "{{ prep.values.label }}"})
+    wf.add_node(
+        "prep",
+        integration="Notebooks",
+        task="run_notebook",
+        params={
+            "notebook": "prepare.ipynb",
+            "parameters": {"rows": "{{ inputs.rows }}", "label": "q1"},
+            "cell_timeout": 30,
+            "timeout": 90,
+        },
+    )
+    wf.add_node(
+        "use",
+        integration="Demo",
+        task="echo",
+        params={"total": "{{ prep.values.total }}", "label": "{{ prep.values.label }}"},
+    )
     wf.connect("prep", "use")
     nbws.workflows.save(wf)
 
@@ -76,8 +90,12 @@ def test_a_notebook_node_passes_its_recorded_values_downstream(nbws: fk.Workspac
 
 def test_a_failing_notebook_fails_its_node_and_keeps_the_executed_copy(nbws: fk.Workspace, notebooks: Path) -> None:
     wf = fk.Workflow("broken pipeline")
-    wf.add_node("prep", integration="Notebooks", task="run_notebook",
-                params={"notebook": "broken.ipynb", "output": "failed/broken.ipynb", "timeout": 90})
+    wf.add_node(
+        "prep",
+        integration="Notebooks",
+        task="run_notebook",
+        params={"notebook": "broken.ipynb", "output": "failed/broken.ipynb", "timeout": 90},
+    )
     wf.add_node("use", integration="Demo", task="echo", params={"total": "{{ prep.values.total }}"})
     wf.connect("prep", "use")
 
@@ -93,12 +111,15 @@ def test_a_failing_notebook_fails_its_node_and_keeps_the_executed_copy(nbws: fk.
     assert not any("never" in o.get("text", "") for o in outputs)
 
 
-@pytest.mark.parametrize("params", [
-    {"notebook": "../outside.ipynb"},
-    {"notebook": "/etc/passwd"},
-    {"notebook": "prepare.ipynb", "output": "../../escape.ipynb"},
-    {"notebook": "prepare.ipynb", "output": "/tmp/escape.ipynb"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"notebook": "../outside.ipynb"},
+        {"notebook": "/etc/passwd"},
+        {"notebook": "prepare.ipynb", "output": "../../escape.ipynb"},
+        {"notebook": "prepare.ipynb", "output": "/tmp/escape.ipynb"},
+    ],
+)
 def test_paths_outside_the_notebooks_folder_are_refused(nbws: fk.Workspace, notebooks: Path, params: dict) -> None:
     with pytest.raises(ParamsError, match="outside the notebooks folder"):
         _task(nbws).func({"root": str(notebooks)}, params)
@@ -123,7 +144,9 @@ def test_hostile_parameter_names_never_run(nbws: fk.Workspace, notebooks: Path, 
 def test_bad_settings_are_clear(nbws: fk.Workspace, notebooks: Path, tmp_path: Path) -> None:
     run = _task(nbws).func
     assert run({"root": str(notebooks)}, {"notebook": "missing.ipynb"}) == {
-        "success": False, "message": "There is no notebook 'missing.ipynb' in the notebooks folder."}
+        "success": False,
+        "message": "There is no notebook 'missing.ipynb' in the notebooks folder.",
+    }
     with pytest.raises(ParamsError, match="does not exist"):
         run({"root": str(tmp_path / "nope")}, {"notebook": "prepare.ipynb"})
     with pytest.raises(ParamsError, match="notebook"):
@@ -134,7 +157,9 @@ def test_bad_settings_are_clear(nbws: fk.Workspace, notebooks: Path, tmp_path: P
 
 def test_test_connection_lists_the_notebooks(nbws: fk.Workspace, notebooks: Path) -> None:
     assert nbws.integrations.test("Notebooks") == {
-        "success": True, "message": "Found 2 notebook(s) in the notebooks folder."}
+        "success": True,
+        "message": "Found 2 notebook(s) in the notebooks folder.",
+    }
     result = _task(nbws, "test_connection").func({"root": str(notebooks)}, {})
     assert result["notebooks"] == ["broken.ipynb", "prepare.ipynb"]
     missing = _task(nbws, "test_connection").func({"root": str(notebooks / "gone")}, {})
@@ -143,8 +168,10 @@ def test_test_connection_lists_the_notebooks(nbws: fk.Workspace, notebooks: Path
 
 @pytest.mark.slow
 def test_a_notebook_node_past_its_timeout_leaves_no_kernel_behind(nbws: fk.Workspace, notebooks: Path) -> None:
-    _write(notebooks / "sleepy.ipynb", [
-        ("import os, pathlib, time\npathlib.Path('kernel.pid').write_text(str(os.getpid()))\ntime.sleep(60)", [])])
+    _write(
+        notebooks / "sleepy.ipynb",
+        [("import os, pathlib, time\npathlib.Path('kernel.pid').write_text(str(os.getpid()))\ntime.sleep(60)", [])],
+    )
     wf = fk.Workflow("sleepy")
     wf.add_node("nap", integration="Notebooks", task="run_notebook", params={"notebook": "sleepy.ipynb"}, timeout=4)
 

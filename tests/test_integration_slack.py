@@ -178,8 +178,13 @@ def test_base_url_without_trailing_slash(slack: FakeSlack) -> None:
 def test_send_notification_builds_blocks(slack: FakeSlack) -> None:
     fields = {f"field{i}": i for i in range(12)}
     result = run(
-        "send_notification", api_creds(slack), channel="general", title="Disk almost full", text="95% used",
-        level="warning", fields=fields,
+        "send_notification",
+        api_creds(slack),
+        channel="general",
+        title="Disk almost full",
+        text="95% used",
+        level="warning",
+        fields=fields,
     )
     assert result["success"] is True and result["level"] == "warning"
     (message,) = slack.messages
@@ -211,8 +216,13 @@ def test_send_notification_params_are_checked(slack: FakeSlack) -> None:
 # -- upload_file -----------------------------------------------------------------------
 def test_upload_text_content(slack: FakeSlack) -> None:
     result = run(
-        "upload_file", api_creds(slack), channel="C0GENERAL", content="a,b\n1,2\n", filename="report.csv",
-        title="Report", initial_comment="Today's numbers",
+        "upload_file",
+        api_creds(slack),
+        channel="C0GENERAL",
+        content="a,b\n1,2\n",
+        filename="report.csv",
+        title="Report",
+        initial_comment="Today's numbers",
     )
     assert result["success"] is True
     file_id = result["file_id"]
@@ -266,8 +276,13 @@ def test_refused_connection() -> None:
 def test_timeouts_are_reported_not_raised() -> None:
     with black_hole() as (host, port):
         started = time.monotonic()
-        api = run("send_message", {"bot_token": TOKEN, "base_url": f"http://{host}:{port}/api/"},
-                  channel="general", text="hi", timeout=0.3)
+        api = run(
+            "send_message",
+            {"bot_token": TOKEN, "base_url": f"http://{host}:{port}/api/"},
+            channel="general",
+            text="hi",
+            timeout=0.3,
+        )
         hook = run("send_message", {"webhook_url": f"http://{host}:{port}/services/T/B/x"}, text="hi", timeout=0.3)
         elapsed = time.monotonic() - started
     assert api["success"] is False and "did not answer within 0.3 s" in api["message"]

@@ -58,8 +58,12 @@ def test_query_with_bound_parameters(db: dict) -> None:
 
 
 def test_query_values_become_json(db: dict) -> None:
-    result = run("query", db, sql="SELECT x'00ff10' AS blob, 1e999 AS big, -1e999 AS small, NULL AS empty, "
-                                  "p.id, q.id FROM people p JOIN people q ON q.id = p.id LIMIT 1")
+    result = run(
+        "query",
+        db,
+        sql="SELECT x'00ff10' AS blob, 1e999 AS big, -1e999 AS small, NULL AS empty, "
+        "p.id, q.id FROM people p JOIN people q ON q.id = p.id LIMIT 1",
+    )
     (row,) = result["rows"]
     assert row["blob"] == base64.b64encode(b"\x00\xff\x10").decode()
     assert row["big"] == "inf" and row["small"] == "-inf" and row["empty"] is None
@@ -67,8 +71,12 @@ def test_query_values_become_json(db: dict) -> None:
 
 
 def test_query_caps_rows(db: dict) -> None:
-    result = run("query", db, sql="WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
-                                  "SELECT i FROM n", max_rows=10)
+    result = run(
+        "query",
+        db,
+        sql="WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT i FROM n",
+        max_rows=10,
+    )
     assert result["row_count"] == 10 and result["truncated"] is True and "raise max_rows" in result["message"]
 
 
@@ -98,11 +106,21 @@ def test_execute_insert_update_delete(db: dict) -> None:
 
 
 def test_execute_many_is_one_transaction(db: dict) -> None:
-    many = run("execute", db, sql="INSERT INTO people (name, age) VALUES (?, ?)", many=True,
-               parameters=[["dee", 1], ["eve", 2]])
+    many = run(
+        "execute",
+        db,
+        sql="INSERT INTO people (name, age) VALUES (?, ?)",
+        many=True,
+        parameters=[["dee", 1], ["eve", 2]],
+    )
     assert many["success"] is True and many["rowcount"] == 2
-    clash = run("execute", db, sql="INSERT INTO people (name) VALUES (:name)", many=True,
-                parameters=[{"name": "fay"}, {"name": "ann"}])
+    clash = run(
+        "execute",
+        db,
+        sql="INSERT INTO people (name) VALUES (:name)",
+        many=True,
+        parameters=[{"name": "fay"}, {"name": "ann"}],
+    )
     assert clash["success"] is False
     assert clash["message"] == "A constraint failed: UNIQUE constraint failed: people.name."
     assert [name for name, _ in rows(db)] == ["ann", "bob", "dee", "eve"]  # fay was rolled back with the clash

@@ -50,8 +50,7 @@ def test_inputs_that_are_not_a_json_object_are_refused(bad: str) -> None:
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-def test_hostile_input_names_are_refused_before_a_kernel_starts(demo: fk.Workspace, tmp_path: Path,
-                                                                name: str) -> None:
+def test_hostile_input_names_are_refused_before_a_kernel_starts(demo: fk.Workspace, tmp_path: Path, name: str) -> None:
     marker = tmp_path / "ran"
     hostile = name.replace("os", f"os; open({str(marker)!r}, 'w')") if "import" in name else name
     with pytest.raises(InvalidName):
@@ -78,8 +77,12 @@ def test_notebook_parameters_must_be_json(tmp_path: Path) -> None:
 
 
 def test_a_stored_credential_is_never_taken_as_an_input(demo: fk.Workspace, canary: str, tmp_path: Path) -> None:
-    for inputs in ({"token": canary}, {"note": f"use {canary} please"}, {"deep": {"list": ["x", canary]}},
-                   {"deep": {canary: 1}}):
+    for inputs in (
+        {"token": canary},
+        {"note": f"use {canary} please"},
+        {"deep": {"list": ["x", canary]}},
+        {"deep": {canary: 1}},
+    ):
         with pytest.raises(ValidationError) as refused:
             jobs.run_job(demo, "one", inputs=inputs, output=tmp_path / "out.ipynb")
         message = str(refused.value)
@@ -128,19 +131,27 @@ def test_record_outside_a_kernel_is_kept_in_process() -> None:
 
 def test_records_are_read_back_from_outputs_last_one_wins() -> None:
     def output(key: str, value: object) -> dict[str, object]:
-        return {"output_type": "display_data", "metadata": {},
-                "data": {recording.RECORD_MIME: {"key": key, "value": value}, "text/plain": "x"}}
+        return {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {recording.RECORD_MIME: {"key": key, "value": value}, "text/plain": "x"},
+        }
 
-    notebook = {"cells": [{"cell_type": "markdown", "source": "hi"},
-                          {"cell_type": "code", "outputs": [output("a", 1), {"output_type": "stream", "text": "s"}]},
-                          {"cell_type": "code", "outputs": [output("a", [2]), output("b", None)]}]}
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": "hi"},
+            {"cell_type": "code", "outputs": [output("a", 1), {"output_type": "stream", "text": "s"}]},
+            {"cell_type": "code", "outputs": [output("a", [2]), output("b", None)]},
+        ]
+    }
     assert recording.records_of(notebook) == {"a": [2], "b": None}
 
 
 def _finished_run() -> fk.Run:
     run = fk.Run("demo <wf>", version=3, trigger="papermill", status="failed")
-    run.nodes["a"] = fk.NodeRun("a", status="success", attempts=1, started_at=1.0, finished_at=1.5,
-                                result={"success": True, "message": "<ok>"})
+    run.nodes["a"] = fk.NodeRun(
+        "a", status="success", attempts=1, started_at=1.0, finished_at=1.5, result={"success": True, "message": "<ok>"}
+    )
     run.nodes["b"] = fk.NodeRun("b", status="failed", attempts=2, error="demo.fail: <boom> & more")
     run.nodes["c"] = fk.NodeRun("c", status="skipped")
     run.finished_at = run.started_at + 2
@@ -204,10 +215,13 @@ def test_batch_entries_carrying_a_secret_stop_the_batch(demo: fk.Workspace, cana
 
 
 def test_batch_summary_lists_each_line() -> None:
-    batch = jobs.BatchResult([
-        jobs.JobResult("wf", {"n": 1}, "/r/line-0001.ipynb", "success", run_id="r1", line=1),
-        jobs.JobResult("wf", {"n": 2}, "/r/line-0002.ipynb", "failed", run_id="r2", error="boom", line=2),
-    ], duration=3.0)
+    batch = jobs.BatchResult(
+        [
+            jobs.JobResult("wf", {"n": 1}, "/r/line-0001.ipynb", "success", run_id="r1", line=1),
+            jobs.JobResult("wf", {"n": 2}, "/r/line-0002.ipynb", "failed", run_id="r2", error="boom", line=2),
+        ],
+        duration=3.0,
+    )
     summary = batch.summary()
     assert "line 1: success run r1  /r/line-0001.ipynb" in summary
     assert "line 2: failed  run r2  /r/line-0002.ipynb  boom" in summary
@@ -222,8 +236,9 @@ def test_cli_values_are_json_where_they_parse() -> None:
     assert jobs.parse_cli_value("hello") == "hello" and jobs.parse_cli_value("NaN") == "NaN"
 
 
-def test_cli_job_refusals_have_exit_codes(demo: fk.Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          canary: str) -> None:
+def test_cli_job_refusals_have_exit_codes(
+    demo: fk.Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str], canary: str
+) -> None:
     base = ["-w", str(demo.path), "job"]
     assert main([*base, "nope", "-o", str(tmp_path / "o.ipynb")]) == 3
     assert main([*base, "one", "-p", "a;b", "1", "-o", str(tmp_path / "o.ipynb")]) == 2
@@ -240,8 +255,9 @@ def test_job_template_has_the_documented_parameters() -> None:
     template = nbformat.read(jobs.template_path(), as_version=4)
     tagged = [cell for cell in template.cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(tagged) == 1
-    names = {line.split("=")[0].strip() for line in tagged[0].source.splitlines() if "=" in line
-             and not line.startswith("#")}
+    names = {
+        line.split("=")[0].strip() for line in tagged[0].source.splitlines() if "=" in line and not line.startswith("#")
+    }
     assert names == {"workspace", "workflow", "inputs", "report", "timeout"}
     assert all(not cell.get("outputs") for cell in template.cells if cell.cell_type == "code")
     assert json.loads(jobs.template_path().read_text())["metadata"]["kernelspec"]["name"] == "python3"

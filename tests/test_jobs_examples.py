@@ -22,7 +22,8 @@ def example(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_todo_example_uses_the_copyable_integration_against_the_local_api(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert example("todo_workflow", monkeypatch).main(["--workspace", str(tmp_path / "ws")]) == 0
     out = capsys.readouterr().out
     assert "Test connection: Connected as demo" in out
@@ -45,8 +46,9 @@ def test_todo_integration_reports_a_refused_token(tmp_path: Path, monkeypatch: p
         assert [step["ok"] for step in result["steps"]] == [True, False]
 
 
-def test_sqlite_example_passes_rows_between_nodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_sqlite_example_passes_rows_between_nodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert example("sqlite_sales", monkeypatch).main(["--workspace", str(tmp_path / "ws")]) == 0
     run = fk.Workspace(tmp_path / "ws").runs.list(workflow="Sales report")[0]
     assert run.nodes["totals"].result["rows"][0] == {"region": "north", "total": 260.0, "orders": 3}
@@ -57,13 +59,19 @@ def test_sqlite_example_passes_rows_between_nodes(tmp_path: Path, monkeypatch: p
 def test_notebook_example_stores_what_the_notebook_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert example("notebook_pipeline", monkeypatch).main(["--workspace", str(tmp_path / "ws")]) == 0
     run = fk.Workspace(tmp_path / "ws").runs.list(workflow="Measure and store")[0]
-    assert run.nodes["measure"].result["values"] == {"count": 5, "mean": 15.5, "median": 12.5, "maximum": 30.0,
-                                                     "unit": "ms"}
+    assert run.nodes["measure"].result["values"] == {
+        "count": 5,
+        "mean": 15.5,
+        "median": 12.5,
+        "maximum": 30.0,
+        "unit": "ms",
+    }
     assert run.nodes["history"].result["rows"] == [{"runs": 1, "mean_of_means": 15.5}]
 
 
-def test_batch_example_records_one_papermill_run_per_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_batch_example_records_one_papermill_run_per_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert example("batch_jobs", monkeypatch).main(["--workspace", str(tmp_path / "ws")]) == 0
     assert "3 ok, 0 failed, 3 jobs" in capsys.readouterr().out
     runs = fk.Workspace(tmp_path / "ws").runs.list(workflow="Sales report")

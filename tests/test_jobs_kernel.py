@@ -26,8 +26,9 @@ def demo(ws: fk.Workspace, canary: str) -> fk.Workspace:
     return demo_workspace(ws, canary)
 
 
-def test_a_job_runs_the_workflow_records_the_run_and_writes_its_report(demo: fk.Workspace, canary: str,
-                                                                       tmp_path: Path) -> None:
+def test_a_job_runs_the_workflow_records_the_run_and_writes_its_report(
+    demo: fk.Workspace, canary: str, tmp_path: Path
+) -> None:
     output = tmp_path / "reports" / "typed.ipynb"
     result = jobs.run_job(demo, "typed", inputs=INPUTS, output=output, timeout=120)
 
@@ -43,8 +44,11 @@ def test_a_job_runs_the_workflow_records_the_run_and_writes_its_report(demo: fk.
     outputs = cell_outputs(output)
     assert records_of(json.loads(output.read_text()))["run_id"] == run.id
     assert any("image/svg+xml" in item.get("data", {}) for item in outputs)  # the DAG, coloured by status
-    table = next(item["data"]["text/html"] for item in outputs if "flowkit-run-report" in
-                 item.get("data", {}).get("text/html", ""))
+    table = next(
+        item["data"]["text/html"]
+        for item in outputs
+        if "flowkit-run-report" in item.get("data", {}).get("text/html", "")
+    )
     assert "version 1: success" in table and table.count("<tr>") == 4
     # The leaky task printed and returned the secret: the report, the run log and the workspace hold none of it.
     assert canary_hits(canary, output) == {}
@@ -52,8 +56,9 @@ def test_a_job_runs_the_workflow_records_the_run_and_writes_its_report(demo: fk.
     assert "***" in run.nodes["leaky"].result["token"]
 
 
-def test_cli_job_exit_codes_follow_the_run(demo: fk.Workspace, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str], canary: str) -> None:
+def test_cli_job_exit_codes_follow_the_run(
+    demo: fk.Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str], canary: str
+) -> None:
     ok = tmp_path / "ok.ipynb"
     code = main(["-w", str(demo.path), "job", "one", "-p", "n", "[1, 2]", "-o", str(ok), "--timeout", "120"])
     out = capsys.readouterr().out
@@ -87,23 +92,42 @@ def test_a_job_past_its_time_limit_is_stopped_and_its_run_says_so(demo: fk.Works
 
 def test_plain_papermill_can_run_the_template(demo: fk.Workspace, tmp_path: Path) -> None:
     output = tmp_path / "plain.ipynb"
-    papermill.execute_notebook(str(jobs.template_path()), str(output), kernel_name="python3", progress_bar=False,
-                               execution_timeout=30,
-                               parameters={"workspace": str(demo.path), "workflow": "one", "inputs": {"n": 5},
-                                           "report": str(output)})
+    papermill.execute_notebook(
+        str(jobs.template_path()),
+        str(output),
+        kernel_name="python3",
+        progress_bar=False,
+        execution_timeout=30,
+        parameters={"workspace": str(demo.path), "workflow": "one", "inputs": {"n": 5}, "report": str(output)},
+    )
     run = demo.runs.get(records_of(json.loads(output.read_text()))["run_id"])
     assert (run.status, run.trigger, run.report) == ("success", "papermill", str(output))
     assert run.nodes["echo"].result["values"] == {"n": 5}
 
 
 @pytest.mark.slow
-def test_a_batch_of_eight_with_parallel_two_records_eight_runs(demo: fk.Workspace, tmp_path: Path, canary: str,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_batch_of_eight_with_parallel_two_records_eight_runs(
+    demo: fk.Workspace, tmp_path: Path, canary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     batch = tmp_path / "inputs.jsonl"
     batch.write_text("".join(json.dumps({"n": index}) + "\n" for index in range(8)))
     reports = tmp_path / "batch"
-    code = main(["-w", str(demo.path), "job", "one", "--batch", str(batch), "--parallel", "2",
-                 "--output-dir", str(reports), "--timeout", "120"])
+    code = main(
+        [
+            "-w",
+            str(demo.path),
+            "job",
+            "one",
+            "--batch",
+            str(batch),
+            "--parallel",
+            "2",
+            "--output-dir",
+            str(reports),
+            "--timeout",
+            "120",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.out + captured.err
     assert "8 ok, 0 failed, 8 jobs" in captured.out

@@ -68,8 +68,25 @@ def test_nesting_deeper_than_the_limit_is_refused_and_the_limit_itself_is_fine()
         check_json(nested(100_000))  # no RecursionError
 
 
-GOOD = [None, True, False, 0, -1, 2**62, 1.5, -0.0, 1e308, "", "ünïcødé ✓ 🚀", [], {}, [1, [2, [3]]],
-        {"a": {"b": [None, True, "x"]}}, {"": "empty key"}, "line\nbreak\ttab\x00nul"]
+GOOD = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**62,
+    1.5,
+    -0.0,
+    1e308,
+    "",
+    "ünïcødé ✓ 🚀",
+    [],
+    {},
+    [1, [2, [3]]],
+    {"a": {"b": [None, True, "x"]}},
+    {"": "empty key"},
+    "line\nbreak\ttab\x00nul",
+]
 
 
 @pytest.mark.parametrize("value", GOOD, ids=repr)
@@ -79,11 +96,13 @@ def test_json_values_round_trip_equal(value) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
-    max_leaves=25,
-))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+        max_leaves=25,
+    )
+)
 def test_any_accepted_value_round_trips_equal(value) -> None:
     check_json(value)
     assert loads(dumps(value)) == value
@@ -103,8 +122,11 @@ def test_writing_refuses_nan_even_past_the_check() -> None:
 
 # -- through the workspace: refused where it enters, nothing saved, files stay strict ------------
 def test_non_json_input_is_refused_by_every_collection_and_nothing_is_saved(ws: fk.Workspace) -> None:
-    ws.types.create("demo", params=[fk.Param("token", kind="password", required=True),
-                                    fk.Param("extra", kind="json")], check_module=False)
+    ws.types.create(
+        "demo",
+        params=[fk.Param("token", kind="password", required=True), fk.Param("extra", kind="json")],
+        check_module=False,
+    )
     before = {p.name: p.read_bytes() for p in ws.path.glob("*.json")}
     with pytest.raises(errors.NotJSONError, match="extra"):
         ws.integrations.create("X", type="demo", credentials={"token": "t", "extra": {"n": float("nan")}})
@@ -128,8 +150,9 @@ def test_a_ten_megabyte_string_round_trips_through_the_store(ws: fk.Workspace) -
 
 
 def test_the_workspace_files_stay_strict_json(ws: fk.Workspace) -> None:
-    ws.types.create("demo", params=[fk.Param("token", kind="password"), fk.Param("n", kind="number")],
-                    check_module=False)
+    ws.types.create(
+        "demo", params=[fk.Param("token", kind="password"), fk.Param("n", kind="number")], check_module=False
+    )
     ws.integrations.create("X", type="demo", credentials={"token": "t", "n": 1e300})
     ws.store.upsert("notes", {"name": "tiny", "v": 5e-324, "neg": -0.0, "text": "\u2028\u2029"})
     run = fk.Run(workflow="wf", inputs={"x": [1.5, "y"]})

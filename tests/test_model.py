@@ -48,11 +48,17 @@ def test_an_integration_type_round_trips_with_every_kind_of_param() -> None:
 
 def test_a_workflow_round_trips_with_nodes_edges_and_settings() -> None:
     wf = fk.Workflow("Release notes", "Build and post them", version=4)
-    wf.add_node("fetch", integration="My GitHub", task="list_commits", params={"repo": "a/b", "n": 20},
-                retries=2, timeout=30, retry_delay=0.5)
+    wf.add_node(
+        "fetch",
+        integration="My GitHub",
+        task="list_commits",
+        params={"repo": "a/b", "n": 20},
+        retries=2,
+        timeout=30,
+        retry_delay=0.5,
+    )
     wf.add_node("render", integration="Templates", task="render", params={"items": "{{ fetch.items }}"})
-    wf.add_node("post", integration="My Slack", task="send_message", params={"text": "{{ render.text }}"},
-                timeout=5.5)
+    wf.add_node("post", integration="My Slack", task="send_message", params={"text": "{{ render.text }}"}, timeout=5.5)
     wf.add_node("archive", integration="Files", task="write", params={"nested": {"deep": [1, {"x": None}]}})
     wf.connect("fetch", "render")
     wf.connect("render", "post")
@@ -84,13 +90,31 @@ def test_a_node_round_trips_and_ignores_unknown_keys() -> None:
 def test_a_run_and_its_node_runs_round_trip() -> None:
     wf = fk.Workflow("wf")
     wf.add_node("a", integration="I", task="t")
-    run = fk.Run(workflow="wf", version=3, snapshot=wf.to_dict(), inputs={"who": "team", "n": 2},
-                 trigger="cli", status="failed", finished_at=None, error="node b failed", report="r.ipynb",
-                 resumed_from="20260101T000000-000000-abcdef", pid=123, host="box")
+    run = fk.Run(
+        workflow="wf",
+        version=3,
+        snapshot=wf.to_dict(),
+        inputs={"who": "team", "n": 2},
+        trigger="cli",
+        status="failed",
+        finished_at=None,
+        error="node b failed",
+        report="r.ipynb",
+        resumed_from="20260101T000000-000000-abcdef",
+        pid=123,
+        host="box",
+    )
     run.finished_at = run.started_at + 2.5
     run.nodes = {
-        "a": fk.NodeRun("a", status="success", attempts=2, started_at=1.0, finished_at=1.25,
-                        params={"x": 1}, result={"success": True, "message": "ok", "items": [1, 2]}),
+        "a": fk.NodeRun(
+            "a",
+            status="success",
+            attempts=2,
+            started_at=1.0,
+            finished_at=1.25,
+            params={"x": 1},
+            result={"success": True, "message": "ok", "items": [1, 2]},
+        ),
         "b": fk.NodeRun("b", status="failed", attempts=1, started_at=1.3, finished_at=1.4, error="boom"),
         "c": fk.NodeRun("c", status="skipped"),
         "d": fk.NodeRun("d", status="success", reused=True),
@@ -102,8 +126,14 @@ def test_a_run_and_its_node_runs_round_trip() -> None:
     assert again.duration == 2.5 and not again.ok
     assert again.nodes["c"].duration is None
     assert again.workflow_snapshot() == wf
-    assert again.summary() == {"id": run.id, "workflow": "wf", "status": "failed", "trigger": "cli",
-                               "started_at": run.started_at, "finished_at": run.finished_at}
+    assert again.summary() == {
+        "id": run.id,
+        "workflow": "wf",
+        "status": "failed",
+        "trigger": "cli",
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
     assert "failed=1" in repr(again) and "skipped=1" in repr(again) and "success=2" in repr(again)
 
 
@@ -219,8 +249,28 @@ def test_a_duplicate_node_name_is_refused() -> None:
 
 
 # -- names and settings ----------------------------------------------------------------
-BAD_IDENTIFIERS = ["", "1abc", "a-b", "a b", "a.b", "class", "None", "lambda", "__init__", "__import__",
-                   "name\n", "name\r", "\nname", "na\x00me", "x" * 101, "é", 5, None, "../x", "a/b"]
+BAD_IDENTIFIERS = [
+    "",
+    "1abc",
+    "a-b",
+    "a b",
+    "a.b",
+    "class",
+    "None",
+    "lambda",
+    "__init__",
+    "__import__",
+    "name\n",
+    "name\r",
+    "\nname",
+    "na\x00me",
+    "x" * 101,
+    "é",
+    5,
+    None,
+    "../x",
+    "a/b",
+]
 
 
 @pytest.mark.parametrize("name", BAD_IDENTIFIERS, ids=repr)
@@ -256,8 +306,17 @@ def test_display_names_may_hold_spaces_and_unicode() -> None:
 
 @pytest.mark.parametrize(
     "settings",
-    [{"retries": -1}, {"retries": True}, {"retries": 1.5}, {"timeout": 0}, {"timeout": -2},
-     {"timeout": True}, {"timeout": "30"}, {"retry_delay": -1}, {"params": [1, 2]}],
+    [
+        {"retries": -1},
+        {"retries": True},
+        {"retries": 1.5},
+        {"timeout": 0},
+        {"timeout": -2},
+        {"timeout": True},
+        {"timeout": "30"},
+        {"retry_delay": -1},
+        {"params": [1, 2]},
+    ],
     ids=repr,
 )
 def test_bad_node_settings_are_refused(settings: dict) -> None:
@@ -267,8 +326,14 @@ def test_bad_node_settings_are_refused(settings: dict) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    [{"name": "p", "kind": "secret"}, {"name": "p", "kind": "choice"}, {"name": "p", "kind": "password",
-     "default": "hunter2"}, {"name": "p", "default": float("nan")}, {"name": "p", "colour": "red"}, {"kind": "text"}],
+    [
+        {"name": "p", "kind": "secret"},
+        {"name": "p", "kind": "choice"},
+        {"name": "p", "kind": "password", "default": "hunter2"},
+        {"name": "p", "default": float("nan")},
+        {"name": "p", "colour": "red"},
+        {"kind": "text"},
+    ],
     ids=repr,
 )
 def test_bad_param_specs_are_refused(spec: dict) -> None:
@@ -285,9 +350,18 @@ def test_a_param_declared_twice_is_refused() -> None:
 def test_credentials_never_show_their_values(canary: str) -> None:
     creds = Credentials({"token": canary, "user": "bob"})
     integration = fk.Integration("My Thing", "demo", {"token": canary})
-    shown = [repr(creds), str(creds), f"{creds}", f"{creds!r}", repr(integration), str(integration),
-             f"{integration}", repr([integration, integration]), str({"i": integration}),
-             json.dumps({"i": repr(integration)})]
+    shown = [
+        repr(creds),
+        str(creds),
+        f"{creds}",
+        f"{creds!r}",
+        repr(integration),
+        str(integration),
+        f"{integration}",
+        repr([integration, integration]),
+        str({"i": integration}),
+        json.dumps({"i": repr(integration)}),
+    ]
     for text in shown:
         assert canary not in text
     assert "'token': '***'" in repr(creds) and "My Thing" in repr(integration)

@@ -27,8 +27,9 @@ def test_getting_started_runs_top_to_bottom_offline(tmp_path: Path, monkeypatch:
     workspace = tmp_path / "lab" / "workspace"
     monkeypatch.setenv(ENV_WORKSPACE, str(workspace))
     output = tmp_path / "lab" / "getting_started.out.ipynb"
-    notebook = nbengine.execute_notebook(jobs.notebooks_folder() / "getting_started.ipynb", output,
-                                         cell_timeout=60, timeout=240, cwd=tmp_path / "lab")
+    notebook = nbengine.execute_notebook(
+        jobs.notebooks_folder() / "getting_started.ipynb", output, cell_timeout=60, timeout=240, cwd=tmp_path / "lab"
+    )
 
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert errors == []
@@ -87,8 +88,13 @@ def test_lab_command_opens_getting_started_with_a_workspace_in_the_folder(
 
 def test_flowkit_lab_execs_jupyterlab_with_the_arguments_it_does_not_know(tmp_path: Path) -> None:
     folder = tmp_path / "lab"
-    done = subprocess.run([sys.executable, "-m", "flowkit.cli", "lab", "--dir", str(folder), "--version"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "flowkit.cli", "lab", "--dir", str(folder), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     import jupyterlab
 

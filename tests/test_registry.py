@@ -42,13 +42,17 @@ def reg(folder: Path) -> Registry:
 
 def marker_module(folder: Path, name: str, log: Path) -> Path:
     """An integration whose import appends its name to `log`: proof of whether it was imported."""
-    return write_integration(folder, name, f"""
+    return write_integration(
+        folder,
+        name,
+        f"""
         from pathlib import Path
         with open({str(log)!r}, "a") as log:
             log.write({name!r} + "\\n")
         def ping(credentials, params):
             return {{"success": True, "message": {name!r}}}
-    """)
+    """,
+    )
 
 
 def imported(log: Path) -> list[str]:
@@ -84,7 +88,10 @@ def audit() -> Iterator[list[tuple[str, str]]]:
 
 
 def test_workspace_folder_modules_are_discovered(ws: fk.Workspace) -> None:
-    write_integration(ws.path / "integrations", "notes", """
+    write_integration(
+        ws.path / "integrations",
+        "notes",
+        """
         '''Take notes.'''
         def add(credentials, params):
             '''Add a note.
@@ -92,7 +99,9 @@ def test_workspace_folder_modules_are_discovered(ws: fk.Workspace) -> None:
             Longer text.
             '''
             return {"success": True, "message": "added " + params["text"]}
-    """, init_source="'''Take notes somewhere.'''\nfrom .tasks import *\n")
+    """,
+        init_source="'''Take notes somewhere.'''\nfrom .tasks import *\n",
+    )
     assert "notes" in ws.registry.modules()
     module = ws.registry.module("notes")
     assert (module.source, module.description) == ("workspace", "Take notes somewhere.")
@@ -151,7 +160,9 @@ def test_the_wheel_ships_the_builtins_inside_flowkit(tmp_path: Path) -> None:
     )
     built = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(source)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert built.returncode == 0, built.stdout + built.stderr
     wheel = next((tmp_path / "dist").glob("flowkit-*.whl"))
@@ -165,13 +176,21 @@ def test_the_wheel_ships_the_builtins_inside_flowkit(tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent("""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
             import json, flowkit.registry as r
             reg = r.Registry(entry_points=False)
             spec = reg.task("demo_mod", "hello")
             print(json.dumps([str(r.builtin_folder()), reg.module("demo_mod").source, spec.func({}, {})]))
-        """)],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)},
+        """),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
     )
     assert probe.returncode == 0, probe.stderr
     folder, source_label, result = json.loads(probe.stdout)
@@ -194,13 +213,15 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     dist = site / "fk_ep_tool-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fk-ep-tool\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(textwrap.dedent("""
+    (dist / "entry_points.txt").write_text(
+        textwrap.dedent("""
         [flowkit.integrations]
         eptool = fk_ep_tool
         broken_ep = fk_ep_broken
         bad-name = fk_ep_tool
         not_a_module = fk_ep_tool:helper
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(site))
     yield site
     for name in [n for n in sys.modules if n.startswith(("fk_ep_tool", "fk_ep_broken"))]:
@@ -250,13 +271,17 @@ def test_registered_modules_come_first_and_survive_reload(reg: Registry, folder:
 
 def test_same_function_names_in_two_modules_run_their_own_code(reg: Registry, folder: Path) -> None:
     for name in ("alpha", "beta"):
-        write_integration(folder, name, """
+        write_integration(
+            folder,
+            name,
+            """
             from .helpers import label
             STATE = []
             def send(credentials, params):
                 STATE.append(1)
                 return {"message": label(), "calls": len(STATE)}
-        """)
+        """,
+        )
         (folder / name / "helpers.py").write_text(f"def label():\n    return {name!r}\n")
     assert reg.task("alpha", "send").func({}, {}) == {"message": "alpha", "calls": 1}
     assert reg.task("beta", "send").func({}, {}) == {"message": "beta", "calls": 1}
@@ -267,14 +292,18 @@ def test_folders_named_like_stdlib_or_packages_neither_shadow_nor_are_shadowed(r
     before = {name: sys.modules.get(name) for name in ("json", "os", "slack")}
     path_before = list(sys.path)
     for name in ("json", "os", "slack"):
-        write_integration(folder, name, f"""
+        write_integration(
+            folder,
+            name,
+            f"""
             import json
             import os
             from . import json as mine
             def probe(credentials, params):
                 return {{"me": {name!r}, "stdlib_json": json.dumps([1]), "pid": os.getpid() > 0,
                          "relative": getattr(mine, "__name__", "")}}
-        """)
+        """,
+        )
         (folder / name / "json.py").write_text("LOCAL = True\n")
     assert reg.modules() == ["json", "os", "slack"]
     for name in ("json", "os", "slack"):
@@ -289,8 +318,12 @@ def test_folders_named_like_stdlib_or_packages_neither_shadow_nor_are_shadowed(r
 
 
 def test_private_module_names_read_plainly_in_logs(reg: Registry, folder: Path) -> None:
-    write_integration(folder, "my_tool", "import logging\nLOG = logging.getLogger(__name__)\n"
-                                         "def ping(credentials, params):\n    return {'logger': LOG.name}\n")
+    write_integration(
+        folder,
+        "my_tool",
+        "import logging\nLOG = logging.getLogger(__name__)\n"
+        "def ping(credentials, params):\n    return {'logger': LOG.name}\n",
+    )
     logger_name = reg.task("my_tool", "ping").func({}, {})["logger"]
     assert logger_name.startswith("flowkit._plugins.my_tool_") and logger_name.endswith(".tasks")
     assert display_name(logger_name) == "my_tool.tasks"
@@ -300,12 +333,16 @@ def test_private_module_names_read_plainly_in_logs(reg: Registry, folder: Path) 
 
 def test_relative_imports_and_subpackages_work(reg: Registry, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    write_integration(folder, "rel", """
+    write_integration(
+        folder,
+        "rel",
+        """
         from .client import Client
         from .sub.helpers import double
         def run(credentials, params):
             return {"value": double(Client().base)}
-    """)
+    """,
+    )
     (folder / "rel" / "client.py").write_text("class Client:\n    base = 21\n")
     (folder / "rel" / "sub").mkdir()
     (folder / "rel" / "sub" / "__init__.py").write_text("")
@@ -316,8 +353,25 @@ def test_relative_imports_and_subpackages_work(reg: Registry, folder: Path, monk
 
 # -- hostile names (RELIABILITY row 12) -------------------------------------------------------
 
-HOSTILE = ["../../etc", "/etc", "..", "a/../../b", "x\0y", "with space", "os.path", "", ".hidden",
-           "__init__", "__import__", "tasks/../../x", "C:\\x", "name\n", "déjà", "class", "a" * 101]
+HOSTILE = [
+    "../../etc",
+    "/etc",
+    "..",
+    "a/../../b",
+    "x\0y",
+    "with space",
+    "os.path",
+    "",
+    ".hidden",
+    "__init__",
+    "__import__",
+    "tasks/../../x",
+    "C:\\x",
+    "name\n",
+    "déjà",
+    "class",
+    "a" * 101,
+]
 
 
 def test_hostile_names_are_refused_before_touching_the_filesystem_or_importer(
@@ -382,7 +436,10 @@ def test_symlinks_out_of_the_folder_and_bad_folder_names_are_never_imported(
 
 
 def test_all_names_the_tasks_and_non_tasks_are_noted(reg: Registry, folder: Path) -> None:
-    write_integration(folder, "picky", """
+    write_integration(
+        folder,
+        "picky",
+        """
         def send(credentials, params):
             return {"message": "sent"}
         def _hidden(credentials, params):
@@ -393,18 +450,24 @@ def test_all_names_the_tasks_and_non_tasks_are_noted(reg: Registry, folder: Path
             def __init__(self, credentials, params):
                 pass
         CONSTANT = 3
-    """, init_source="""
+    """,
+        init_source="""
         from .tasks import send, _hidden, no_args, Klass, CONSTANT
         __all__ = ["send", "__import__", "_hidden", "no_args", "Klass", "CONSTANT", "missing", "class", "a-b"]
-    """)
+    """,
+    )
     assert list(reg.tasks("picky")) == ["send"]
     notes = " | ".join(reg.notes()["picky"])
-    for expected in ("'__import__' is not a task: Task name '__import__' is reserved",
-                     "'_hidden' is not a task: names starting with '_' are private",
-                     "'no_args' is not a task: it cannot be called as fn(credentials, params)",
-                     "'Klass' is not a task: it is a class", "'CONSTANT' is not a task: it is a int",
-                     "'missing' is not a task: listed in __all__ but not defined", "'class' is not a task",
-                     "'a-b' is not a task"):
+    for expected in (
+        "'__import__' is not a task: Task name '__import__' is reserved",
+        "'_hidden' is not a task: names starting with '_' are private",
+        "'no_args' is not a task: it cannot be called as fn(credentials, params)",
+        "'Klass' is not a task: it is a class",
+        "'CONSTANT' is not a task: it is a int",
+        "'missing' is not a task: listed in __all__ but not defined",
+        "'class' is not a task",
+        "'a-b' is not a task",
+    ):
         assert expected in notes
     with pytest.raises(InvalidName):
         reg.task("picky", "__import__")
@@ -413,7 +476,10 @@ def test_all_names_the_tasks_and_non_tasks_are_noted(reg: Registry, folder: Path
 
 
 def test_without_all_only_public_functions_defined_in_tasks_py_are_tasks(reg: Registry, folder: Path) -> None:
-    write_integration(folder, "plain", """
+    write_integration(
+        folder,
+        "plain",
+        """
         from os.path import join
         from .helpers import helper_task
         import json
@@ -425,7 +491,8 @@ def test_without_all_only_public_functions_defined_in_tasks_py_are_tasks(reg: Re
             return {"message": join("a", "b")}
         def test_connection(credentials, params):
             return {"success": True, "message": "ok"}
-    """)
+    """,
+    )
     (folder / "plain" / "helpers.py").write_text("def helper_task(credentials, params):\n    return {}\n")
     assert sorted(reg.tasks("plain")) == ["public", "test_connection"]
     for name in ("join", "helper_task", "_private", "Klass", "json"):
@@ -434,19 +501,27 @@ def test_without_all_only_public_functions_defined_in_tasks_py_are_tasks(reg: Re
 
 
 def test_tasks_py_all_counts_when_init_star_imports_it(reg: Registry, folder: Path) -> None:
-    write_integration(folder, "starred", """
+    write_integration(
+        folder,
+        "starred",
+        """
         __all__ = ["exported"]
         def exported(credentials, params):
             return {}
         def internal_but_public(credentials, params):
             return {}
-    """)
+    """,
+    )
     assert list(reg.tasks("starred")) == ["exported"]
 
 
 def test_a_malformed_all_fails_the_module_with_a_clear_error(reg: Registry, folder: Path) -> None:
-    write_integration(folder, "stringy", "def send(credentials, params):\n    return {}\n",
-                      init_source="from .tasks import send\n__all__ = 'send'\n")
+    write_integration(
+        folder,
+        "stringy",
+        "def send(credentials, params):\n    return {}\n",
+        init_source="from .tasks import send\n__all__ = 'send'\n",
+    )
     assert "__all__ must be a list of names" in reg.errors()["stringy"]
 
 
@@ -565,9 +640,7 @@ CREDENTIALED = """
 """
 
 
-def test_credentials_declaration_creates_the_type_and_drift_is_reported(
-    ws: fk.Workspace, canary: str
-) -> None:
+def test_credentials_declaration_creates_the_type_and_drift_is_reported(ws: fk.Workspace, canary: str) -> None:
     folder = ws.path / "integrations"
     write_integration(folder, "svc", CREDENTIALED, init_source="'''A service.'''\nfrom .tasks import *\n")
     itype = ws.types.create_from_module("svc")
@@ -576,9 +649,13 @@ def test_credentials_declaration_creates_the_type_and_drift_is_reported(
     assert ws.types.drift("svc") == []
     ws.integrations.create("My svc", type="svc", credentials={"token": canary})
 
-    (folder / "svc" / "tasks.py").write_text(textwrap.dedent(CREDENTIALED).replace(
-        'Param("base_url", default="https://api.example")', 'Param("region", kind="choice", choices=["eu", "us"])'
-    ).replace('help="API token"', 'help="API token"), Param("timeout", kind="number"'))
+    (folder / "svc" / "tasks.py").write_text(
+        textwrap.dedent(CREDENTIALED)
+        .replace(
+            'Param("base_url", default="https://api.example")', 'Param("region", kind="choice", choices=["eu", "us"])'
+        )
+        .replace('help="API token"', 'help="API token"), Param("timeout", kind="number"')
+    )
     ws.registry.reload()
     drift = ws.types.drift("svc")
     assert drift == [
@@ -591,9 +668,14 @@ def test_credentials_declaration_creates_the_type_and_drift_is_reported(
     )
     ws.registry.reload()
     assert ws.types.drift("svc") == ["'token': kind is 'password' in the type but 'text' in the module"]
-    everything = [repr(ws.registry), repr(ws.registry.module("svc")), json.dumps(ws.registry.errors()),
-                  json.dumps(ws.registry.notes()), str(ws.types.drift("svc")),
-                  json.dumps(ws.registry.task("svc", "test_connection").schema)]
+    everything = [
+        repr(ws.registry),
+        repr(ws.registry.module("svc")),
+        json.dumps(ws.registry.errors()),
+        json.dumps(ws.registry.notes()),
+        str(ws.types.drift("svc")),
+        json.dumps(ws.registry.task("svc", "test_connection").schema),
+    ]
     assert not find_canary(canary, *everything)
 
 
@@ -601,8 +683,11 @@ def test_modules_without_or_with_broken_credentials(reg: Registry, folder: Path,
     write_integration(ws.path / "integrations", "bare", "def ping(credentials, params):\n    return {}\n")
     with pytest.raises(CredentialsError, match="declares no CREDENTIALS"):
         ws.types.create_from_module("bare")
-    write_integration(folder, "dicts", "CREDENTIALS = [{'name': 'token', 'kind': 'password'}]\n"
-                                       "def ping(credentials, params):\n    return {}\n")
+    write_integration(
+        folder,
+        "dicts",
+        "CREDENTIALS = [{'name': 'token', 'kind': 'password'}]\ndef ping(credentials, params):\n    return {}\n",
+    )
     write_integration(folder, "badkind", "CREDENTIALS = [{'name': 'token', 'kind': 'secret'}]\n")
     write_integration(folder, "notalist", "CREDENTIALS = 'token'\n")
     assert [p.kind for p in reg.module("dicts").credentials or []] == ["password"]
@@ -634,8 +719,9 @@ def test_reload_picks_up_new_removed_functions_and_folders(reg: Registry, folder
     write_integration(folder, "one", "def a(credentials, params):\n    return {}\n")
     write_integration(folder, "two", "def b(credentials, params):\n    return {}\n")
     assert reg.modules() == ["one", "two"] and list(reg.tasks("one")) == ["a"]
-    (folder / "one" / "tasks.py").write_text("def c(credentials, params):\n    return {}\n"
-                                               "def d(credentials, params):\n    return {}\n")
+    (folder / "one" / "tasks.py").write_text(
+        "def c(credentials, params):\n    return {}\ndef d(credentials, params):\n    return {}\n"
+    )
     shutil.rmtree(folder / "two")
     write_integration(folder, "three", "def e(credentials, params):\n    return {}\n")
     reg.reload()
@@ -685,7 +771,7 @@ def test_discovery_is_lazy_and_imports_only_what_is_asked_for(reg: Registry, fol
 def test_importing_flowkit_discovers_nothing(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import sys, flowkit as fk
-        ws = fk.Workspace({str(tmp_path / 'ws')!r})
+        ws = fk.Workspace({str(tmp_path / "ws")!r})
         ws.registry
         print(sorted(n for n in sys.modules if n.startswith("flowkit._plugins") or n == "jsonschema"))
     """)

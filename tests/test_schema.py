@@ -74,7 +74,8 @@ def test_schema_and_validation_agree_on_the_tricky_values() -> None:
 SCALARS = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)
 SCALARS = SCALARS | st.text(max_size=4) | st.sampled_from(["", 0, 1, 1.0, True, False, "a"])
 JSON = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
     max_leaves=6,
 )
 KIND_VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -95,8 +96,9 @@ def fields_and_values(draw: st.DrawFn, kind: str) -> tuple[list[Param], dict[str
     own = st.sampled_from(choices) if choices else KIND_VALUES[kind]
     default = None if kind == "password" or draw(st.booleans()) else draw(own.filter(lambda v: v is not None))
     param = Param("field", kind=kind, required=draw(st.booleans()), default=default, choices=choices)
-    values = draw(st.dictionaries(st.sampled_from(["field", "other"]), own | JSON | st.sampled_from(["", None]),
-                                  max_size=2))
+    values = draw(
+        st.dictionaries(st.sampled_from(["field", "other"]), own | JSON | st.sampled_from(["", None]), max_size=2)
+    )
     return [param], values
 
 
@@ -127,8 +129,12 @@ def test_validate_values_lists_every_problem_naming_each_field() -> None:
         validate_values(params, {"b": "2", "c": "z", "d": 1}, what="slack.send params", error=ParamsError)
     message = str(caught.value)
     assert message.startswith("slack.send params: ")
-    for part in ("'a' is required", "'b' must be a whole number, got str", "'c' must be one of 'x', 'y'",
-                 "'d' is not a known field (known: a, b, c)"):
+    for part in (
+        "'a' is required",
+        "'b' must be a whole number, got str",
+        "'c' must be one of 'x', 'y'",
+        "'d' is not a known field (known: a, b, c)",
+    ):
         assert part in message
 
 
@@ -153,11 +159,15 @@ def test_json_equal_follows_json_not_python() -> None:
 
 
 def test_credential_errors_never_quote_the_value(ws: fk.Workspace, canary: str) -> None:
-    ws.types.create("svc", params=[
-        Param("token", kind="password", required=True),
-        Param("region", kind="choice", choices=["eu", "us"]),
-        Param("port", kind="integer"),
-    ], check_module=False)
+    ws.types.create(
+        "svc",
+        params=[
+            Param("token", kind="password", required=True),
+            Param("region", kind="choice", choices=["eu", "us"]),
+            Param("port", kind="integer"),
+        ],
+        check_module=False,
+    )
     for wrong in ({"token": canary, "region": canary}, {"token": canary, "port": canary}, {"token": canary, "x": 1}):
         with pytest.raises(CredentialsError) as caught:
             ws.integrations.create("My svc", type="svc", credentials=wrong)

@@ -107,9 +107,7 @@ def test_four_processes_create_and_update_types_without_loss(tmp_path: Path, rep
     root = tmp_path / f"ws{repeat}"
     fk.Workspace(root)
     _run_writers(tmp_path, _write_types, root, 200, 100)
-    docs = _check_names(
-        fk.Workspace(root).store.path("types"), {f"p{p}_{i}" for p in range(4) for i in range(200)}
-    )
+    docs = _check_names(fk.Workspace(root).store.path("types"), {f"p{p}_{i}" for p in range(4) for i in range(200)})
     descriptions = {doc["name"]: doc["description"] for doc in docs}
     for proc in range(4):
         assert all(descriptions[f"p{proc}_{i}"] == f"updated by {proc}" for i in range(100))
@@ -274,8 +272,7 @@ def test_an_orphan_temp_file_is_swept_but_a_live_writers_is_kept(tmp_path: Path)
 # -- damaged files (row 11) ----------------------------------------------------------
 def _populated(tmp_path: Path) -> fk.Workspace:
     ws = fk.Workspace(tmp_path / "ws")
-    ws.types.create("demo", description="a demo", params=[TOKEN, fk.Param("team", default="ops")],
-                    check_module=False)
+    ws.types.create("demo", description="a demo", params=[TOKEN, fk.Param("team", default="ops")], check_module=False)
     ws.integrations.create("My Demo", type="demo", credentials={"token": "tok-123456"})
     return ws
 
@@ -300,9 +297,7 @@ def _flip(raw: bytes, position: int, bit: int = 0x01) -> bytes:
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
-def test_a_damaged_file_is_reported_with_path_and_reason_and_never_overwritten(
-    tmp_path: Path, damage: str
-) -> None:
+def test_a_damaged_file_is_reported_with_path_and_reason_and_never_overwritten(tmp_path: Path, damage: str) -> None:
     ws = _populated(tmp_path)
     name = "types" if damage in ("flipped byte in a value",) else "integrations"
     path = ws.store.path(name)
@@ -386,8 +381,7 @@ def _run(workflow: str, status: str = "success", started_at: float | None = None
 def test_runs_save_load_and_list_newest_first_with_filters(ws: fk.Workspace) -> None:
     saved = []
     for i in range(12):
-        run = _run("alpha" if i % 3 else "beta", status="failed" if i % 4 == 0 else "success",
-                   started_at=1_000 + i)
+        run = _run("alpha" if i % 3 else "beta", status="failed" if i % 4 == 0 else "success", started_at=1_000 + i)
         ws.runs.save(run)
         saved.append(run)
     loaded = ws.runs.get(saved[5].id)
@@ -436,8 +430,9 @@ def _start_run_and_die(root: Path, run_id: str) -> None:
     run.nodes = {name: fk.NodeRun(name) for name in ("a", "b", "c")}
     ws.runs.save(run, final=False)
     events = ws.store.runs.open_events(run_id)
-    finished = fk.NodeRun("a", status="success", attempts=1, started_at=1.0, finished_at=2.0,
-                          result={"success": True, "message": "done"})
+    finished = fk.NodeRun(
+        "a", status="success", attempts=1, started_at=1.0, finished_at=2.0, result={"success": True, "message": "done"}
+    )
     events.write(json.dumps(finished.to_dict()) + "\n")
     events.write(json.dumps(fk.NodeRun("b", status="running", attempts=1, started_at=2.0).to_dict()) + "\n")
     events.write('[1, 2]\n{"no name": true}\n')  # not node events: ignored

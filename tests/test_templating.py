@@ -48,8 +48,10 @@ def test_nested_params_are_rendered_recursively() -> None:
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ("{{ create_repo.html_ur }}", "param 'p': '{{ create_repo.html_ur }}' does not resolve: "
-                                      "'dict object' has no attribute 'html_ur'."),
+        (
+            "{{ create_repo.html_ur }}",
+            "param 'p': '{{ create_repo.html_ur }}' does not resolve: 'dict object' has no attribute 'html_ur'.",
+        ),
         ("url: {{ create_repo.html_ur }}", "does not resolve: 'dict object' has no attribute 'html_ur'."),
         ("{{ nobody }}", "does not resolve: 'nobody' is undefined."),
         ("{{ inputs.title.upper.__globals__ }}", "param 'p': '{{ inputs.title.upper.__globals__ }}'"),
@@ -82,8 +84,9 @@ def test_nothing_unsafe_is_reachable_from_a_template() -> None:
         ("{{ range(3) | list }}", set(), set()),
     ],
 )
-def test_references_name_the_nodes_and_inputs_a_template_reads(template: str, names: set[str],
-                                                                inputs: set[str]) -> None:
+def test_references_name_the_nodes_and_inputs_a_template_reads(
+    template: str, names: set[str], inputs: set[str]
+) -> None:
     assert templating.references(template) == (names, inputs)
 
 
@@ -105,6 +108,8 @@ def test_the_dotted_form_needs_no_jinja() -> None:
 def test_template_strings_locate_every_template() -> None:
     params = {"a": "{{ x }}", "b": ["plain", {"c": "{% if y %}1{% endif %}"}], "d": "{{ z"}
     assert list(templating.template_strings(params, "")) == [
-        ("a", "{{ x }}"), ("b[1].c", "{% if y %}1{% endif %}"), ("d", "{{ z")
+        ("a", "{{ x }}"),
+        ("b[1].c", "{% if y %}1{% endif %}"),
+        ("d", "{{ z"),
     ]
     assert templating.has_templates(params) and not templating.has_templates({"a": ["b", 1]})

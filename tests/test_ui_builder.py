@@ -20,8 +20,13 @@ def builder(ws: fk.Workspace) -> WorkflowBuilder:
     return WorkflowBuilder(ws)
 
 
-def add(builder: WorkflowBuilder, name: str, task: str = "free", params: dict | str | None = None,
-        integration: str = "My Demo") -> None:
+def add(
+    builder: WorkflowBuilder,
+    name: str,
+    task: str = "free",
+    params: dict | str | None = None,
+    integration: str = "My Demo",
+) -> None:
     form = builder.node_form
     form.name.value = name
     form.integration.value = integration
@@ -311,14 +316,18 @@ def test_a_password_param_is_never_shown_and_blank_keeps_it(ws: fk.Workspace) ->
     from helpers import write_integration
 
     add_demo_integration(ws)
-    write_integration(ws.path / "integrations", "vault", '''
+    write_integration(
+        ws.path / "integrations",
+        "vault",
+        """
         import flowkit as fk
 
 
         @fk.task(params=[fk.Param("token", kind="password"), fk.Param("label")])
         def use(credentials, params):
             return {"success": True, "message": "used"}
-    ''')
+    """,
+    )
     ws.registry.reload()
     ws.types.create("vault")
     ws.integrations.create("Vault", type="vault", credentials={})

@@ -66,8 +66,9 @@ def test_submitting_the_form_in_a_kernel_leaves_no_secret_in_the_saved_notebook(
     monkeypatch.setenv("UI_TEST_WORKSPACE", str(ws.path))
     monkeypatch.setenv("UI_TEST_SECRET", canary)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(c).strip()) for c in CELLS])
-    client = NotebookClient(nb, timeout=15, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=15, kernel_name="python3", store_widget_state=True, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     saved = tmp_path / "filled.ipynb"
     nbformat.write(nb, saved)
@@ -76,11 +77,11 @@ def test_submitting_the_form_in_a_kernel_leaves_no_secret_in_the_saved_notebook(
     # The form really ran: the integration exists with the secret typed, encrypted.
     assert ws.integrations.get("My Demo").credentials["api_key"] == canary
     outputs = "".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", []))
-    assert "wrong key: <div class=\"flowkit-test-failed\">❌" in outputs
-    assert "right key: <div class=\"flowkit-test-ok\">✅" in outputs
+    assert 'wrong key: <div class="flowkit-test-failed">❌' in outputs
+    assert 'right key: <div class="flowkit-test-ok">✅' in outputs
     assert "created: Created the integration 'My Demo' (credentials stored encrypted)." in outputs
     assert "edit: Editing 'My Demo': leave a password blank to keep the stored one." in outputs
-    assert "stored key: <div class=\"flowkit-test-ok\">✅" in outputs
+    assert 'stored key: <div class="flowkit-test-ok">✅' in outputs
     # The widget state was saved, form fields included, so the search below looked where a leak would be.
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     models = json.dumps(state)

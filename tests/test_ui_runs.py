@@ -18,7 +18,10 @@ def flaky_workflow(ws: fk.Workspace, flag: str) -> fk.Workflow:
     """`first` succeeds; `gate` fails until the file `flag` exists; `after` depends on `gate`."""
     from helpers import write_integration
 
-    write_integration(ws.path / "integrations", "gate", f'''
+    write_integration(
+        ws.path / "integrations",
+        "gate",
+        f"""
         import os
 
 
@@ -26,7 +29,8 @@ def flaky_workflow(ws: fk.Workspace, flag: str) -> fk.Workflow:
             if os.path.exists({flag!r}):
                 return {{"success": True, "message": "open"}}
             return {{"success": False, "message": "closed"}}
-    ''')
+    """,
+    )
     ws.registry.reload()
     ws.types.create("gate")
     ws.integrations.create("Gate", type="gate", credentials={})

@@ -8,8 +8,16 @@ import flowkit as fk
 from flowkit.ui import TypeForm
 
 
-def fill_row(form: TypeForm, name: str, kind: str = "text", *, required: bool = False, default: str = "",
-             choices: str = "", help: str = "") -> None:
+def fill_row(
+    form: TypeForm,
+    name: str,
+    kind: str = "text",
+    *,
+    required: bool = False,
+    default: str = "",
+    choices: str = "",
+    help: str = "",
+) -> None:
     form.add_button.click()
     row = form.rows[-1]
     row.name.value, row.kind.value, row.required.value = name, kind, required

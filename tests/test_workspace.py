@@ -38,8 +38,11 @@ def demo(ws: fk.Workspace) -> fk.Workspace:
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def workflow_using(integration: str, name: str = "Uses it") -> fk.Workflow:
@@ -54,8 +57,13 @@ def test_a_workspace_is_a_folder_created_on_first_use(tmp_path: Path) -> None:
     assert ws.path == (tmp_path / "deep" / "new").resolve()
     assert (ws.path / "integrations").is_dir()
     assert repr(ws) == f"Workspace({str(ws.path)!r})"
-    assert ws.info() == {"path": str(ws.path), "types": 0, "integrations": 0, "workflows": 0,
-                         "key_file": ws.info()["key_file"]}
+    assert ws.info() == {
+        "path": str(ws.path),
+        "types": 0,
+        "integrations": 0,
+        "workflows": 0,
+        "key_file": ws.info()["key_file"],
+    }
 
 
 def test_the_default_workspace_is_the_environment_variable_or_dot_flowkit(
@@ -110,12 +118,29 @@ def test_a_type_in_use_cannot_be_deleted_and_the_message_names_its_users(demo: f
 
 # -- integrations: validated against their type, nothing saved on error ----------------------
 def test_an_integration_is_stored_with_defaults_and_read_back(demo: fk.Workspace) -> None:
-    created = demo.integrations.create("My Demo", type="demo", credentials={
-        "token": "tok", "url": "https://x", "ratio": 0.5, "debug": True, "region": "eu",
-        "options": {"a": [1]}, "backup_token": ""})
+    created = demo.integrations.create(
+        "My Demo",
+        type="demo",
+        credentials={
+            "token": "tok",
+            "url": "https://x",
+            "ratio": 0.5,
+            "debug": True,
+            "region": "eu",
+            "options": {"a": [1]},
+            "backup_token": "",
+        },
+    )
     stored = fk.Workspace(demo.path).integrations.get("My Demo")
-    expected = {"token": "tok", "url": "https://x", "port": 443, "ratio": 0.5, "debug": True,
-                "region": "eu", "options": {"a": [1]}}
+    expected = {
+        "token": "tok",
+        "url": "https://x",
+        "port": 443,
+        "ratio": 0.5,
+        "debug": True,
+        "region": "eu",
+        "options": {"a": [1]},
+    }
     assert stored.credentials.reveal() == expected == created.credentials.reveal()
     assert stored.type == "demo" and stored.name == "My Demo"
     assert sorted(stored.credentials) == sorted(expected)
@@ -242,9 +267,19 @@ def test_every_repr_of_an_integration_masks_its_credentials(demo: fk.Workspace, 
     demo.integrations.create("Mine", type="demo", credentials={"token": canary, "url": f"https://{canary}"})
     integration = demo.integrations.get("Mine")
     listed = demo.integrations.list()
-    shown = [repr(integration), str(integration), f"{integration}", repr(integration.credentials),
-             str(integration.credentials), repr(listed), str(listed), pprint.pformat(listed),
-             pprint.pformat({"x": integration}), repr(demo), repr(demo.keyring())]
+    shown = [
+        repr(integration),
+        str(integration),
+        f"{integration}",
+        repr(integration.credentials),
+        str(integration.credentials),
+        repr(listed),
+        str(listed),
+        pprint.pformat(listed),
+        pprint.pformat({"x": integration}),
+        repr(demo),
+        repr(demo.keyring()),
+    ]
     integration.credentials.reveal()  # decrypted values held in memory: still never shown
     shown += [repr(integration), repr(demo.integrations.list())]
     assert find_canary(canary, *shown) == []

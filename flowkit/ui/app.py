@@ -43,8 +43,9 @@ class App(Screen):
         self.screens = (self.types, self.integrations, self.workflows, self.runs)
         self.feedback = Feedback("flowkit-reload-feedback")
         self.header = hook(w.HTML(), "flowkit-app-header")
-        self.reload_button = button("Reload integrations", "flowkit-reload",
-                                    tooltip="Pick up new and edited integration modules")
+        self.reload_button = button(
+            "Reload integrations", "flowkit-reload", tooltip="Pick up new and edited integration modules"
+        )
         self.reload_button.layout = w.Layout(width="auto", min_width="12em")
         self.reload_button.on_click(guarded(self.feedback, self.reload))
         pages = [

@@ -65,8 +65,9 @@ class WorkflowBuilder(Screen):
         self.new_button = button("New", "flowkit-workflow-new")
         self.delete_button = button("Delete", "flowkit-workflow-delete", style="danger")
         self.name = hook(w.Text(description="Workflow"), "flowkit-workflow-name")
-        self.description = hook(w.Text(description="Description", layout=w.Layout(width="40em")),
-                                "flowkit-workflow-description")
+        self.description = hook(
+            w.Text(description="Description", layout=w.Layout(width="40em")), "flowkit-workflow-description"
+        )
 
         self.node_form = NodeForm(ws)
         self.add_button = button("Add node", "flowkit-node-add", style="primary")
@@ -91,35 +92,45 @@ class WorkflowBuilder(Screen):
         self.live = LiveRun(self.picture, self.progress, self.result, self.feedback, on_done=self._ran)
 
         actions = {
-            self.open_button: self.open, self.new_button: self.new, self.delete_button: self.delete,
-            self.add_button: self.add_node, self.load_button: self.load_node,
-            self.update_button: self.update_node, self.rename_button: self.rename_node,
-            self.remove_button: self.remove_node, self.connect_button: self.connect,
-            self.disconnect_button: self.disconnect, self.save_button: self.save, self.run_button: self.start_run,
+            self.open_button: self.open,
+            self.new_button: self.new,
+            self.delete_button: self.delete,
+            self.add_button: self.add_node,
+            self.load_button: self.load_node,
+            self.update_button: self.update_node,
+            self.rename_button: self.rename_node,
+            self.remove_button: self.remove_node,
+            self.connect_button: self.connect,
+            self.disconnect_button: self.disconnect,
+            self.save_button: self.save,
+            self.run_button: self.start_run,
         }
         for widget, action in actions.items():
             widget.on_click(guarded(self.feedback, action))
 
         self.widget = hook(
-            w.VBox([
-                w.HBox([self.saved, self.open_button, self.new_button, self.delete_button]),
-                w.HBox([self.name, self.description]),
-                self.picture,
-                self.problems_html,
-                w.HTML("<b>Node</b>"),
-                self.node_form.box,
-                self.add_button,
-                w.HBox([self.node_select, self.load_button, self.update_button, self.rename_button,
-                        self.remove_button]),
-                w.HTML("<b>Edges</b>"),
-                w.HBox([self.connect_from, self.connect_to, self.connect_button, self.disconnect_button]),
-                self.feedback.widget,
-                self.save_button,
-                w.HTML("<b>Run</b>"),
-                self.inputs,
-                w.HBox([self.run_button, self.progress]),
-                self.result,
-            ]),
+            w.VBox(
+                [
+                    w.HBox([self.saved, self.open_button, self.new_button, self.delete_button]),
+                    w.HBox([self.name, self.description]),
+                    self.picture,
+                    self.problems_html,
+                    w.HTML("<b>Node</b>"),
+                    self.node_form.box,
+                    self.add_button,
+                    w.HBox(
+                        [self.node_select, self.load_button, self.update_button, self.rename_button, self.remove_button]
+                    ),
+                    w.HTML("<b>Edges</b>"),
+                    w.HBox([self.connect_from, self.connect_to, self.connect_button, self.disconnect_button]),
+                    self.feedback.widget,
+                    self.save_button,
+                    w.HTML("<b>Run</b>"),
+                    self.inputs,
+                    w.HBox([self.run_button, self.progress]),
+                    self.result,
+                ]
+            ),
             "flowkit-workflow-builder",
         )
         self._show_workflow()
@@ -191,9 +202,14 @@ class WorkflowBuilder(Screen):
     def delete(self) -> None:
         """Delete the saved workflow chosen in the list (on a second click)."""
         confirm_delete(
-            self.feedback, self._confirm, self.saved.value, what="the saved workflow",
-            unselected="No saved workflow is selected.", delete=self.ws.workflows.delete,
-            then=lambda name: self.refresh(), note="; the builder still holds it until you save",
+            self.feedback,
+            self._confirm,
+            self.saved.value,
+            what="the saved workflow",
+            unselected="No saved workflow is selected.",
+            delete=self.ws.workflows.delete,
+            then=lambda name: self.refresh(),
+            note="; the builder still holds it until you save",
         )
 
     def _apply_name(self) -> None:

@@ -209,8 +209,13 @@ class ListForm(Screen, ABC):
     def delete(self) -> None:
         """Delete the item selected in the list (on a second click); reset the form if it was being edited."""
         confirm_delete(
-            self.feedback, self._confirm, self.list.value, what=self.what, unselected=self.unselected,
-            delete=self._remove, then=self._forget,
+            self.feedback,
+            self._confirm,
+            self.list.value,
+            what=self.what,
+            unselected=self.unselected,
+            delete=self._remove,
+            then=self._forget,
         )
 
     def _forget(self, name: str) -> None:

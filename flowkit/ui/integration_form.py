@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 def describe_test(result: dict[str, Any]) -> str:
     """A Test Connection result as HTML: ✅/❌, the message, and each step."""
     ok = bool(result.get("success"))
-    lines = [f'<div class="flowkit-test-{"ok" if ok else "failed"}">{"✅" if ok else "❌"} '
-             f"{html.escape(str(result.get('message', '')))}</div>"]
+    lines = [
+        f'<div class="flowkit-test-{"ok" if ok else "failed"}">{"✅" if ok else "❌"} '
+        f"{html.escape(str(result.get('message', '')))}</div>"
+    ]
     steps = result.get("steps") or []
     if steps:
         items = []
@@ -77,16 +79,18 @@ class IntegrationForm(ListForm):
         self.type.observe(self._on_type, names="value")
 
         self.widget = hook(
-            w.VBox([
-                controls,
-                w.HTML("<hr>"),
-                self.name,
-                self.type,
-                self.fields,
-                w.HBox([self.test_button, self.create_button]),
-                self.test_result,
-                self.feedback.widget,
-            ]),
+            w.VBox(
+                [
+                    controls,
+                    w.HTML("<hr>"),
+                    self.name,
+                    self.type,
+                    self.fields,
+                    w.HBox([self.test_button, self.create_button]),
+                    self.test_result,
+                    self.feedback.widget,
+                ]
+            ),
             "flowkit-integration-form",
         )
         self.refresh()

@@ -36,20 +36,32 @@ class NodeForm:
         self.task_help = hook(w.HTML(), "flowkit-node-task-help")
         self.params = hook(w.VBox(), "flowkit-node-params")
         self.json = hook(
-            w.Textarea(value="{}", description="Params", placeholder='{"text": "Hi {{ inputs.who }}"}',
-                       layout=w.Layout(width="40em", height="6em")),
+            w.Textarea(
+                value="{}",
+                description="Params",
+                placeholder='{"text": "Hi {{ inputs.who }}"}',
+                layout=w.Layout(width="40em", height="6em"),
+            ),
             "flowkit-node-params-json",
         )
-        self.retries = hook(w.IntText(value=0, description="Retries", layout=w.Layout(width="12em")),
-                            "flowkit-node-retries")
-        self.timeout = hook(w.Text(description="Timeout (s)", placeholder="none", layout=w.Layout(width="14em")),
-                            "flowkit-node-timeout")
+        self.retries = hook(
+            w.IntText(value=0, description="Retries", layout=w.Layout(width="12em")), "flowkit-node-retries"
+        )
+        self.timeout = hook(
+            w.Text(description="Timeout (s)", placeholder="none", layout=w.Layout(width="14em")), "flowkit-node-timeout"
+        )
         self.integration.observe(lambda _: self._fill_tasks(), names="value")
         self.task.observe(lambda _: self._build_params(), names="value")
-        self.box = w.VBox([
-            self.name, self.integration, self.task, self.task_help, self.params,
-            w.HBox([self.retries, self.timeout]),
-        ])
+        self.box = w.VBox(
+            [
+                self.name,
+                self.integration,
+                self.task,
+                self.task_help,
+                self.params,
+                w.HBox([self.retries, self.timeout]),
+            ]
+        )
         self.refresh()
 
     # -- choices ----------------------------------------------------------------------

@@ -38,13 +38,24 @@ class RunView(Screen):
         self.nodes = hook(w.HTML(), "flowkit-run-nodes")
         self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Resume"), "flowkit-run-progress")
         self.progress.layout.display = "none"
-        self.resume_button = button("Resume", "flowkit-run-resume", style="warning",
-                                    tooltip="Run the failed and skipped nodes again, reusing the successful ones")
+        self.resume_button = button(
+            "Resume",
+            "flowkit-run-resume",
+            style="warning",
+            tooltip="Run the failed and skipped nodes again, reusing the successful ones",
+        )
         self.resume_button.on_click(guarded(self.feedback, self.resume))
         self.live = LiveRun(self.picture, self.progress, self.nodes, self.feedback, on_done=self._resumed)
         self.widget = hook(
-            w.VBox([self.summary, self.picture, self.nodes, w.HBox([self.resume_button, self.progress]),
-                    self.feedback.widget]),
+            w.VBox(
+                [
+                    self.summary,
+                    self.picture,
+                    self.nodes,
+                    w.HBox([self.resume_button, self.progress]),
+                    self.feedback.widget,
+                ]
+            ),
             "flowkit-run-view",
         )
         self.show(run)
@@ -109,8 +120,14 @@ class RunsPanel(Screen):
             control.observe(lambda _: guarded(self.feedback, self.list_runs)(), names="value")
         self.list.observe(lambda _: guarded(self.feedback, self.select)(), names="value")
         self.widget = hook(
-            w.VBox([w.HBox([self.workflow, self.status, self.refresh_button]), self.list, self.feedback.widget,
-                    self.detail]),
+            w.VBox(
+                [
+                    w.HBox([self.workflow, self.status, self.refresh_button]),
+                    self.list,
+                    self.feedback.widget,
+                    self.detail,
+                ]
+            ),
             "flowkit-runs-panel",
         )
         self.refresh()

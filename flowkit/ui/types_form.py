@@ -20,13 +20,14 @@ class ParamRow:
 
     def __init__(self, param: Param | None = None) -> None:
         self.name = hook(w.Text(placeholder="name", layout=w.Layout(width="11em")), "flowkit-param-name")
-        self.kind = hook(w.Dropdown(options=PARAM_KINDS, value="text", layout=w.Layout(width="8em")),
-                         "flowkit-param-kind")
-        self.required = hook(w.Checkbox(description="required", indent=False, layout=w.Layout(width="7em")),
-                             "flowkit-param-required")
+        self.kind = hook(
+            w.Dropdown(options=PARAM_KINDS, value="text", layout=w.Layout(width="8em")), "flowkit-param-kind"
+        )
+        self.required = hook(
+            w.Checkbox(description="required", indent=False, layout=w.Layout(width="7em")), "flowkit-param-required"
+        )
         self.default = hook(w.Text(placeholder="default", layout=w.Layout(width="9em")), "flowkit-param-default")
-        self.choices = hook(w.Text(placeholder="choices: a, b", layout=w.Layout(width="9em")),
-                            "flowkit-param-choices")
+        self.choices = hook(w.Text(placeholder="choices: a, b", layout=w.Layout(width="9em")), "flowkit-param-choices")
         self.help = hook(w.Text(placeholder="help", layout=w.Layout(width="16em")), "flowkit-param-help")
         self.remove = button("✕", "flowkit-param-remove", tooltip="Remove this parameter")
         self.remove.layout = w.Layout(width="3em")
@@ -75,14 +76,17 @@ class TypeForm(ListForm):
         self.editing = None
         self.rows: list[ParamRow] = []
         controls = self._list_controls("type", "Types")
-        self.name = hook(w.Combobox(description="Name", placeholder="integration module", ensure_option=False),
-                         "flowkit-type-name")
-        self.description = hook(w.Textarea(description="Description", layout=w.Layout(width="40em")),
-                                "flowkit-type-description")
+        self.name = hook(
+            w.Combobox(description="Name", placeholder="integration module", ensure_option=False), "flowkit-type-name"
+        )
+        self.description = hook(
+            w.Textarea(description="Description", layout=w.Layout(width="40em")), "flowkit-type-description"
+        )
         self.params = hook(w.VBox(), "flowkit-type-params")
         self.add_button = button("+ parameter", "flowkit-param-add")
-        self.fill_button = button("Fill from module", "flowkit-type-fill",
-                                  tooltip="Take the parameters from the module's CREDENTIALS")
+        self.fill_button = button(
+            "Fill from module", "flowkit-type-fill", tooltip="Take the parameters from the module's CREDENTIALS"
+        )
         self.create_button = button("Create", "flowkit-type-create", style="primary")
 
         self.add_button.on_click(guarded(self.feedback, lambda: self.add_row()))
@@ -90,17 +94,19 @@ class TypeForm(ListForm):
         self.create_button.on_click(guarded(self.feedback, self.submit))
 
         self.widget = hook(
-            w.VBox([
-                controls,
-                w.HTML("<hr>"),
-                self.name,
-                self.description,
-                w.HTML("<b>Credential parameters</b>"),
-                self.params,
-                w.HBox([self.add_button, self.fill_button]),
-                self.create_button,
-                self.feedback.widget,
-            ]),
+            w.VBox(
+                [
+                    controls,
+                    w.HTML("<hr>"),
+                    self.name,
+                    self.description,
+                    w.HTML("<b>Credential parameters</b>"),
+                    self.params,
+                    w.HBox([self.add_button, self.fill_button]),
+                    self.create_button,
+                    self.feedback.widget,
+                ]
+            ),
             "flowkit-type-form",
         )
         self.refresh()

@@ -75,9 +75,7 @@ def _settings(credentials: dict[str, Any]) -> _Server:
     if password and not username:
         raise TaskFailed("password is set without username: set both to log in, or neither.")
     if username and security == "none" and not _is_loopback(host):
-        raise TaskFailed(
-            f"security 'none' would send the password to {host} unencrypted: choose starttls or ssl."
-        )
+        raise TaskFailed(f"security 'none' would send the password to {host} unencrypted: choose starttls or ssl.")
     context = None
     if security != "none":
         try:

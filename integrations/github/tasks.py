@@ -199,7 +199,6 @@ def _refusal(response: requests.Response, what: str) -> TaskFailed:
     return TaskFailed(message, status=status, errors=details)
 
 
-
 def _repo_path(repo: str) -> str:
     """``/repos/owner/name`` for a checked owner/name; anything else is refused before a request."""
     match = _REPO.match(repo.strip())
@@ -211,7 +210,7 @@ def _repo_path(repo: str) -> str:
 def _strings(params: dict[str, Any], name: str, task: str) -> list[str]:
     value = params.get(name) or []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ParamsError(f"github.{task} params: {name!r} must be a list of names, e.g. [\"bug\"].")
+        raise ParamsError(f'github.{task} params: {name!r} must be a list of names, e.g. ["bug"].')
     return value
 
 
@@ -395,9 +394,7 @@ def comment_issue(credentials: dict[str, Any], params: dict[str, Any]) -> Result
         raise ParamsError(f"github.comment_issue params: 'number' must be 1 or more, got {number}.")
     path = f"{_repo_path(params['repo'])}/issues/{number}/comments"
     with _GitHub(credentials, float(params["timeout"])) as api:
-        comment = api.json(
-            "POST", path, what=f"issue #{number} in {params['repo']!r}", json={"body": params["body"]}
-        )
+        comment = api.json("POST", path, what=f"issue #{number} in {params['repo']!r}", json={"body": params["body"]})
     return {
         "success": True,
         "message": f"Commented on {params['repo']}#{number}.",

@@ -73,8 +73,9 @@ class _Session(requests.Session):
 def _auth(credentials: dict[str, Any]) -> tuple[requests.auth.AuthBase | None, str | None]:
     """The auth to send, and the header name it uses (None: no auth)."""
     token, user, password, key = (credentials.get(name) for name in ("token", "username", "password", "api_key"))
-    given = [name for name, value in (("token", token), ("username/password", user or password), ("api_key", key))
-             if value]
+    given = [
+        name for name, value in (("token", token), ("username/password", user or password), ("api_key", key)) if value
+    ]
     if len(given) > 1:
         raise TaskFailed(f"Set one way to sign in, not several: {' and '.join(given)} are all set.", status=None)
     if token:
@@ -275,9 +276,15 @@ def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     body = params.get("body")
     started = time.monotonic()
     response = _send(
-        credentials, method, params["url"], timeout=timeout, params=params.get("query"),
-        headers=_header_values(params.get("headers")), json=params.get("json"),
-        data=body.encode() if isinstance(body, str) else None, allow_redirects=params["allow_redirects"],
+        credentials,
+        method,
+        params["url"],
+        timeout=timeout,
+        params=params.get("query"),
+        headers=_header_values(params.get("headers")),
+        json=params.get("json"),
+        data=body.encode() if isinstance(body, str) else None,
+        allow_redirects=params["allow_redirects"],
     )
     with response:
         try:
@@ -301,18 +308,23 @@ def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         message = message[:-1] + f", expected {expected or 'a 2xx status'}."
         if status in (401, 403):
             signed = any(credentials.get(name) for name in ("token", "username", "password", "api_key"))
-            message += (" The server refused the credentials." if signed
-                        else " The server wants credentials: set token, username/password or api_key.")
+            message += (
+                " The server refused the credentials."
+                if signed
+                else " The server wants credentials: set token, username/password or api_key."
+            )
     hidden = _PRIVATE_HEADERS | {str(credentials.get("api_key_header") or "X-API-Key").lower()}
-    return Redactor(_basic_header(credentials))({
-        "success": ok,
-        "message": message,
-        "status": status,
-        "reason": response.reason,
-        "url": response.url,
-        "headers": {name.lower(): value for name, value in response.headers.items() if name.lower() not in hidden},
-        "json": parsed,
-        "text": text,
-        "truncated": truncated,
-        "elapsed_ms": elapsed_ms,
-    })
+    return Redactor(_basic_header(credentials))(
+        {
+            "success": ok,
+            "message": message,
+            "status": status,
+            "reason": response.reason,
+            "url": response.url,
+            "headers": {name.lower(): value for name, value in response.headers.items() if name.lower() not in hidden},
+            "json": parsed,
+            "text": text,
+            "truncated": truncated,
+            "elapsed_ms": elapsed_ms,
+        }
+    )

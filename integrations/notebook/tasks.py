@@ -26,19 +26,32 @@ from flowkit.schema import validate_values
 Result = dict[str, Any]
 
 CREDENTIALS = [
-    flowkit.Param("root", required=True,
-                  help="The folder holding the notebooks; every notebook and executed copy stays inside it."),
+    flowkit.Param(
+        "root",
+        required=True,
+        help="The folder holding the notebooks; every notebook and executed copy stays inside it.",
+    ),
 ]
 RUN_PARAMS = [
     flowkit.Param("notebook", required=True, help="The notebook to run, relative to root, e.g. prepare.ipynb."),
-    flowkit.Param("parameters", kind="json", default={},
-                  help="Values for the notebook's parameters cell, as a JSON object of name → value."),
-    flowkit.Param("output", help="Where the executed copy goes, relative to root "
-                                 "(default: outputs/<notebook>-<time>.ipynb)."),
-    flowkit.Param("cell_timeout", kind="number", default=nbengine.DEFAULT_CELL_TIMEOUT,
-                  help="Seconds any one cell may run."),
-    flowkit.Param("timeout", kind="number", default=nbengine.DEFAULT_TIMEOUT,
-                  help="Seconds the whole notebook may take, kernel start included."),
+    flowkit.Param(
+        "parameters",
+        kind="json",
+        default={},
+        help="Values for the notebook's parameters cell, as a JSON object of name → value.",
+    ),
+    flowkit.Param(
+        "output", help="Where the executed copy goes, relative to root (default: outputs/<notebook>-<time>.ipynb)."
+    ),
+    flowkit.Param(
+        "cell_timeout", kind="number", default=nbengine.DEFAULT_CELL_TIMEOUT, help="Seconds any one cell may run."
+    ),
+    flowkit.Param(
+        "timeout",
+        kind="number",
+        default=nbengine.DEFAULT_TIMEOUT,
+        help="Seconds the whole notebook may take, kernel start included.",
+    ),
     flowkit.Param("kernel", default="python3", help="The Jupyter kernel to run it on."),
 ]
 
@@ -67,10 +80,14 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         root = _root(credentials)
     except ParamsError as exc:
         return {"success": False, "message": str(exc)}
-    notebooks = sorted(str(path.relative_to(root)) for path in root.rglob("*.ipynb")
-                       if ".ipynb_checkpoints" not in path.parts)
-    return {"success": True, "message": f"Found {len(notebooks)} notebook(s) in the notebooks folder.",
-            "notebooks": notebooks}
+    notebooks = sorted(
+        str(path.relative_to(root)) for path in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts
+    )
+    return {
+        "success": True,
+        "message": f"Found {len(notebooks)} notebook(s) in the notebooks folder.",
+        "notebooks": notebooks,
+    }
 
 
 @flowkit.task(params=RUN_PARAMS)
@@ -89,12 +106,21 @@ def run_notebook(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     started = time.monotonic()
     try:
         notebook = nbengine.execute_notebook(
-            source, output, parameters=values["parameters"], cell_timeout=values["cell_timeout"],
-            timeout=values["timeout"], cwd=source.parent, kernel_name=values["kernel"],
+            source,
+            output,
+            parameters=values["parameters"],
+            cell_timeout=values["cell_timeout"],
+            timeout=values["timeout"],
+            cwd=source.parent,
+            kernel_name=values["kernel"],
         )
     except FlowkitError as exc:  # a cell raised, a limit was hit, the kernel died: the copy shows where
         return {"success": False, "message": str(exc).replace(str(output), shown), "output": shown}
     recorded = records_of(notebook)
-    return {"success": True, "message": f"Ran {source.name} in {time.monotonic() - started:.1f} s; "
-                                        f"recorded {', '.join(recorded) or 'nothing'}.",
-            "output": shown, "values": recorded}
+    return {
+        "success": True,
+        "message": f"Ran {source.name} in {time.monotonic() - started:.1f} s; "
+        f"recorded {', '.join(recorded) or 'nothing'}.",
+        "output": shown,
+        "values": recorded,
+    }

@@ -35,7 +35,7 @@ CREDENTIALS = [
 _PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
 _SQL = flowkit.Param("sql", required=True, help="One SQL statement; put values in parameters, not in the text.")
 _PARAMETERS = flowkit.Param(
-    "parameters", kind="json", help='Values for the ? placeholders (a list) or :name ones (an object), e.g. [42].'
+    "parameters", kind="json", help="Values for the ? placeholders (a list) or :name ones (an object), e.g. [42]."
 )
 _TIMEOUT = flowkit.Param(
     "timeout", kind="number", default=30, help="Seconds to wait for a lock, and the longest a statement may run."

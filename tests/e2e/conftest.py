@@ -28,8 +28,14 @@ from .jlab import ARTIFACTS, LabServer, Notebook, slug, write_notebook
 CHROMIUM = Path("/usr/bin/chromium")
 # E2E.md section 4: no sandbox as root, no GPU, nothing phoning home, /dev/shm may be small.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 # Tall enough for the whole workflow builder, drawing to result table, in one screenshot.
 VIEWPORT = {"width": 1400, "height": 1400}
@@ -180,7 +186,6 @@ def open_notebook(lab: LabServer, lab_page: Page) -> Callable[[Path], Notebook]:
     return open_
 
 
-
 # -- the flowkit side: a workspace per test, a test integration, the App notebook ----------------------------
 ECHO_TASKS = '''\
 """An integration for the browser tests: a key check by hash (no network), an echo, a failure."""
@@ -220,8 +225,9 @@ def workspace(lab: LabServer, test_dir: Path, monkeypatch: pytest.MonkeyPatch) -
 def echo_module(workspace: fk.Workspace, canary: str) -> str:
     """The ``e2e_echo`` integration module in the workspace; its Test Connection accepts only `canary`."""
     digest = hashlib.sha256(canary.encode()).hexdigest()
-    write_integration(workspace.path / "integrations", "e2e_echo", ECHO_TASKS.format(digest=digest),
-                      init_source=ECHO_INIT)
+    write_integration(
+        workspace.path / "integrations", "e2e_echo", ECHO_TASKS.format(digest=digest), init_source=ECHO_INIT
+    )
     return "e2e_echo"
 
 
@@ -237,9 +243,13 @@ def app_notebook(test_dir: Path, workspace: fk.Workspace) -> Path:
 @pytest.fixture
 def echo_integration(workspace: fk.Workspace, echo_module: str, canary: str) -> str:
     """The type ``e2e_echo`` and an integration ``Echo`` of it (created here; the kernel decrypts it)."""
-    workspace.types.create(echo_module, description="Echo service", params=[
-        fk.Param("account", kind="text", required=True),
-        fk.Param("api_key", kind="password", required=True),
-    ])
+    workspace.types.create(
+        echo_module,
+        description="Echo service",
+        params=[
+            fk.Param("account", kind="text", required=True),
+            fk.Param("api_key", kind="password", required=True),
+        ],
+    )
     workspace.integrations.create("Echo", type=echo_module, credentials={"account": "alice", "api_key": canary})
     return "Echo"

@@ -93,9 +93,14 @@ class LabServer:
     def command(self) -> list[str]:
         """``flowkit lab`` plus the JupyterLab options it hands on, and ``expose_app_in_browser``."""
         return [
-            str(Path(sys.executable).with_name("flowkit")), "lab", "--dir", str(self.root),
+            str(Path(sys.executable).with_name("flowkit")),
+            "lab",
+            "--dir",
+            str(self.root),
             "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}",
             "--ServerApp.allow_root=True",
             "--ServerApp.terminals_enabled=False",

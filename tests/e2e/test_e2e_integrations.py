@@ -23,10 +23,14 @@ def test_integration_tested_created_and_encrypted(
     app_notebook: Path,
     open_notebook: Callable[[Path], Notebook],
 ) -> None:
-    workspace.types.create(echo_module, description="Echo", params=[
-        fk.Param("account", kind="text", required=True),
-        fk.Param("api_key", kind="password", required=True),
-    ])
+    workspace.types.create(
+        echo_module,
+        description="Echo",
+        params=[
+            fk.Param("account", kind="text", required=True),
+            fk.Param("api_key", kind="password", required=True),
+        ],
+    )
     notebook = open_notebook(app_notebook)
     app = show_app(notebook)
     open_tab(app, "Integrations")

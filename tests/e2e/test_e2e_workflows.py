@@ -130,9 +130,7 @@ def test_invalid_params_and_cycle_are_refused_inline(
     shot(notebook.page, "workflow-invalid-json-refused")
 
     connect(builder, "b", "a")
-    expect(message(builder, "flowkit-builder-feedback", "error")).to_contain_text(
-        "cycle", timeout=ANSWER_TIMEOUT_MS
-    )
+    expect(message(builder, "flowkit-builder-feedback", "error")).to_contain_text("cycle", timeout=ANSWER_TIMEOUT_MS)
     expect(edge(builder, "b", "a")).to_have_count(0)
     shot(notebook.page, "workflow-cycle-refused")
 

@@ -16,13 +16,16 @@ class EchoServer(FakeServer):
     def handle(self, request: Recorded) -> Reply:
         path = request.path.rstrip("/").split("/v1", 1)[-1] if request.path.startswith("/v1") else request.path
         if path == "/echo" or path.startswith("/echo/") or path == "":
-            return Reply(200, {
-                "method": request.method,
-                "path": request.path,
-                "query": request.query,
-                "headers": request.headers,
-                "body": request.body.decode(errors="replace"),
-            })
+            return Reply(
+                200,
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "query": request.query,
+                    "headers": request.headers,
+                    "body": request.body.decode(errors="replace"),
+                },
+            )
         if path.startswith("/status/"):
             code = int(path.rsplit("/", 1)[-1])
             return Reply(code, {"error": f"status {code}"})

@@ -94,7 +94,7 @@ class FakeGitHub(FakeServer):
     def handle(self, request: Recorded) -> Reply:
         if not request.path.startswith(self.prefix + "/"):
             return error(404, "Not Found")
-        path = request.path[len(self.prefix):]
+        path = request.path[len(self.prefix) :]
         auth = request.headers.get("authorization", "")
         if not auth:
             return error(401, "Requires authentication")
@@ -102,8 +102,9 @@ class FakeGitHub(FakeServer):
             return error(401, "Bad credentials")
         if self.rate_limited:
             reply = error(403, "API rate limit exceeded for user ID 1.")
-            reply.headers.update({"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0",
-                                  "X-RateLimit-Reset": "1893456000"})
+            reply.headers.update(
+                {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1893456000"}
+            )
             return reply
         if self.missing_permission and request.method != "GET":
             reply = error(403, "Resource not accessible by personal access token")
@@ -133,15 +134,27 @@ class FakeGitHub(FakeServer):
         fields = request.json or {}
         name = fields.get("name")
         if not name:
-            return error(422, "Repository creation failed.",
-                         [{"resource": "Repository", "code": "missing_field", "field": "name"}])
+            return error(
+                422,
+                "Repository creation failed.",
+                [{"resource": "Repository", "code": "missing_field", "field": "name"}],
+            )
         if f"{owner}/{name}" in self.repos:
-            return error(422, "Repository creation failed.", [
-                {"resource": "Repository", "code": "custom", "field": "name",
-                 "message": "name already exists on this account"}
-            ])
-        repo = self.add_repo(f"{owner}/{name}", private=bool(fields.get("private")),
-                             description=fields.get("description") or "")
+            return error(
+                422,
+                "Repository creation failed.",
+                [
+                    {
+                        "resource": "Repository",
+                        "code": "custom",
+                        "field": "name",
+                        "message": "name already exists on this account",
+                    }
+                ],
+            )
+        repo = self.add_repo(
+            f"{owner}/{name}", private=bool(fields.get("private")), description=fields.get("description") or ""
+        )
         repo["auto_init"] = bool(fields.get("auto_init"))
         return Reply(201, repo)
 
@@ -159,7 +172,8 @@ class FakeGitHub(FakeServer):
         state = request.query.get("state", "open")
         wanted = {label for label in request.query.get("labels", "").split(",") if label}
         found = [
-            issue for issue in self.issues[full_name]
+            issue
+            for issue in self.issues[full_name]
             if (state == "all" or issue["state"] == state) and wanted <= {label["name"] for label in issue["labels"]}
         ]
         per_page = min(int(request.query.get("per_page", 30)), 100)
@@ -179,8 +193,11 @@ class FakeGitHub(FakeServer):
             return error(422, "Validation Failed", [{"resource": "Issue", "code": "missing_field", "field": "title"}])
         for login in fields.get("assignees") or []:
             if login != self.login:
-                return error(422, "Validation Failed",
-                             [{"resource": "Issue", "code": "invalid", "field": "assignees", "value": login}])
+                return error(
+                    422,
+                    "Validation Failed",
+                    [{"resource": "Issue", "code": "invalid", "field": "assignees", "value": login}],
+                )
         issue = self.add_issue(full_name, fields["title"], labels=tuple(fields.get("labels") or ()))
         issue["body"] = fields.get("body")
         issue["assignees"] = [{"login": login} for login in fields.get("assignees") or []]
@@ -192,8 +209,9 @@ class FakeGitHub(FakeServer):
             return error(404, "Not Found")
         body = (request.json or {}).get("body")
         if not body:
-            return error(422, "Validation Failed",
-                         [{"resource": "IssueComment", "code": "missing_field", "field": "body"}])
+            return error(
+                422, "Validation Failed", [{"resource": "IssueComment", "code": "missing_field", "field": "body"}]
+            )
         issue = issues[int(number) - 1]
         issue["comments"] += 1
         comment = {

@@ -53,7 +53,7 @@ class FakeSlack(FakeServer):
     # -- routing ----------------------------------------------------------------
     def handle(self, request: Recorded) -> Reply:
         if request.path.startswith("/api/"):
-            return self._api(request.path[len("/api/"):], request)
+            return self._api(request.path[len("/api/") :], request)
         if request.path.startswith("/upload/v1/"):
             return self._receive_upload(request.path.rsplit("/", 1)[-1], request)
         return self._webhook(request)

@@ -33,8 +33,9 @@ def _call(credentials: dict[str, Any], method: str, path: str, **kwargs: Any) ->
     try:
         response = requests.request(method, url, headers=headers, timeout=TIMEOUT, **kwargs)
     except requests.RequestException as exc:
-        raise _Refused(f"The to-do API at {credentials['base_url']} could not be reached "
-                       f"({type(exc).__name__}).") from None
+        raise _Refused(
+            f"The to-do API at {credentials['base_url']} could not be reached ({type(exc).__name__})."
+        ) from None
     if response.status_code == 401:
         raise _Refused("The to-do API refused the token (401): check the integration's token.")
     if response.status_code >= 400:
@@ -48,8 +49,13 @@ def _call(credentials: dict[str, Any], method: str, path: str, **kwargs: Any) ->
 
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """Check the URL and the token: GET /me."""
-    steps = [{"name": "config", "ok": bool(credentials.get("base_url") and credentials.get("token")),
-              "message": "base_url and token are set"}]
+    steps = [
+        {
+            "name": "config",
+            "ok": bool(credentials.get("base_url") and credentials.get("token")),
+            "message": "base_url and token are set",
+        }
+    ]
     if not steps[0]["ok"]:
         steps[0]["message"] = "Set base_url and token."
         return {"success": False, "message": steps[0]["message"], "steps": steps}
