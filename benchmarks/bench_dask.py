@@ -106,7 +106,7 @@ def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
 def main() -> None:
     import distributed
 
-    from flowkit.dask_executor import DaskExecutor
+    from flowkit.executors.dask_executor import DaskExecutor
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)

@@ -203,7 +203,7 @@ def timeouts(ws: fk.Workspace, repeats: int) -> None:
 def server_start() -> float:
     """Seconds to start the fork server (once per process), measured in a fresh interpreter."""
     code = (
-        "import time, flowkit.childprocess as c; t = time.perf_counter(); c.ensure_server(); "
+        "import time, flowkit.executors.timeouts as c; t = time.perf_counter(); c.ensure_server(); "
         "print(time.perf_counter() - t)"
     )
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

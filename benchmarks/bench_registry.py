@@ -24,13 +24,13 @@ import textwrap
 import time
 from pathlib import Path
 
-from flowkit.loader import load_folder_module
-from flowkit.registry import Registry
+from flowkit.integrations.loader import load_folder_module
+from flowkit.integrations.registry import Registry
 
 REPEATS = 9
 FIRST_LOOKUP = """
 import json, sys, time
-from flowkit.registry import Registry
+from flowkit.integrations.registry import Registry
 reg = Registry(entry_points=False)
 started = time.perf_counter()
 {call}

@@ -59,6 +59,6 @@ def ensure_integration(ws: fk.Workspace, name: str, *, type: str, credentials: d
 
 def show(run: fk.Run) -> None:
     """Print a run's nodes like the job report's table."""
-    from flowkit.report import RunReport
+    from flowkit.jobs.report import RunReport
 
     print(RunReport(run).text())

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import errors, executors, jobs, testing, ui
-    from .authoring import task
-    from .connection import ConnectionReport
-    from .engine import Event
     from .errors import FlowkitError, TaskFailed
-    from .executors import Executor, InlineExecutor, ThreadExecutor
+    from .executors.base import Executor, InlineExecutor, ThreadExecutor
+    from .integrations.authoring import task
+    from .integrations.connection import ConnectionReport
+    from .jobs.recording import record
     from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
-    from .recording import record
-    from .validation import Problem
+    from .run.events import Event
+    from .run.validation import Problem
     from .workspace import Workspace
 
 # Each public name and the submodule defining it, imported on first use: the
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 # this package) starts in tens of milliseconds instead of loading networkx,
 # cryptography and TinyDB first.
 _EXPORTS = {
-    "ConnectionReport": "connection",
-    "Event": "engine",
+    "ConnectionReport": "integrations.connection",
+    "Event": "run.events",
     "Executor": "executors",
     "FlowkitError": "errors",
     "InlineExecutor": "executors",
@@ -40,14 +40,14 @@ _EXPORTS = {
     "Node": "model",
     "NodeRun": "model",
     "Param": "model",
-    "Problem": "validation",
+    "Problem": "run.validation",
     "Run": "model",
     "TaskFailed": "errors",
     "ThreadExecutor": "executors",
     "Workflow": "model",
     "Workspace": "workspace",
-    "record": "recording",
-    "task": "authoring",
+    "record": "jobs.recording",
+    "task": "integrations.authoring",
 }
 
 __version__ = "0.1.0"

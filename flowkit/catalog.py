@@ -1,18 +1,19 @@
 """The workspace's collections: ``ws.types``, ``ws.integrations``, ``ws.workflows``, ``ws.runs``.
 
 Each checks what it is given before anything is written (nothing is saved
-half) and refuses to delete what others still use.
+half) and refuses to delete what others still use. Each is handed the parts it
+needs (the store, the registry, the key ring, the validator), never the whole
+`Workspace`, which builds them.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tinydb import Query
-
 from . import crypto
+from .atomic import pid_alive
 from .errors import (
     AlreadyExistsError,
     CredentialsError,
@@ -24,12 +25,13 @@ from .errors import (
     WorkflowInvalid,
     WorkflowNotFound,
 )
+from .integrations.registry import Registry
 from .model import Credentials, Integration, IntegrationType, Param, Run, Workflow, check_label, params_from
 from .schema import validate_values
-from .store import pid_alive
+from .store import RunLog, Store
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from .run.validation import Problem
 
 
 class TypeCollection:
@@ -37,8 +39,9 @@ class TypeCollection:
 
     collection = "types"
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._ws = workspace
+    def __init__(self, store: Store, registry: Registry) -> None:
+        self._store = store
+        self._registry = registry
 
     def create(
         self,
@@ -55,16 +58,14 @@ class TypeCollection:
         """
         itype = IntegrationType(name, description, params_from(params))
         if check_module:
-            self._ws.registry.module(name)
-        with self._ws.store.transaction(self.collection) as table:
-            if table.contains(Query().name == name):
-                raise AlreadyExistsError(f"An integration type named {name!r} already exists.")
-            table.insert(itype.to_dict())
+            self._registry.module(name)
+        if not self._store.insert_new(self.collection, itype.to_dict()):
+            raise AlreadyExistsError(f"An integration type named {name!r} already exists.")
         return itype
 
     def create_from_module(self, name: str, *, description: str | None = None) -> IntegrationType:
         """Create a type from the module's ``CREDENTIALS`` declaration."""
-        module = self._ws.registry.module(name)
+        module = self._registry.module(name)
         if module.credentials is None:
             raise CredentialsError(f"Integration module {name!r} declares no CREDENTIALS.")
         return self.create(
@@ -76,7 +77,7 @@ class TypeCollection:
     def drift(self, name: str) -> list[str]:
         """How the stored type differs from its module's ``CREDENTIALS``, as sentences."""
         itype = self.get(name)
-        declared = self._ws.registry.module(name).credentials
+        declared = self._registry.module(name).credentials
         if declared is None:
             return []
         stored = {param.name: param.to_dict() for param in itype.params}
@@ -94,29 +95,29 @@ class TypeCollection:
 
     def save(self, itype: IntegrationType) -> IntegrationType:
         """Create or replace a type."""
-        self._ws.store.upsert(self.collection, itype.to_dict())
+        self._store.upsert(self.collection, itype.to_dict())
         return itype
 
     def get(self, name: str) -> IntegrationType:
-        doc = self._ws.store.get(self.collection, name)
+        doc = self._store.get(self.collection, name)
         if doc is None:
             raise TypeNotFound(name, hint="Create it with ws.types.create(...).")
         return IntegrationType.from_dict(doc)
 
     def list(self) -> list[IntegrationType]:
-        return sorted((IntegrationType.from_dict(d) for d in self._ws.store.all(self.collection)), key=lambda t: t.name)
+        return sorted((IntegrationType.from_dict(d) for d in self._store.all(self.collection)), key=lambda t: t.name)
 
     def delete(self, name: str) -> None:
         """Delete a type no integration uses."""
-        with self._ws.store.locked():
+        with self._store.locked():
             self.get(name)
-            users = sorted(d["name"] for d in self._ws.store.all("integrations") if d["type"] == name)
+            users = sorted(d["name"] for d in self._store.all("integrations") if d["type"] == name)
             if users:
                 raise InUseError(
                     f"Integration type {name!r} is used by {', '.join(users)}; delete those first.",
                     users=users,
                 )
-            self._ws.store.delete(self.collection, name)
+            self._store.delete(self.collection, name)
 
 
 class IntegrationCollection:
@@ -124,39 +125,43 @@ class IntegrationCollection:
 
     collection = "integrations"
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._ws = workspace
+    def __init__(
+        self, store: Store, types: TypeCollection, registry: Registry, keyring: Callable[..., crypto.KeyRing]
+    ) -> None:
+        self._store = store
+        self._types = types
+        self._registry = registry
+        self._keyring = keyring
 
     def key_ids(self) -> list[str]:
         """Fingerprints of the keys the stored records were encrypted with."""
-        return [doc["key_id"] for doc in self._ws.store.all(self.collection)]
+        return [doc["key_id"] for doc in self._store.all(self.collection)]
 
     def _checked(self, name: str, type_name: str, credentials: dict[str, Any], *, what: str) -> dict[str, Any]:
         check_label(name, "Integration name")
-        itype = self._ws.types.get(type_name)
+        itype = self._types.get(type_name)
         values = validate_values(itype.params, credentials, what=what, error=CredentialsError)
         return {key: value for key, value in values.items() if value != ""}
 
     def _record(self, name: str, type_name: str, values: dict[str, Any]) -> dict[str, Any]:
-        token, key_id = self._ws.keyring(create=True).encrypt(values)
+        token, key_id = self._keyring(create=True).encrypt(values)
         return {"name": name, "type": type_name, "fields": sorted(values), "secret": token, "key_id": key_id}
 
     def create(self, name: str, *, type: str, credentials: dict[str, Any]) -> Integration:
         """Validate `credentials` against the type and store them encrypted."""
         values = self._checked(name, type, credentials, what=f"Credentials of {name!r}")
-        with self._ws.store.transaction(self.collection) as table:
-            if table.contains(Query().name == name):
+        # Encrypt under the lock: a key rotation (which holds it) cannot
+        # slip in between and leave this record under a retired key.
+        with self._store.locked():
+            if not self._store.insert_new(self.collection, self._record(name, type, values)):
                 raise AlreadyExistsError(f"An integration named {name!r} already exists.")
-            # Encrypt under the lock: a key rotation (which holds it) cannot
-            # slip in between and leave this record under a retired key.
-            table.insert(self._record(name, type, values))
         return Integration(name, type, Credentials(values))
 
     def update(self, name: str, *, credentials: dict[str, Any]) -> Integration:
         """Change credentials; a blank or missing password field keeps the stored value."""
-        with self._ws.store.locked():
+        with self._store.locked():
             current = self.get(name)
-            itype = self._ws.types.get(current.type)
+            itype = self._types.get(current.type)
             try:
                 merged = current.credentials.reveal()
                 damaged = None
@@ -177,26 +182,26 @@ class IntegrationCollection:
                     f"The stored credentials of {name!r} are damaged, so none can be kept: give every "
                     f"field again. {exc}"
                 ) from damaged
-            self._ws.store.upsert(self.collection, self._record(name, current.type, values))
+            self._store.upsert(self.collection, self._record(name, current.type, values))
         return Integration(name, current.type, Credentials(values))
 
     def _from_doc(self, doc: dict[str, Any]) -> Integration:
         name = doc["name"]
 
         def load() -> dict[str, Any]:
-            return self._ws.keyring().decrypt(doc["secret"], doc["key_id"], what=f"integration {name!r}")
+            return self._keyring().decrypt(doc["secret"], doc["key_id"], what=f"integration {name!r}")
 
         return Integration(name, doc["type"], Credentials(fields=doc.get("fields", []), loader=load))
 
     def get(self, name: str) -> Integration:
         """The integration; its credentials decrypt on first access and never print."""
-        doc = self._ws.store.get(self.collection, name)
+        doc = self._store.get(self.collection, name)
         if doc is None:
             raise IntegrationNotFound(name, hint="Create it with ws.integrations.create(...).")
         return self._from_doc(doc)
 
     def list(self) -> list[Integration]:
-        return sorted((self._from_doc(d) for d in self._ws.store.all(self.collection)), key=lambda i: i.name)
+        return sorted((self._from_doc(d) for d in self._store.all(self.collection)), key=lambda i: i.name)
 
     def test(
         self,
@@ -223,7 +228,8 @@ class IntegrationCollection:
             ``{"success": bool, "message": str}``, plus ``steps`` when the task reports them.
         """
         from .errors import ValidationError
-        from .invoke import call_task, remember
+        from .executors.call import remember
+        from .executors.invoke import call_task
 
         if name is not None:
             integration = self.get(name)
@@ -236,10 +242,10 @@ class IntegrationCollection:
             raise ValidationError("Name a saved integration, or give type= and credentials= to test.")
         try:
             what = f"Credentials of {name!r}" if name else f"Credentials for type {type_name!r}"
-            values = validate_values(self._ws.types.get(type_name).params, values, what=what, error=CredentialsError)
+            values = validate_values(self._types.get(type_name).params, values, what=what, error=CredentialsError)
         except CredentialsError as exc:
             return {"success": False, "message": str(exc)}
-        module = self._ws.registry.module(type_name)
+        module = self._registry.module(type_name)
         if "test_connection" not in module.tasks:
             return {
                 "success": False,
@@ -260,11 +266,11 @@ class IntegrationCollection:
 
     def delete(self, name: str) -> None:
         """Delete an integration no saved workflow uses."""
-        with self._ws.store.locked():
+        with self._store.locked():
             self.get(name)
             users = sorted(
                 wf["name"]
-                for wf in self._ws.store.all("workflows")
+                for wf in self._store.all("workflows")
                 if any(node["integration"] == name for node in wf.get("nodes", []))
             )
             if users:
@@ -273,17 +279,17 @@ class IntegrationCollection:
                     "change or delete those first.",
                     users=users,
                 )
-            self._ws.store.delete(self.collection, name)
+            self._store.delete(self.collection, name)
 
     def reencrypt(self, ring: crypto.KeyRing) -> int:
         """Re-encrypt every record under `ring`'s primary key in one atomic write."""
-        with self._ws.store.transaction(self.collection) as table:
-            updates = []
-            for doc in table.all():
+        with self._store.locked():
+            updates = {}
+            for doc in self._store.all(self.collection):
                 token, key_id = ring.rotate(doc["secret"], doc["key_id"], what=f"integration {doc['name']!r}")
-                updates.append(({"secret": token, "key_id": key_id}, Query().name == doc["name"]))
+                updates[doc["name"]] = {"secret": token, "key_id": key_id}
             if updates:
-                table.update_multiple(updates)
+                self._store.update_many(self.collection, updates)
             return len(updates)
 
     def secret_values(self, names: "Sequence[str] | None" = None) -> "builtins.list[Any]":
@@ -300,49 +306,49 @@ class WorkflowCollection:
 
     collection = "workflows"
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._ws = workspace
+    def __init__(self, store: Store, validate: Callable[[Workflow], builtins.list[Problem]]) -> None:
+        self._store = store
+        self._validate = validate
 
     def save(self, workflow: Workflow) -> Workflow:
         """Validate and save; a workflow with errors is refused and nothing is written."""
-        validate = getattr(self._ws, "validate", None)
-        problems = validate(workflow) if validate is not None else []
+        problems = self._validate(workflow)
         errors = [p for p in problems if p[0] == "error"]
         if errors:
             listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
             raise WorkflowInvalid(f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems)
-        with self._ws.store.transaction(self.collection) as table:
-            current = table.get(Query().name == workflow.name)
+        with self._store.locked():
+            current = self._store.get(self.collection, workflow.name)
             version = int(current["version"]) + 1 if current else 1
-            data = {**workflow.to_dict(), "version": version}
-            table.upsert(data, Query().name == workflow.name)
+            self._store.upsert(self.collection, {**workflow.to_dict(), "version": version})
         workflow.version = version
         return workflow
 
     def get(self, name: str) -> Workflow:
-        doc = self._ws.store.get(self.collection, name)
+        doc = self._store.get(self.collection, name)
         if doc is None:
             raise WorkflowNotFound(name, hint="Save it with ws.workflows.save(workflow).")
         return Workflow.from_dict(doc)
 
     def list(self) -> list[Workflow]:
-        return sorted((Workflow.from_dict(d) for d in self._ws.store.all(self.collection)), key=lambda w: w.name)
+        return sorted((Workflow.from_dict(d) for d in self._store.all(self.collection)), key=lambda w: w.name)
 
     def delete(self, name: str) -> None:
         self.get(name)
-        self._ws.store.delete(self.collection, name)
+        self._store.delete(self.collection, name)
 
 
 class RunCollection:
     """Run history, newest first."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._ws = workspace
+    def __init__(self, log: RunLog, host: str) -> None:
+        self._log = log
+        self._host = host
 
     def get(self, run_id: str) -> Run:
         """A run; one whose process died mid-run says it was interrupted."""
-        run = Run.from_dict(self._ws.store.runs.load(run_id))
-        if run.status == "running" and run.host == self._ws.host and run.pid and not pid_alive(run.pid):
+        run = Run.from_dict(self._log.load(run_id))
+        if run.status == "running" and run.host == self._host and run.pid and not pid_alive(run.pid):
             run.status = "failed"
             run.error = f"Interrupted: process {run.pid} ended before the run finished."
         return run
@@ -354,7 +360,7 @@ class RunCollection:
         running whose process died is listed as failed (interrupted).
         """
         found: builtins.list[Run] = []
-        for summary in self._ws.store.runs.summaries(workflow=workflow):
+        for summary in self._log.summaries(workflow=workflow):
             if status is not None and summary.get("status") not in (status, "running"):
                 continue
             try:
@@ -375,8 +381,8 @@ class RunCollection:
             final: the run is over: its events file is folded in and removed.
             checked: every value in the run was already checked as strict JSON.
         """
-        saver = self._ws.store.runs.finish if final else self._ws.store.runs.save
+        saver = self._log.finish if final else self._log.save
         saver(run.to_dict(), run.summary(), checked=checked)
 
     def delete(self, run_id: str) -> None:
-        self._ws.store.runs.delete(run_id)
+        self._log.delete(run_id)

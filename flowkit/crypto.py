@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -114,7 +115,8 @@ class KeyRing:
         if fernet is None:
             raise self.wrong_key_error(key_id, what=what)
         try:
-            return json.loads(fernet.decrypt(token.encode()))
+            values: dict[str, Any] = json.loads(fernet.decrypt(token.encode()))
+            return values
         except (InvalidToken, ValueError, UnicodeDecodeError):
             raise DamagedRecordError(
                 f"The encrypted credentials of {what} are damaged: the key is right "
@@ -192,51 +194,93 @@ def write_key_file(path: Path, keys: list[bytes], *, exclusive: bool = False) ->
     return True
 
 
-def load_keyring(*, create: bool, encrypted_records: int = 0) -> KeyRing:
-    """Find the keys: the environment first, then the key file.
+class KeySource:
+    """Where a workspace's keys come from: ``$FLOWKIT_SECRET_KEY``, else a key file.
+
+    Injected into `flowkit.Workspace` (``keys=``) as TinyDB injects its storage.
+    The default looks both up at each use, so a changed environment or a key
+    file rotated by another process is noticed (see `stamp`).
 
     Args:
-        create: make a key file if there is none (only ever when nothing is
-            encrypted yet: a fresh key could not read existing records).
-        encrypted_records: how many encrypted records the workspace holds,
-            for the message when no key is found.
+        folder: the key file's folder. None (the default): ``$FLOWKIT_CONFIG_DIR``
+            or the user's config folder, and ``$FLOWKIT_SECRET_KEY`` first. A
+            folder given here is the only source: the environment is not read,
+            so a throw-away workspace never touches the user's key.
     """
-    env_value = os.environ.get(ENV_KEY, "").strip()
-    if env_value:
-        return KeyRing(_parse_keys(env_value, f"${ENV_KEY}"), f"${ENV_KEY}")
-    path = key_file_path()
-    if path.exists():
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
+        self.folder = Path(folder).expanduser().resolve() if folder is not None else None
+
+    def __repr__(self) -> str:
+        return f"KeySource({str(self.folder)!r})" if self.folder else "KeySource()"
+
+    def key_file(self) -> Path:
+        return (self.folder or config_dir()) / KEY_FILE_NAME
+
+    def env_value(self) -> str:
+        """The keys from the environment, or "" (always "" for a source with its own folder)."""
+        return "" if self.folder is not None else os.environ.get(ENV_KEY, "").strip()
+
+    def environment(self) -> dict[str, str | None]:
+        """What a child process (a job's kernel) needs in its environment to find the same keys."""
+        if self.folder is None:
+            return {}
+        return {ENV_CONFIG_DIR: str(self.folder), ENV_KEY: None}
+
+    def load(self, *, create: bool, encrypted_records: int = 0) -> KeyRing:
+        """Find the keys: the environment first, then the key file.
+
+        Args:
+            create: make a key file if there is none (only ever when nothing is
+                encrypted yet: a fresh key could not read existing records).
+            encrypted_records: how many encrypted records the workspace holds,
+                for the message when no key is found.
+        """
+        env_value = self.env_value()
+        if env_value:
+            return KeyRing(_parse_keys(env_value, f"${ENV_KEY}"), f"${ENV_KEY}")
+        path = self.key_file()
+        if path.exists():
+            return KeyRing(read_key_file(path), f"the key file {path}")
+        if encrypted_records:
+            raise MissingKeyError(
+                f"No secret key found: {ENV_KEY} is not set and {path} does not exist, "
+                f"but this workspace holds {encrypted_records} encrypted integration(s). "
+                f"Set {ENV_KEY} to the key they were created with, or restore the key file. "
+                "flowkit will not create a new key, as it could not read them."
+            )
+        if not create:
+            raise MissingKeyError(
+                f"No secret key yet: {ENV_KEY} is not set and {path} does not exist. "
+                "One is created when the first integration is created."
+            )
+        write_key_file(path, [generate_key()], exclusive=True)
         return KeyRing(read_key_file(path), f"the key file {path}")
-    if encrypted_records:
-        raise MissingKeyError(
-            f"No secret key found: {ENV_KEY} is not set and {path} does not exist, "
-            f"but this workspace holds {encrypted_records} encrypted integration(s). "
-            f"Set {ENV_KEY} to the key they were created with, or restore the key file. "
-            "flowkit will not create a new key, as it could not read them."
-        )
-    if not create:
-        raise MissingKeyError(
-            f"No secret key yet: {ENV_KEY} is not set and {path} does not exist. "
-            "One is created when the first integration is created."
-        )
-    write_key_file(path, [generate_key()], exclusive=True)
-    return KeyRing(read_key_file(path), f"the key file {path}")
+
+    def stamp(self) -> tuple[Any, ...]:
+        """What identifies the current keys' content, to notice it changed.
+
+        The key file is only ever replaced whole, so its inode, size and mtime
+        change with every write (another process rotating the key, for one).
+        """
+        env_value = self.env_value()
+        if env_value:
+            return ("env", hashlib.sha256(env_value.encode()).hexdigest())
+        try:
+            info = self.key_file().stat()
+        except FileNotFoundError:
+            return ("none",)
+        return ("file", info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def load_keyring(*, create: bool, encrypted_records: int = 0) -> KeyRing:
+    """The default source's keys (see `KeySource.load`)."""
+    return KeySource().load(create=create, encrypted_records=encrypted_records)
 
 
 def key_source_stamp() -> tuple[Any, ...]:
-    """What identifies the current key source's content, to notice it changed.
-
-    The key file is only ever replaced whole, so its inode, size and mtime
-    change with every write (another process rotating the key, for one).
-    """
-    env_value = os.environ.get(ENV_KEY, "").strip()
-    if env_value:
-        return ("env", hashlib.sha256(env_value.encode()).hexdigest())
-    try:
-        info = key_file_path().stat()
-    except FileNotFoundError:
-        return ("none",)
-    return ("file", info.st_ino, info.st_size, info.st_mtime_ns)
+    """The default source's stamp (see `KeySource.stamp`)."""
+    return KeySource().stamp()
 
 
 class Redactor:
@@ -290,3 +334,17 @@ class Redactor:
         if isinstance(value, (list, tuple)):
             return [self(item) for item in value]
         return value
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_redactor(values: tuple[Any, ...]) -> Redactor:
+    return Redactor(values)
+
+
+def redactor_for(credentials: dict[str, Any]) -> Redactor:
+    """The `Redactor` of a credentials dict, built once per distinct set of values."""
+    values = tuple(credentials.values())
+    try:
+        return _cached_redactor(values)
+    except TypeError:  # an unhashable value (a json field): build it afresh
+        return Redactor(values)

@@ -16,6 +16,10 @@ recipe, which networkx gives most of:
 A 200-node workflow draws in a few milliseconds (see
 ``benchmarks/bench_drawing.py``). Large drawings keep their natural size and
 scroll inside a box (`to_html`) rather than shrinking until unreadable.
+
+Drawing sits below the model: it reads workflows and runs through the small
+`Drawable*` protocols below and imports nothing of flowkit's, so the model can
+draw itself (``Workflow._repr_mimebundle_``) without an import cycle.
 """
 
 from __future__ import annotations
@@ -23,12 +27,61 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import networkx as nx
 
-if TYPE_CHECKING:
-    from .model import Run, Workflow
+
+class DrawableNode(Protocol):
+    """What a box shows of a node."""
+
+    integration: str
+    task: str
+
+
+class DrawableWorkflow(Protocol):
+    """What `render` reads of a workflow (`flowkit.Workflow` is one)."""
+
+    name: str
+    graph: nx.DiGraph
+
+    def node(self, name: str) -> DrawableNode: ...
+
+
+class DrawableNodeRun(Protocol):
+    status: str
+
+
+class DrawableRun(Protocol):
+    """What `draw_run` reads of a run (`flowkit.Run` is one)."""
+
+    @property
+    def workflow(self) -> str: ...
+    @property
+    def nodes(self) -> Mapping[str, Any]: ...
+    @property
+    def snapshot(self) -> Mapping[str, Any]: ...
+
+    def workflow_snapshot(self) -> DrawableWorkflow: ...
+
+
+@dataclass
+class _UnknownNode:
+    integration: str = "?"
+    task: str = "unknown"
+
+
+class _Unconnected:
+    """A run's nodes without its snapshot: shown as boxes with no edges."""
+
+    def __init__(self, name: str, nodes: list[str]) -> None:
+        self.name = name
+        self.graph = nx.DiGraph()
+        self.graph.add_nodes_from(nodes)
+
+    def node(self, name: str) -> DrawableNode:
+        return _UnknownNode()
+
 
 STATUS_COLOURS: dict[str, str] = {
     "pending": "#9e9e9e",
@@ -102,7 +155,7 @@ def order(graph: nx.DiGraph, columns: list[list[str]]) -> list[list[str]]:
     return columns
 
 
-def place(workflow: Workflow) -> dict[str, Box]:
+def place(workflow: DrawableWorkflow) -> dict[str, Box]:
     """Each node's box, columns left to right and each column centred vertically."""
     columns = order(workflow.graph, layer(workflow.graph))
     tallest = max((len(column) for column in columns), default=0)
@@ -166,7 +219,7 @@ def _legend(y: float) -> str:
     return f'<g class="flowkit-legend">{"".join(items)}</g>'
 
 
-def render(workflow: Workflow, statuses: Mapping[str, str] | None = None, *, legend: bool | None = None) -> str:
+def render(workflow: DrawableWorkflow, statuses: Mapping[str, str] | None = None, *, legend: bool | None = None) -> str:
     """The workflow as an SVG document.
 
     Args:
@@ -206,26 +259,22 @@ def to_html(svg: str, *, max_height: int = SCROLL_HEIGHT) -> str:
     return f'<div class="flowkit-dag-scroll" style="overflow:auto;max-width:100%;max-height:{max_height}px">{svg}</div>'
 
 
-def run_statuses(run: Run) -> dict[str, str]:
+def run_statuses(run: DrawableRun) -> dict[str, str]:
     """Node name → status of a run."""
     return {name: node.status for name, node in run.nodes.items()}
 
 
-def draw_workflow(workflow: Workflow) -> str:
+def draw_workflow(workflow: DrawableWorkflow) -> str:
     """SVG of a workflow, every node in the neutral colour."""
     return render(workflow)
 
 
-def draw_run(run: Run) -> str:
+def draw_run(run: DrawableRun) -> str:
     """SVG of a run's workflow snapshot, nodes coloured by their status, with the legend."""
     if run.snapshot:
         workflow = run.workflow_snapshot()
     else:  # a record without its snapshot still shows its nodes, unconnected
-        from .model import Workflow
-
-        workflow = Workflow(run.workflow or "run")
-        for name in run.nodes:
-            workflow.add_node(name, integration="?", task="unknown")
+        workflow = _Unconnected(run.workflow or "run", list(run.nodes))
     return render(workflow, run_statuses(run))
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .errors import FlowkitError
-from .jobs import notebooks_folder
+from .jobs.job import notebooks_folder
 from .workspace import ENV_WORKSPACE
 
 DEFAULT_DIR = "flowkit-lab"

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .crypto import ENV_CONFIG_DIR, ENV_KEY
+from .crypto import KeySource
 from .jsonvalue import check_json
 from .model import Param, check_identifier
 from .workspace import Workspace
@@ -134,20 +133,13 @@ class RecordingIntegration:
 
 @contextlib.contextmanager
 def temporary_workspace() -> Iterator[Workspace]:
-    """A workspace in a temporary folder with its own key file, removed on exit.
+    """A workspace in a temporary folder with its own key, removed (with the key) on exit.
 
-    While it is open, ``FLOWKIT_CONFIG_DIR`` points at a temporary key folder and
-    ``FLOWKIT_SECRET_KEY`` is unset, so the user's own key is never touched.
+    The key lives in the temporary folder too (``keys=KeySource(folder)``), so
+    the user's own key and ``FLOWKIT_SECRET_KEY`` are never read or touched,
+    and nothing in ``os.environ`` changes: other threads and workspaces see
+    the environment as it was. Jobs started from it hand their kernels the same
+    key folder.
     """
-    saved = {var: os.environ.get(var) for var in (ENV_CONFIG_DIR, ENV_KEY)}
     with tempfile.TemporaryDirectory(prefix="flowkit-test-") as root:
-        os.environ[ENV_CONFIG_DIR] = str(Path(root) / "config")
-        os.environ.pop(ENV_KEY, None)
-        try:
-            yield Workspace(Path(root) / "workspace")
-        finally:
-            for var, value in saved.items():
-                if value is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = value
+        yield Workspace(Path(root) / "workspace", keys=KeySource(Path(root) / "config"))

@@ -5,12 +5,18 @@ A workspace is a folder::
     <workspace>/
       types.json, integrations.json, workflows.json   TinyDB collections
       .lock                                           the inter-process write lock
-      runs/                                           run history (see store.RunStore)
+      runs/                                           run history (see flowkit.store.RunStore)
       integrations/                                   the user's integration modules
       reports/                                        papermill job reports
 
 It holds no key: credentials in ``integrations.json`` are Fernet tokens, the
 key lives in the user's config folder or ``FLOWKIT_SECRET_KEY``.
+
+The parts are injected, as TinyDB injects its storage: ``store=`` (a
+`flowkit.store.Store`: files by default, `MemoryStore` for tests), ``keys=``
+(a `flowkit.crypto.KeySource`) and ``registry=``. The workspace builds the
+collections and the engine's `RunParts` from them; nothing below this module
+knows a `Workspace` exists.
 """
 
 from __future__ import annotations
@@ -21,18 +27,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import crypto
+from .atomic import sweep_temp_files
 from .catalog import IntegrationCollection, RunCollection, TypeCollection, WorkflowCollection
 from .errors import SecretKeyError
-from .registry import Registry
-from .store import Store, sweep_temp_files
+from .integrations.registry import Registry
+from .store import FileStore, Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from .engine import Event
-    from .executors import Executor
+    from .executors.base import Executor
     from .model import Run, Workflow
-    from .validation import Problem
+    from .run.engine import Event, RunParts
+    from .run.validation import Lookups, Problem
 
 ENV_WORKSPACE = "FLOWKIT_WORKSPACE"
 DEFAULT_WORKSPACE = ".flowkit"
@@ -46,34 +53,58 @@ class Workspace:
     """A flowkit workspace folder, created on first use.
 
     Args:
-        path: the folder; default ``$FLOWKIT_WORKSPACE`` or ``./.flowkit``.
-        lock_timeout: seconds to wait for another process's write.
+        path: the folder; default ``$FLOWKIT_WORKSPACE`` or ``./.flowkit``. Its
+            ``integrations/`` folder is first on the integration path.
+        store: where collections and runs are kept; default the files in `path`.
+        keys: where the secret keys come from; default ``$FLOWKIT_SECRET_KEY``,
+            else the key file in the user's config folder.
+        registry: the integration modules; default this workspace's
+            ``integrations/`` folder, the built-ins and installed entry points.
+        lock_timeout: seconds to wait for another process's write (file store).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        store: Store | None = None,
+        keys: crypto.KeySource | None = None,
+        registry: Registry | None = None,
+        lock_timeout: float = 30.0,
+    ) -> None:
         self.path = Path(path if path is not None else default_path()).expanduser().resolve()
-        self.store = Store(self.path, lock_timeout=lock_timeout)
-        (self.path / "integrations").mkdir(exist_ok=True)
+        self.store = store if store is not None else FileStore(self.path, lock_timeout=lock_timeout)
+        self.keys = keys if keys is not None else crypto.KeySource()
+        self.registry = registry if registry is not None else Registry([self.path / "integrations"])
+        (self.path / "integrations").mkdir(parents=True, exist_ok=True)
         self.store.sweep()
-        sweep_temp_files(crypto.config_dir())  # a key file write killed halfway
+        key_folder = self.keys.key_file().parent
+        sweep_temp_files(key_folder)  # a key file write killed halfway
         self._keyring: crypto.KeyRing | None = None
         self._key_stamp: tuple[Any, ...] = ()
-        self._registry: Registry | None = None
-        self.types = TypeCollection(self)
-        self.integrations = IntegrationCollection(self)
-        self.workflows = WorkflowCollection(self)
-        self.runs = RunCollection(self)
         self.host = socket.gethostname()
+        self.types = TypeCollection(self.store, self.registry)
+        self.integrations = IntegrationCollection(self.store, self.types, self.registry, self.keyring)
+        self.workflows = WorkflowCollection(self.store, self.validate)
+        self.runs = RunCollection(self.store.runs, self.host)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
 
     @property
-    def registry(self) -> Registry:
-        """The integration modules: this workspace's ``integrations/`` first."""
-        if self._registry is None:
-            self._registry = Registry([self.path / "integrations"])
-        return self._registry
+    def lookups(self) -> Lookups:
+        """What checking a workflow reads: the saved integrations, type drift, the registry."""
+        from .run.validation import Lookups
+
+        return Lookups(self.integrations.list, self.types.drift, self.registry)
+
+    def _run_parts(self) -> RunParts:
+        from .run.engine import RunParts
+
+        return RunParts(self.lookups, self.store.runs, self.host)
+
+    def _workflow(self, workflow: Workflow | str) -> Workflow:
+        return self.workflows.get(workflow) if isinstance(workflow, str) else workflow
 
     # -- keys -------------------------------------------------------------------
     def keyring(self, *, create: bool = False) -> crypto.KeyRing:
@@ -84,18 +115,18 @@ class Workspace:
         """
         # Reload when the key source changed (another process rotated the key),
         # so nothing is ever encrypted with a key that is no longer in the file.
-        stamp = crypto.key_source_stamp()
+        stamp = self.keys.stamp()
         if self._keyring is None or stamp != self._key_stamp:
             self._keyring = None
             key_ids = self.integrations.key_ids()
-            if not os.environ.get(crypto.ENV_KEY):
-                key_path = crypto.key_file_path().expanduser().resolve()
+            if not self.keys.env_value():
+                key_path = self.keys.key_file().expanduser().resolve()
                 if key_path.is_relative_to(self.path):
                     raise SecretKeyError(
                         f"The key file {key_path} is inside the workspace {self.path}; "
                         "a workspace must never hold its key. Point FLOWKIT_CONFIG_DIR elsewhere."
                     )
-            ring = crypto.load_keyring(create=create and not key_ids, encrypted_records=len(key_ids))
+            ring = self.keys.load(create=create and not key_ids, encrypted_records=len(key_ids))
             unknown = sorted(set(key_ids) - set(ring.fingerprints))
             if unknown:
                 raise ring.wrong_key_error(", ".join(unknown), what=f"the workspace {self.path}")
@@ -124,14 +155,14 @@ class Workspace:
                 Only when no other workspace uses the old keys: those would no
                 longer open.
         """
-        from_env = bool(os.environ.get(crypto.ENV_KEY, "").strip())
+        from_env = bool(self.keys.env_value())
         with self.store.locked():
             self.forget_keys()
             current = self.keyring(create=True)
             if from_env:
                 ring = current
             else:
-                path = crypto.key_file_path()
+                path = self.keys.key_file()
                 keys = [crypto.generate_key(), *current.keys]
                 crypto.write_key_file(path, keys)
                 ring = crypto.KeyRing(keys, current.source)
@@ -151,10 +182,9 @@ class Workspace:
             inputs: the run's inputs, when known; a template reading an input
                 that is not among them is then an error.
         """
-        from .engine import resolve
-        from .validation import validate
+        from .run.validation import validate
 
-        return validate(self, resolve(self, workflow), inputs=inputs)
+        return validate(self.lookups, self._workflow(workflow), inputs=inputs)
 
     def run(
         self,
@@ -183,17 +213,17 @@ class Workspace:
             from_run: the earlier run (or its id) that `only` takes results from.
             max_workers: the width of the executor flowkit builds.
         """
-        from .engine import run_workflow
+        from .run.launch import run_workflow
 
         return run_workflow(
-            self,
-            workflow,
+            self._run_parts(),
+            self._workflow(workflow),
             inputs=inputs,
             executor=executor,
             on_event=on_event,
             trigger=trigger,
             only=only,
-            from_run=from_run,
+            from_run=self.runs.get(from_run) if isinstance(from_run, str) else from_run,
             max_workers=max_workers,
         )
 
@@ -213,12 +243,12 @@ class Workspace:
         skipped ones run again. The new run's ``resumed_from`` is `run`'s id.
         Options are those of `run`; `inputs` default to the earlier run's.
         """
-        from .engine import run_workflow
+        from .run.launch import run_workflow
 
         earlier = self.runs.get(run) if isinstance(run, str) else run
         return run_workflow(
-            self,
-            earlier.workflow,
+            self._run_parts(),
+            earlier.workflow_snapshot(),
             inputs=inputs,
             executor=executor,
             on_event=on_event,
@@ -234,5 +264,5 @@ class Workspace:
             "types": self.store.count("types"),
             "integrations": self.store.count("integrations"),
             "workflows": self.store.count("workflows"),
-            "key_file": str(crypto.key_file_path()),
+            "key_file": str(self.keys.key_file()),
         }

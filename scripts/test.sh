@@ -16,5 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "chromium not found and not root: the browser (e2e) tests will be skipped." >&2
   fi
 fi
-.venv/bin/ruff check flowkit tests benchmarks integrations examples
+# The same checks as .pre-commit-config.yaml: lint, format, types.
+bash scripts/check.sh
+if [ $# -eq 0 ]; then
+  # The whole suite measures coverage of flowkit/ and fails below the floor (today's figure, rounded down).
+  exec .venv/bin/python -m pytest --cov --cov-report=term --cov-fail-under="$(cat scripts/coverage-floor)"
+fi
 exec .venv/bin/python -m pytest "$@"

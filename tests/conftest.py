@@ -31,3 +31,12 @@ def ws(tmp_path: Path) -> fk.Workspace:
 def canary() -> str:
     """A random secret value to hunt for where it must not be."""
     return f"FLOWKIT-CANARY-{secrets.token_hex(8)}"
+
+
+@pytest.fixture(params=["files", "memory"])
+def any_ws(request: pytest.FixtureRequest, tmp_path: Path) -> fk.Workspace:
+    """A workspace on each store backend, as TinyDB's tests run each storage: the same test, both stores."""
+    from flowkit.store import MemoryStore
+
+    store = MemoryStore() if request.param == "memory" else None
+    return fk.Workspace(tmp_path / "workspace", store=store)

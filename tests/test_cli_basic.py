@@ -157,7 +157,7 @@ def test_create_prompts_for_credentials_and_never_echoes_the_secret(
         asked.append(("input", prompt))
         return {"user: ": "bob", "port: ": "8080"}[prompt]
 
-    monkeypatch.setattr(cli.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(cli.commands.getpass, "getpass", fake_getpass)
     monkeypatch.setattr("builtins.input", fake_input)
     code, out, err = flowkit(capsys, "-w", str(root), "integrations", "create", "My Demo", "--type", "demo")
     assert code == 0, err

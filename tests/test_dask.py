@@ -22,7 +22,7 @@ from flowkit.executors import ThreadExecutor
 
 distributed = pytest.importorskip("distributed")
 
-from flowkit.dask_executor import DaskExecutor, NodeCall  # noqa: E402
+from flowkit.executors.dask_executor import DaskExecutor, NodeCall  # noqa: E402
 
 PROBE = """
     import logging
@@ -281,7 +281,7 @@ def test_a_raising_call_reaches_the_driver_and_not_the_worker_log(
 
 
 def test_a_node_call_never_shows_its_arguments(canary: str) -> None:
-    from flowkit import invoke
+    from flowkit.executors import invoke
 
     call = NodeCall(invoke.call_task, ("probe", "/x", "leak", {"token": canary}, {"p": canary}, None))
     assert find_canary(canary, repr(call), str(call)) == []

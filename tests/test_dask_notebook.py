@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flowkit import nbengine
+from flowkit.jobs import papermill_engine as nbengine
 
 pytest.importorskip("distributed")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import write_integration
 
-from flowkit import dask_shipping, invoke
-from flowkit.dask_shipping import ModuleSource, pack_module, shipped_folder, signature, unpack
 from flowkit.errors import IntegrationLoadError
+from flowkit.executors import dask_shipping, invoke
+from flowkit.executors.dask_shipping import ModuleSource, pack_module, shipped_folder, signature, unpack
 
 pytest.importorskip("distributed")
 

@@ -437,7 +437,7 @@ def test_a_failing_callback_is_logged_and_the_run_goes_on(
     def broken(event: fk.Event) -> None:
         raise RuntimeError("the bar broke")
 
-    with caplog.at_level("ERROR", logger="flowkit.events"):
+    with caplog.at_level("ERROR", logger="flowkit.run.events"):
         run = tools.run(chain("callbacks", ["noop"]), on_event=broken)
     assert run.status == "success"
     assert "An on_event callback failed on run_started" in caplog.text and "the bar broke" in caplog.text

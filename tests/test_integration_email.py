@@ -13,7 +13,7 @@ from fakes.smtp_server import SMTPServer, self_signed_cert, smtp_server
 from helpers import find_canary
 
 from flowkit.errors import ParamsError
-from flowkit.registry import Registry
+from flowkit.integrations.registry import Registry
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from fakes import builtin_task
 from helpers import find_canary
 
 from flowkit.errors import ParamsError
-from flowkit.registry import Registry
+from flowkit.integrations.registry import Registry
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from fakes.server import black_hole, refused_port
 from helpers import find_canary
 
 from flowkit.errors import ParamsError
-from flowkit.registry import Registry
+from flowkit.integrations.registry import Registry
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from jobs_support import canary_hits, demo_workspace
 
 import flowkit as fk
+from flowkit.atomic import pid_alive
 from flowkit.errors import ParamsError
-from flowkit.store import pid_alive
 
 PREPARE = [
     ("rows = [1, 2]\nlabel = 'none'", ["parameters"]),

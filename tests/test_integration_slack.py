@@ -14,7 +14,7 @@ from fakes.slack_api import FakeSlack
 from helpers import find_canary
 
 from flowkit.errors import ParamsError
-from flowkit.registry import Registry
+from flowkit.integrations.registry import Registry
 
 TOKEN = "xoxb-valid-token"
 

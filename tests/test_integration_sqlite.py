@@ -11,7 +11,7 @@ import pytest
 from fakes import builtin_task
 
 from flowkit.errors import ParamsError
-from flowkit.registry import Registry
+from flowkit.integrations.registry import Registry
 
 
 @pytest.fixture

@@ -11,10 +11,13 @@ from helpers import find_canary
 from jobs_support import demo_workspace
 
 import flowkit as fk
-from flowkit import jobs, nbengine, recording
+from flowkit import jobs
 from flowkit.cli import main
 from flowkit.errors import InvalidName, JobError, ValidationError, WorkflowNotFound
-from flowkit.report import RunReport, check_run, parse_inputs
+from flowkit.jobs import papermill_engine as nbengine
+from flowkit.jobs import recording
+from flowkit.jobs.in_kernel import check_run, parse_inputs
+from flowkit.jobs.report import RunReport
 
 HOSTILE_NAMES = [
     "x\nimport os",

@@ -14,9 +14,9 @@ from jobs_support import canary_hits, cell_outputs, demo_workspace
 
 import flowkit as fk
 from flowkit import jobs
+from flowkit.atomic import pid_alive
 from flowkit.cli import main
-from flowkit.recording import records_of
-from flowkit.store import pid_alive
+from flowkit.jobs.recording import records_of
 
 INPUTS = {"n": 3, "tags": ["a", "b"], "ratio": 1.0, "flag": True, "name": "Ada"}
 

@@ -11,7 +11,8 @@ import pytest
 from helpers import find_canary
 
 import flowkit as fk
-from flowkit import jobs, lab, nbengine
+from flowkit import jobs, lab
+from flowkit.jobs import papermill_engine as nbengine
 from flowkit.workspace import ENV_WORKSPACE
 
 

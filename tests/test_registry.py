@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 import flowkit as fk
-from flowkit import registry as registry_module
 from flowkit.errors import CredentialsError, InvalidName, ModuleNotFound, UnknownTask
-from flowkit.loader import display_name
-from flowkit.registry import Registry, builtin_folder
+from flowkit.integrations import registry as registry_module
+from flowkit.integrations.loader import display_name
+from flowkit.integrations.registry import Registry, builtin_folder
 from tests.helpers import find_canary, write_integration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +142,7 @@ def test_builtins_come_from_the_checkout_and_never_from_an_unrelated_folder(
     fake_pkg = tmp_path / "site" / "flowkit"
     fake_pkg.mkdir(parents=True)
     (tmp_path / "site" / "integrations").mkdir()
-    monkeypatch.setattr(registry_module, "__file__", str(fake_pkg / "registry.py"))
+    monkeypatch.setattr(registry_module, "__file__", str(fake_pkg / "integrations" / "registry.py"))
     assert builtin_folder() is None
     (fake_pkg / "_builtin").mkdir()
     assert builtin_folder() == fake_pkg / "_builtin"
@@ -180,7 +180,7 @@ def test_the_wheel_ships_the_builtins_inside_flowkit(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             textwrap.dedent("""
-            import json, flowkit.registry as r
+            import json, flowkit.integrations.registry as r
             reg = r.Registry(entry_points=False)
             spec = reg.task("demo_mod", "hello")
             print(json.dumps([str(r.builtin_folder()), reg.module("demo_mod").source, spec.func({}, {})]))

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import flowkit as fk
-from flowkit.authoring import task
 from flowkit.errors import CredentialsError, InvalidName, NotJSONError, ParamsError, ValidationError
+from flowkit.integrations.authoring import task
 from flowkit.model import PARAM_KINDS, Param
 from flowkit.schema import json_equal, problems, to_json_schema, validate_values
 from tests.helpers import find_canary

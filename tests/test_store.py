@@ -15,7 +15,8 @@ from helpers import write_integration
 
 import flowkit as fk
 from flowkit import errors
-from flowkit.store import CHECKSUM_KEY, RunStore, atomic_write
+from flowkit.atomic import atomic_write
+from flowkit.store import CHECKSUM_KEY, RunStore
 
 TOKEN = fk.Param("token", kind="password", required=True)
 

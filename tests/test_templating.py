@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from flowkit import templating
 from flowkit.errors import TemplateError
+from flowkit.run import templating
 
 CONTEXT = {
     "inputs": {"title": "Hello", "tags": ["a", "b"], "n": 3, "none": None},
@@ -93,7 +93,7 @@ def test_references_name_the_nodes_and_inputs_a_template_reads(
 def test_the_dotted_form_needs_no_jinja() -> None:
     # The common case is a dict lookup; Jinja is imported only for anything richer.
     code = (
-        "import sys; from flowkit import templating; "
+        "import sys; from flowkit.run import templating; "
         "v = templating.render({'p': '{{ a.b.c }}', 'q': 'x'}, {'a': {'b': {'c': [1]}}}); "
         "n = templating.references('{{ a.b }}'); "
         "assert v == {'p': [1], 'q': 'x'} and n == ({'a'}, set()), v; "

@@ -53,13 +53,21 @@ def test_recording_integration_refuses_bad_names(ws: fk.Workspace) -> None:
         RecordingIntegration(ws, tasks=("not valid",))
 
 
-def test_temporary_workspace_is_isolated_and_removed() -> None:
-    before = os.environ.get("FLOWKIT_CONFIG_DIR")
+def test_temporary_workspace_is_isolated_and_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWKIT_SECRET_KEY", "the-users-own-key-never-read")
+    before = dict(os.environ)
     with temporary_workspace() as ws:
         path = ws.path
         assert path.is_dir()
-        assert os.environ["FLOWKIT_CONFIG_DIR"] != before
+        assert dict(os.environ) == before  # nothing in the environment changes, for any thread
         RecordingIntegration(ws)
+        assert ws.run(_one_node(ws)).status == "success"  # its own key decrypts, the env's is never read
         assert (path.parent / "config" / "secret.key").exists()
     assert not path.exists()
-    assert os.environ.get("FLOWKIT_CONFIG_DIR") == before
+    assert dict(os.environ) == before
+
+
+def _one_node(ws: fk.Workspace) -> fk.Workflow:
+    wf = fk.Workflow("one")
+    wf.add_node("a", integration="recorder (recording)", task="notify")
+    return wf

@@ -17,7 +17,7 @@ import ipywidgets as w
 from .. import drawing
 from ..errors import FlowkitError, TemplateError, ValidationError
 from ..model import Run, Workflow, check_label
-from ..templating import references, template_strings
+from ..run.templating import references, template_strings
 from .common import Confirm, Feedback, Screen, button, confirm_delete, guarded, hook, set_options
 from .live import LiveRun
 from .node_form import NodeForm

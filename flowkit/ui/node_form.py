@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from ..errors import FlowkitError, ParamsError, ValidationError
+from ..integrations.registry import TaskSpec
 from ..model import Node
-from ..registry import TaskSpec
 from .common import hook, set_options
 from .fields import ParamsForm, parse_text
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import flowkit
-from flowkit import nbengine
 from flowkit.errors import FlowkitError, ParamsError
-from flowkit.recording import records_of
+from flowkit.jobs import papermill_engine as nbengine
+from flowkit.jobs.recording import records_of
 from flowkit.schema import validate_values
 
 Result = dict[str, Any]

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flowkit.registry import Registry
+from flowkit.integrations.registry import Registry
 
 TaskFunc = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 

@@ -1,0 +1,333 @@
+"""What each ``flowkit`` command does: parse nothing, call the API, print, return an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_KEY, EXIT_STORE = 1, 2, 3, 4, 5
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    from ..workspace import Workspace
+
+    return Workspace(args.workspace)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(row.get(column, "")) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(cell[i]) for cell in cells)) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.upper().ljust(width) for column, width in zip(columns, widths, strict=False))]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+# -- types ---------------------------------------------------------------------
+def types_list(args: argparse.Namespace) -> int:
+    rows = [
+        {"name": t.name, "params": ", ".join(p.name for p in t.params), "description": t.description}
+        for t in _workspace(args).types.list()
+    ]
+    print(_table(rows, ["name", "params", "description"]))
+    return 0
+
+
+def types_show(args: argparse.Namespace) -> int:
+    _print_json(_workspace(args).types.get(args.name).to_dict())
+    return 0
+
+
+def types_create(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    if args.from_module:
+        itype = ws.types.create_from_module(args.name)
+    else:
+        from ..errors import ValidationError
+        from ..model import Param
+
+        params = []
+        for spec in args.param:
+            try:
+                field = json.loads(spec)
+            except ValueError as exc:
+                raise ValidationError(f"--param {spec!r} is not valid JSON: {exc}.") from exc
+            if not isinstance(field, dict):
+                raise ValidationError(f"--param {spec!r} must be a JSON object with at least a name.")
+            params.append(Param.from_dict(field))
+        itype = ws.types.create(args.name, description=args.description, params=params)
+    print(f"Created integration type {itype.name!r} ({len(itype.params)} parameter(s)).")
+    return 0
+
+
+def types_delete(args: argparse.Namespace) -> int:
+    _workspace(args).types.delete(args.name)
+    print(f"Deleted integration type {args.name!r}.")
+    return 0
+
+
+# -- integrations ----------------------------------------------------------------
+def integrations_list(args: argparse.Namespace) -> int:
+    rows = [
+        {"name": i.name, "type": i.type, "fields": ", ".join(i.credentials)}
+        for i in _workspace(args).integrations.list()
+    ]
+    print(_table(rows, ["name", "type", "fields"]))
+    return 0
+
+
+def integrations_show(args: argparse.Namespace) -> int:
+    print(repr(_workspace(args).integrations.get(args.name)))
+    return 0
+
+
+def _prompt_credentials(ws: Workspace, type_name: str) -> dict[str, Any]:
+    """Ask for each credential field; secrets without echo, never from argv."""
+    values: dict[str, Any] = {}
+    for param in ws.types.get(type_name).params:
+        label = f"{param.name}{' (required)' if param.required else ''}: "
+        try:
+            raw = getpass.getpass(label) if param.secret else input(label)
+        except EOFError:
+            from ..errors import CredentialsError
+
+            raise CredentialsError(f"The input ended before a value for {param.name!r} was given.") from None
+        if raw == "":
+            continue
+        if param.kind in ("number", "integer", "boolean", "json"):
+            try:
+                values[param.name] = json.loads(raw)
+            except ValueError:
+                values[param.name] = raw
+        else:
+            values[param.name] = raw
+    return values
+
+
+def integrations_create(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    credentials = _prompt_credentials(ws, args.type)
+    ws.integrations.create(args.name, type=args.type, credentials=credentials)
+    print(f"Created integration {args.name!r}; its credentials are stored encrypted.")
+    return 0
+
+
+def integrations_delete(args: argparse.Namespace) -> int:
+    _workspace(args).integrations.delete(args.name)
+    print(f"Deleted integration {args.name!r}.")
+    return 0
+
+
+# -- workflows -------------------------------------------------------------------
+def workflows_list(args: argparse.Namespace) -> int:
+    rows = [
+        {"name": w.name, "nodes": len(w), "version": w.version, "description": w.description}
+        for w in _workspace(args).workflows.list()
+    ]
+    print(_table(rows, ["name", "nodes", "version", "description"]))
+    return 0
+
+
+def workflows_show(args: argparse.Namespace) -> int:
+    _print_json(_workspace(args).workflows.get(args.name).to_dict())
+    return 0
+
+
+def workflows_delete(args: argparse.Namespace) -> int:
+    _workspace(args).workflows.delete(args.name)
+    print(f"Deleted workflow {args.name!r}.")
+    return 0
+
+
+# -- runs ------------------------------------------------------------------------
+def runs_list(args: argparse.Namespace) -> int:
+    import time
+
+    rows = []
+    for run in _workspace(args).runs.list(workflow=args.workflow, status=args.status, limit=args.limit):
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
+        duration = f"{run.duration:.2f}s" if run.duration is not None else "-"
+        rows.append(
+            {
+                "id": run.id,
+                "workflow": run.workflow,
+                "status": run.status,
+                "trigger": run.trigger,
+                "started": started,
+                "duration": duration,
+            }
+        )
+    print(_table(rows, ["id", "workflow", "status", "trigger", "started", "duration"]))
+    return 0
+
+
+def runs_show(args: argparse.Namespace) -> int:
+    _print_json(_workspace(args).runs.get(args.id).to_dict())
+    return 0
+
+
+def runs_delete(args: argparse.Namespace) -> int:
+    _workspace(args).runs.delete(args.id)
+    print(f"Deleted run {args.id}.")
+    return 0
+
+
+# -- keys ------------------------------------------------------------------------
+def key_rotate(args: argparse.Namespace) -> int:
+    count = _workspace(args).rotate_key(drop_old_keys=args.drop_old)
+    print(f"Re-encrypted {count} integration(s) under the new key.")
+    return 0
+
+
+def key_check(args: argparse.Namespace) -> int:
+    ring = _workspace(args).keyring()
+    print(f"OK: keys from {ring.source} (primary fingerprint {ring.primary}) open this workspace.")
+    return 0
+
+
+def key_path(args: argparse.Namespace) -> int:
+    from ..crypto import key_file_path
+
+    print(key_file_path())
+    return 0
+
+
+# -- jobs and the lab -------------------------------------------------------------
+def job(args: argparse.Namespace) -> int:
+    from .. import jobs
+    from ..errors import ValidationError
+
+    ws = _workspace(args)
+    if args.batch:
+        if args.param or args.output:
+            raise ValidationError("--batch takes its inputs from the file; drop -p/-o (use --output-dir).")
+        executor = _dask_executor(args)
+        try:
+            batch = jobs.run_batch(
+                ws,
+                args.workflow,
+                args.batch,
+                parallel=args.parallel,
+                output_dir=args.output_dir,
+                timeout=args.timeout,
+                cell_timeout=args.cell_timeout,
+                progress=not args.quiet,
+                executor=executor,
+            )
+        finally:
+            if executor is not None:
+                executor.shutdown()
+        print(batch.summary())
+        return 0 if batch.ok else EXIT_FAILED
+    if args.dask:
+        raise ValidationError("--dask runs the nodes of --batch runs on Dask; a single job runs in its kernel.")
+    inputs = {key: jobs.parse_cli_value(value) for key, value in args.param}
+    result = jobs.run_job(
+        ws, args.workflow, inputs=inputs, output=args.output, timeout=args.timeout, cell_timeout=args.cell_timeout
+    )
+    print(
+        f"{result.status}: run {result.run_id or '-'} of {result.workflow!r} in {result.duration:.1f} s; "
+        f"report {result.report}"
+    )
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+    return 0 if result.ok else EXIT_FAILED
+
+
+def lab(args: argparse.Namespace) -> int:
+    from .. import lab as lab_module
+
+    lab_module.launch(args.dir, args.extra, workspace=args.workspace)
+    return 0  # not reached: launch replaces this process with JupyterLab
+
+
+# -- run -------------------------------------------------------------------------
+def _input_pair(text: str) -> tuple[str, Any]:
+    """``key=value`` from ``-i``; the value is JSON where it parses (3, true, [1, 2]), else text."""
+    from ..errors import ValidationError
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValidationError(f"-i {text!r}: write an input as key=value.")
+    try:
+        return key.strip(), json.loads(raw)
+    except ValueError:
+        return key.strip(), raw
+
+
+def _progress_bar(total_label: str) -> Callable[[Any], None]:
+    """An `on_event` callback drawing a tqdm bar on stderr, one step per finished node."""
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def on_event(event: Any) -> None:
+        if event.kind == "run_started":
+            bars.append(tqdm(total=len(event.run.nodes), desc=total_label, unit="node", file=sys.stderr))
+        elif bars and event.kind == "node_finished":
+            bars[0].update(1)
+            bars[0].set_postfix_str(f"{event.node}: {event.run.nodes[event.node].status}", refresh=False)
+        elif bars and event.kind == "run_finished":
+            bars[0].close()
+
+    return on_event
+
+
+def _dask_executor(args: argparse.Namespace) -> Any:
+    """The `DaskExecutor` for ``--dask ADDRESS`` (None without it); the caller shuts it down."""
+    if not getattr(args, "dask", None):
+        return None
+    from ..executors.dask_executor import DaskExecutor
+
+    return DaskExecutor(args.dask, max_workers=getattr(args, "max_workers", None))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    inputs = dict(_input_pair(item) for item in args.input)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    callbacks = [_progress_bar(args.workflow)] if show else []
+    if args.dask and args.executor != "threads":
+        from ..errors import ValidationError
+
+        raise ValidationError(f"Give either --dask or --executor {args.executor}, not both.")
+    dask = _dask_executor(args)
+    try:
+        run = ws.run(
+            args.workflow,
+            inputs=inputs,
+            executor=dask or args.executor,
+            max_workers=None if dask else args.max_workers,
+            trigger="cli",
+            on_event=callbacks,
+        )
+    finally:
+        if dask is not None:
+            dask.shutdown()
+    rows = []
+    for name, node in run.nodes.items():
+        error = (node.error or "").strip().splitlines()
+        rows.append(
+            {
+                "node": name,
+                "status": node.status + (" (reused)" if node.reused else ""),
+                "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
+                "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else "",
+            }
+        )
+    print(_table(rows, ["node", "status", "duration", "error"]))
+    duration = f" in {run.duration:.2f}s" if run.duration is not None else ""
+    print(f"Run {run.id} of {run.workflow!r}: {run.status}{duration}. Details: flowkit runs show {run.id}")
+    return 0 if run.ok else EXIT_FAILED

@@ -1,0 +1,176 @@
+"""Where node calls run: a tiny `Executor` base and the two built-in backends.
+
+The engine hands an executor one picklable top-level function per node
+(`flowkit.executors.invoke.call_task`) with plain-data arguments, and reads the result
+from the returned `concurrent.futures.Future`. Scheduling (dependency order,
+retries, skipping) stays in the engine; an executor only decides *where* a
+call runs. A backend implements `submit` and `shutdown` and sets `width`, the
+number of calls it runs at once; the hooks are optional.
+
+    ThreadExecutor   a thread pool, the default; sized for I/O-bound tasks
+    InlineExecutor   one call at a time in the calling thread (debugging, benchmarks)
+"""
+
+from __future__ import annotations
+
+import abc
+import concurrent.futures
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    from ..model import Run
+
+#: Tasks mostly wait on networks and disks, so the default pool is far wider
+#: than the core count: a pool sized by cores runs a 10-wide layer of
+#: sleeping tasks at a fraction of the possible speed.
+DEFAULT_THREADS = 32
+
+
+class Executor(abc.ABC):
+    """Runs node calls somewhere and hands back futures.
+
+    Subclasses implement `submit` and `shutdown` and set `width`. `run_started`
+    and `run_finished` are optional hooks (no-ops here) called by the engine
+    around each run, on the driver thread.
+    """
+
+    #: How many calls run at the same time.
+    width: int = 1
+    #: Whether the engine may make a call on its own thread when it is the only
+    #: one that can run (nothing else in flight or waiting): nothing could run
+    #: beside it, so handing it to a worker would only add two thread switches.
+    #: Off for backends whose point is *where* calls run (Dask, processes).
+    lone_calls_inline: bool = False
+
+    @abc.abstractmethod
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Start ``fn(*args)`` and return a future of its result."""
+
+    @abc.abstractmethod
+    def shutdown(self) -> None:
+        """Release workers; calls already submitted finish first."""
+
+    def run_started(self, run: Run) -> None:  # noqa: B027 -- an optional hook, empty on purpose
+        """Hook: a run is about to submit its first node."""
+
+    def run_finished(self, run: Run) -> None:  # noqa: B027 -- an optional hook, empty on purpose
+        """Hook: a run has ended (every submitted call has completed)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(width={self.width})"
+
+
+class ThreadExecutor(Executor):
+    """Runs calls on a pool of threads (the default executor).
+
+    Args:
+        max_workers: how many calls run at once; default 32.
+    """
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        width = DEFAULT_THREADS if max_workers is None else max_workers
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValidationError(f"max_workers must be a whole number ≥ 1, got {max_workers!r}.")
+        self.width = width
+        self.lone_calls_inline = True
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=width, thread_name_prefix="flowkit-node")
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        return self._pool.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class InlineExecutor(Executor):
+    """Runs each call at once in the calling thread; the future is done when `submit` returns.
+
+    Args:
+        max_workers: accepted for a uniform signature; must be 1 or None.
+    """
+
+    width = 1
+    lone_calls_inline = True
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers not in (None, 1):
+            raise ValidationError("The inline executor runs one call at a time; leave max_workers unset.")
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # the future carries it, as a pool's would
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self) -> None:
+        pass
+
+
+_FACTORIES: dict[str, Callable[..., Executor] | str] = {
+    "threads": ThreadExecutor,
+    "inline": InlineExecutor,
+    "dask": "flowkit.executors.dask_executor:DaskExecutor",
+}
+
+
+def register_executor(name: str, factory: Callable[..., Executor] | str) -> None:
+    """Make an executor available by name (``ws.run(..., executor=name)``, ``flowkit run --executor``).
+
+    Args:
+        name: the name users type.
+        factory: a callable taking ``max_workers=`` and returning an `Executor`,
+            or ``"package.module:Class"`` imported on first use.
+    """
+    _FACTORIES[name] = factory
+
+
+def executor_names() -> list[str]:
+    """The names `make_executor` accepts."""
+    return sorted(_FACTORIES)
+
+
+def make_executor(name: str, *, max_workers: int | None = None) -> Executor:
+    """Build the executor registered under `name`."""
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise ValidationError(f"Unknown executor {name!r}; choose one of {', '.join(executor_names())}.")
+    if isinstance(factory, str):
+        module_name, _, attribute = factory.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ValidationError(f"Executor {name!r} is not available: {type(exc).__name__}: {exc}") from exc
+    executor = factory(max_workers=max_workers)
+    if not isinstance(executor, Executor):
+        raise ValidationError(f"Executor {name!r} did not build a flowkit Executor.")
+    return executor
+
+
+def choose_executor(executor: Executor | str | None, max_workers: int | None) -> tuple[Executor, bool]:
+    """The executor a run uses, and whether the run owns it (and shuts it down after).
+
+    Args:
+        executor: an `Executor` (the caller's: not shut down), a registered name, or None for threads.
+        max_workers: the width of an executor built here; refused with the caller's own.
+    """
+    if executor is None:
+        return ThreadExecutor(max_workers=max_workers), True
+    if isinstance(executor, str):
+        return make_executor(executor, max_workers=max_workers), True
+    if not isinstance(executor, Executor):
+        raise ValidationError(f"executor must be a flowkit Executor or a name, got {type(executor).__name__}.")
+    if max_workers is not None:
+        raise ValidationError("max_workers sizes an executor flowkit builds; size your own executor instead.")
+    return executor, False

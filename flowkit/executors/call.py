@@ -1,0 +1,116 @@
+"""Call one task in this thread and report what happened as plain data.
+
+`call_here` takes plain data (module name, where the module lives, task name,
+credentials, params); it loads the task itself where it is not already loaded
+(a thread, a timed child process, a Dask worker), and it never raises for
+anything the task does. It returns an *outcome*::
+
+    {"ok": bool, "result": ..., "error": str | None, "log": str, "timed_out": bool}
+
+with every string redacted of the credential values it was given.
+
+Where a call runs (here, or a killable child process) is `flowkit.executors.invoke`'s choice.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..crypto import redactor_for
+from ..errors import NotJSONError
+from ..jsonvalue import check_json
+from .capture import printable, task_output
+
+TaskFunction = Callable[[dict[str, Any], dict[str, Any]], Any]
+
+_tasks: dict[tuple[str, str], dict[str, TaskFunction]] = {}
+_tasks_lock = threading.Lock()
+
+
+# -- finding the task ---------------------------------------------------------------
+def remember(module: str, location: str, tasks: dict[str, TaskFunction]) -> None:
+    """Register already-loaded task functions, so calls in this process use them as they are."""
+    with _tasks_lock:
+        _tasks[(module, location)] = dict(tasks)
+
+
+def _load(module: str, location: str) -> dict[str, TaskFunction]:
+    from ..integrations.registry import collect_tasks, load_folder_module
+
+    if os.path.isabs(location):
+        loaded = load_folder_module(module, Path(location))
+    else:  # an entry point's "package.module[:attribute]"
+        loaded = importlib.metadata.EntryPoint(module, location, "flowkit.integrations").load()
+    return {name: spec.func for name, spec in collect_tasks(module, loaded).items()}
+
+
+def find_task(module: str, location: str, task: str) -> TaskFunction:
+    """The task function, loading its module in this process on first use."""
+    key = (module, location)
+    tasks = _tasks.get(key)
+    if tasks is None:
+        with _tasks_lock:
+            tasks = _tasks.get(key)
+            if tasks is None:
+                tasks = _tasks[key] = _load(module, location)
+    if task not in tasks:
+        raise LookupError(f"integration module {module!r} has no task {task!r}")
+    return tasks[task]
+
+
+# -- judging the result ---------------------------------------------------------------
+def _describe(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:
+        text = "(its message could not be shown)"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def judge(name: str, result: Any) -> tuple[str | None, bool]:
+    """Whether a task's return value fails its node: (why or None, whether the value can be kept)."""
+    if not isinstance(result, dict):
+        return (
+            f"{name} returned {type(result).__name__} instead of a dict (return {{'success': True, 'message': ...}}).",
+            False,
+        )
+    try:
+        check_json(result, "result")
+    except NotJSONError as exc:
+        return f"{name} returned a result that is not JSON: {exc}", False
+    if "success" in result and not result["success"]:
+        message = result.get("message")
+        return (f"{name} reported failure: {message}" if message else f"{name} reported failure."), True
+    return None, True
+
+
+def call_here(
+    module: str, location: str, task: str, credentials: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any]:
+    """Run the task in this thread, capturing its output; returns the outcome (never raises for the task)."""
+    name = f"{module}.{task}"
+    redactor = redactor_for(credentials)
+    result: Any = None
+    with task_output(redactor) as log:
+        try:
+            fn = find_task(module, location, task)
+            result = fn(dict(credentials), dict(params))
+            error, keep = judge(name, result)
+        except (Exception, SystemExit) as exc:
+            error, keep = f"{name} raised {_describe(exc)}", False
+            # The traceback starts at the task: this frame is flowkit's, not the user's.
+            frames = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+            log.write("".join(traceback.format_exception(type(exc), exc, frames)))
+    return {
+        "ok": error is None,
+        "result": redactor(result) if keep else None,
+        "error": redactor.text(printable(error)) if error else None,
+        "log": log.text(),
+        "timed_out": False,
+    }

@@ -1,0 +1,219 @@
+"""Catch what a task prints and logs, per call, and redact it; redact whatever else gets out.
+
+Tasks run on pool threads that share one ``sys.stdout``. While output
+capture is on (`capturing`), ``sys.stdout`` and ``sys.stderr`` are proxies:
+a write from a thread that is running a task (inside `task_output`) goes to
+that call's buffer, which becomes the node's log; any other write goes to the
+real stream with every active secret masked. Logging is handled the same
+way: a record-factory hook masks secrets in every record as it is created
+(before any handler sees it) and a root handler files records of task
+threads into their call's log.
+
+Python-level output only: a C extension or a subprocess writing straight to
+file descriptor 1 bypasses ``sys.stdout``. Calls with a timeout run in a child
+process whose descriptors 1 and 2 are redirected too (see `flowkit.executors.call`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from ..crypto import Redactor
+
+#: A task printing without end must not exhaust memory: its log keeps the first part.
+MAX_LOG_CHARS = 1_000_000
+_PLUGIN_PREFIX = "flowkit._plugins."
+
+_local = threading.local()
+_lock = threading.Lock()
+_users = 0
+_active: list[Redactor] = []
+_saved: dict[str, Any] = {}
+
+
+class CallLog:
+    """The output of one task call, redacted as it is read."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        if self.size >= MAX_LOG_CHARS:
+            return
+        self.parts.append(text[: MAX_LOG_CHARS - self.size])
+        self.size += len(text)
+        if self.size >= MAX_LOG_CHARS:
+            self.parts.append(f"\n[log cut at {MAX_LOG_CHARS:,} characters]\n")
+
+    def text(self) -> str:
+        return self.redactor.text(printable("".join(self.parts)))
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates (valid in a str, not in UTF-8 or a run record) replaced by ``?``."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _mask_everywhere(text: str) -> str:
+    for redactor in tuple(_active):
+        text = redactor.text(text)
+    return text
+
+
+class _StreamProxy:
+    """Stands in for sys.stdout / sys.stderr while capture is on."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        log = getattr(_local, "log", None)
+        if log is not None:
+            log.write(text)
+            return len(text)
+        return self._target.write(_mask_everywhere(text) if _active else text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if getattr(_local, "log", None) is None:
+            self._target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+class _TaskLogHandler(logging.Handler):
+    """Files log records of task threads into their call's log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log = getattr(_local, "log", None)
+        if log is not None:
+            name = record.name[len(_PLUGIN_PREFIX) :] if record.name.startswith(_PLUGIN_PREFIX) else record.name
+            line = f"{record.levelname} {name}: {record.getMessage()}\n"
+            details = record.exc_text or ""
+            if not details and record.exc_info:
+                details = logging.Formatter().formatException(record.exc_info)
+            log.write(line + (details + "\n" if details else ""))
+        elif not _other_handlers(record) and record.levelno >= logging.lastResort.level:  # type: ignore[union-attr]
+            # With no handler configured, Python prints warnings via `lastResort`;
+            # our presence on the root logger must not silence that.
+            logging.lastResort.handle(record)  # type: ignore[union-attr]
+
+
+def _other_handlers(record: logging.LogRecord) -> bool:
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(not isinstance(handler, _TaskLogHandler) for handler in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record: logging.LogRecord = _saved["factory"](*args, **kwargs)
+    log = getattr(_local, "log", None)
+    if log is None and not _active:
+        return record
+    mask = log.redactor.text if log is not None else _mask_everywhere
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: logging reports it later, as it would anyway
+        return record
+    record.msg, record.args = mask(message), None
+    if record.exc_info:
+        record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None
+    if record.stack_info:
+        record.stack_info = mask(record.stack_info)
+    return record
+
+
+def _install() -> None:
+    _saved.update(
+        stdout=sys.stdout, stderr=sys.stderr, factory=logging.getLogRecordFactory(), handler=_TaskLogHandler()
+    )
+    sys.stdout = _StreamProxy(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = _StreamProxy(sys.stderr)  # type: ignore[assignment]
+    logging.setLogRecordFactory(_redacting_factory)
+    logging.getLogger().addHandler(_saved["handler"])
+
+
+def _uninstall() -> None:
+    # Only undo what is still ours: someone may have replaced a stream meanwhile.
+    if isinstance(sys.stdout, _StreamProxy):
+        sys.stdout = _saved["stdout"]
+    if isinstance(sys.stderr, _StreamProxy):
+        sys.stderr = _saved["stderr"]
+    if logging.getLogRecordFactory() is _redacting_factory:
+        logging.setLogRecordFactory(_saved["factory"])
+    logging.getLogger().removeHandler(_saved["handler"])
+    _saved.clear()
+
+
+def _enter(redactors: tuple[Redactor, ...]) -> None:
+    global _users
+    with _lock:
+        if _users == 0:
+            _install()
+        _users += 1
+        _active.extend(redactor for redactor in redactors if redactor)
+
+
+def _leave(redactors: tuple[Redactor, ...]) -> None:
+    global _users
+    with _lock:
+        for redactor in redactors:
+            if redactor:
+                _active.remove(redactor)
+        _users -= 1
+        if _users == 0:
+            _uninstall()
+
+
+@contextlib.contextmanager
+def capturing(*redactors: Redactor) -> Iterator[None]:
+    """Keep capture on for a block (re-entrant, thread-safe); mask these redactors' secrets in all output."""
+    _enter(redactors)
+    try:
+        yield
+    finally:
+        _leave(redactors)
+
+
+class task_output:  # noqa: N801 -- used as a context manager, like contextlib's
+    """Send this thread's prints and log records to a `CallLog` for a ``with`` block.
+
+    A class rather than a generator: it wraps every task call, so it is kept cheap.
+    """
+
+    __slots__ = ("log", "_previous", "_registered")
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.log = CallLog(redactor)
+        self._previous: CallLog | None = None
+        self._registered: tuple[Redactor, ...] = ()
+
+    def __enter__(self) -> CallLog:
+        redactor = self.log.redactor
+        # Inside a run, capture is on and this redactor is active already: no lock needed.
+        if not (_users and (not redactor or any(active is redactor for active in _active))):
+            self._registered = (redactor,)
+            _enter(self._registered)
+        self._previous = getattr(_local, "log", None)
+        _local.log = self.log
+        return self.log
+
+    def __exit__(self, *exc_info: object) -> None:
+        _local.log = self._previous
+        if self._registered:
+            _leave(self._registered)

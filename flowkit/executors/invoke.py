@@ -1,0 +1,42 @@
+"""Run one task call where it can be stopped when it must: here, or in a timed child process.
+
+`call_task` is what every executor submits: a top-level function of plain data
+(module name, where the module lives, task name, credentials, params, timeout),
+so it pickles to a Dask worker as well as it runs in a thread. Without a
+timeout the call runs in the calling thread (`flowkit.executors.call`); with one
+it runs in a child process (`flowkit.executors.timeouts`) that is killed when the
+time is up: a thread cannot be stopped, a process can.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .call import call_here
+from .timeouts import call_in_child
+
+
+def call_task(
+    module: str,
+    location: str,
+    task: str,
+    credentials: dict[str, Any],
+    params: dict[str, Any],
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Run one task call anywhere: here, or in a killable child process when `timeout` is set.
+
+    Args:
+        module: the integration module's name.
+        location: the module's folder (absolute path) or its entry point's ``package.module``.
+        task: the task function's name.
+        credentials: the plain credential values.
+        params: the rendered params.
+        timeout: seconds before the call is stopped, or None.
+
+    Returns:
+        The outcome: ``ok``, ``result``, ``error``, ``log``, ``timed_out`` (all redacted).
+    """
+    if timeout is None:
+        return call_here(module, location, task, credentials, params)
+    return call_in_child(module, location, task, credentials, params, timeout)

@@ -1,0 +1,95 @@
+"""`task`: what an integration author puts on a task function.
+
+It declares the task's params for the registry (forms, the CLI and the
+engine's checks read them), checks the params a call is given, turns a raised
+`flowkit.TaskFailed` into a failed result, and masks credentials in what the
+task returns. It sits above `flowkit.schema` (the spec language) because it
+also needs the task-calling machinery's redaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
+
+from ..crypto import redactor_for
+from ..errors import ParamsError, TaskFailed, ValidationError
+from ..model import Param, params_from
+from ..schema import kind_problem, validate_values
+from .loader import display_name
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def task(
+    *,
+    params: list[Param] | list[dict[str, Any]] | None = None,
+    public_credentials: Iterable[str] = (),
+) -> Callable[[F], F]:
+    """Make a function ``fn(credentials, params) -> dict`` a task: declared, checked, failing politely, masked.
+
+    The decorated function is called as before, and:
+
+    * its `params` are recorded for the registry (forms, the CLI, the engine's
+      checks), in the same `Param` language as credentials; the docstring's
+      ``Args:`` section gives help to params declared without it;
+    * the params it is given are checked against them, defaults filled in;
+      values that do not fit raise `ParamsError` naming ``module.task``, and
+      the function is not called (checking values already checked by the
+      engine changes nothing);
+    * a `TaskFailed` it raises is returned as ``{"success": False, "message":
+      ..., **fields}``: a failure the task can explain is a result, not a crash;
+    * every credential value, except those of the fields in
+      `public_credentials`, is masked (``***``) anywhere in what it returns.
+
+    Without `params` nothing is recorded: a ``TypedDict`` annotation on the
+    function's ``params`` declares them (the engine checks those), or it takes
+    free JSON. An invalid declaration (duplicate name, unknown kind, a default
+    that does not fit its kind) fails here, when the module is imported, so
+    the registry reports it with the module.
+
+    Args:
+        params: the task's params, as `Param` objects or their dicts.
+        public_credentials: credential fields whose values may appear in results, e.g. ``["host"]``.
+
+    Example::
+
+        @task(params=[Param("channel", required=True), Param("text", required=True)],
+              public_credentials=["base_url"])
+        def send_message(credentials, params):
+            '''Post a message.
+
+            Args:
+                channel: where to post, e.g. ``#general``.
+            '''
+            if not credentials.get("token"):
+                raise TaskFailed("Set token in the integration's credentials.")
+            return {"success": True, "message": f"Posted to {params['channel']}."}
+    """
+    checked = None if params is None else params_from(params)
+    for param in checked or []:
+        reason = None if param.default is None else kind_problem(param, param.default)
+        if reason:
+            raise ValidationError(f"The default of parameter {param.name!r} {reason}.")
+    public = frozenset([public_credentials] if isinstance(public_credentials, str) else public_credentials)
+
+    def mark(fn: F) -> F:
+        what = f"{display_name(fn.__module__).removesuffix('.tasks')}.{fn.__name__} params"
+
+        @functools.wraps(fn)
+        def run(credentials: dict[str, Any], given: dict[str, Any]) -> Any:
+            values = given if checked is None else validate_values(checked, given or {}, what=what, error=ParamsError)
+            try:
+                result = fn(credentials, values)
+            except TaskFailed as exc:
+                result = exc.result
+            # redactor_for keeps the Redactor of recent credentials: building one costs ~20 µs a call.
+            secrets = {name: value for name, value in (credentials or {}).items() if name not in public}
+            return redactor_for(secrets)(result) if secrets else result
+
+        if checked is not None:
+            run.__flowkit_params__ = list(checked)  # type: ignore[attr-defined]
+        return cast(F, run)
+
+    return mark

@@ -1,0 +1,289 @@
+"""Workflows as papermill jobs: one run per job, its output notebook the run's report.
+
+A job executes the template ``run_workflow.ipynb`` with papermill *in this
+process* (no ``papermill`` command per job), on flowkit's kernel engine
+(`flowkit.jobs.papermill_engine`), always under a cell timeout and a job time limit. The
+kernel runs the workflow with trigger ``papermill`` (`flowkit.jobs.in_kernel`) and
+records the run's id in the output notebook, where this side reads it back.
+
+What crosses into a job is checked first, before any kernel starts:
+
+* the workflow must be saved;
+* input names are identifiers (papermill injects names verbatim) and values
+  strict JSON, passed as one JSON text so types survive (an int stays an int,
+  a list a list);
+* no input may carry a stored credential: only integration *names* travel,
+  the kernel decrypts what the nodes use. A value equal to a stored
+  credential, or holding a password, is refused without being echoed.
+
+After the job, the output notebook is scrubbed of every stored credential
+value (cells, outputs, metadata), in case a task printed one.
+
+A batch runs one job per inputs line, N at a time. Each job's work happens in
+its own kernel process, so a thread per job slot is enough to keep N kernels
+busy; every kernel writes the same workspace under its file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import crypto, jsonvalue
+from ..crypto import KeySource
+from ..errors import JobError, NotebookFailed, RunNotFound, ValidationError
+from ..model import Workflow, new_run_id
+from ..store import FileStore
+from .in_kernel import failure
+from .recording import records_of
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+from .inputs import check_inputs
+
+TEMPLATE = "run_workflow.ipynb"
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_PARALLEL = 2
+
+
+def notebooks_folder() -> Path:
+    """flowkit's notebooks: packed inside the wheel, or the checkout's top-level folder."""
+    packed = Path(__file__).resolve().parents[1] / "_notebooks"
+    if packed.is_dir():
+        return packed
+    return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def template_path() -> Path:
+    """The job template notebook."""
+    return notebooks_folder() / TEMPLATE
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "workflow"
+
+
+def default_report_path(ws: Workspace, workflow: str) -> Path:
+    """``<workspace>/reports/<workflow>-<time>-<random>.ipynb``: unique even for parallel jobs."""
+    return ws.path / "reports" / f"{slug(workflow)}-{new_run_id()}.ipynb"
+
+
+# -- one job ----------------------------------------------------------------------
+@dataclass
+class JobResult:
+    """What became of one job.
+
+    Attributes:
+        workflow: the workflow's name.
+        inputs: the run's inputs.
+        report: the output notebook's path.
+        status: ``success`` or ``failed`` (the run's status when a run started).
+        run_id: the recorded run, or None if the job failed before the run began.
+        error: why the job failed, or None.
+        duration: seconds, kernel start included.
+        line: the line of the batch file (1-based) for batch jobs.
+    """
+
+    workflow: str
+    inputs: dict[str, Any]
+    report: str
+    status: str
+    run_id: str | None = None
+    error: str | None = None
+    duration: float = 0.0
+    line: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            "inputs": self.inputs,
+            "report": self.report,
+            "status": self.status,
+            "run_id": self.run_id,
+            "error": self.error,
+            "duration": self.duration,
+            "line": self.line,
+        }
+
+
+@dataclass
+class JobSpec:
+    """Plain data describing a checked job, so it can run in a thread or another process."""
+
+    workspace: str
+    workflow: str
+    inputs: dict[str, Any]
+    report: str
+    timeout: float
+    cell_timeout: float
+    template: str
+    line: int | None = None
+    keys: KeySource | None = None  # the workspace's key source, for this side and the kernel
+
+
+def _read_notebook(path: Path) -> dict[str, Any] | None:
+    try:
+        return jsonvalue.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def scrub_notebook(path: str | os.PathLike[str], secrets: Iterable[Any]) -> bool:
+    """Replace every secret value (and its encodings) anywhere in a notebook file; True if any was found."""
+    redactor = crypto.Redactor(secrets)
+    target = Path(path)
+    data = _read_notebook(target)
+    if data is None or not redactor:
+        return False
+    cleaned = redactor(data)
+    if cleaned == data:
+        return False
+    from ..atomic import atomic_write
+
+    atomic_write(target, (json.dumps(cleaned, indent=1, ensure_ascii=False, sort_keys=True) + "\n").encode())
+    return True
+
+
+def execute_job(spec: JobSpec) -> JobResult:
+    """Run one checked job and read back its run (also the unit of work of a batch)."""
+    from ..workspace import Workspace
+    from . import papermill_engine
+
+    started = time.monotonic()
+    ws = Workspace(spec.workspace, keys=spec.keys)
+    report = Path(spec.report)
+    parameters = {
+        "workspace": spec.workspace,
+        "workflow": spec.workflow,
+        "inputs": json.dumps(spec.inputs, ensure_ascii=False),
+        "report": spec.report,
+        "timeout": spec.timeout,
+    }
+    secrets = ws.integrations.secret_values()  # before the kernel: a key problem stops the job here
+    error: str | None = None
+    run_failed_cell = False
+    try:
+        papermill_engine.execute_notebook(
+            spec.template,
+            report,
+            parameters=parameters,
+            cell_timeout=spec.cell_timeout,
+            timeout=spec.timeout,
+            cwd=report.parent,
+            env=spec.keys.environment() if spec.keys is not None else None,
+        )
+    except NotebookFailed as exc:
+        error = str(exc)
+        run_failed_cell = exc.ename == "JobError"  # the template's check_run: the run itself failed
+    except JobError as exc:  # the kernel could not start, or a time limit was hit
+        error = str(exc)
+    scrub_notebook(report, secrets)
+    notebook = _read_notebook(report)
+    run_id = records_of(notebook).get("run_id") if notebook else None
+    status = "failed"
+    run = None
+    if run_id is not None:
+        with contextlib.suppress(RunNotFound):
+            run = ws.runs.get(run_id)
+    if run is not None:
+        status = "success" if run.status == "success" and error is None else "failed"
+        if run.status != "success" and (error is None or run_failed_cell):
+            error = failure(run)
+    if error is not None:
+        error = crypto.Redactor(secrets).text(error)
+    return JobResult(
+        workflow=spec.workflow,
+        inputs=spec.inputs,
+        report=str(report),
+        status=status,
+        run_id=run_id,
+        error=error,
+        duration=time.monotonic() - started,
+        line=spec.line,
+    )
+
+
+def prepare_job(
+    ws: Workspace,
+    workflow: str | Workflow,
+    inputs: str | Mapping[str, Any] | None,
+    *,
+    output: str | os.PathLike[str] | None,
+    timeout: float,
+    cell_timeout: float | None,
+    template: str | os.PathLike[str] | None,
+    line: int | None = None,
+) -> JobSpec:
+    if not isinstance(ws.store, FileStore):
+        raise JobError(
+            "A job runs in its own kernel, which opens the workspace from its folder; "
+            f"this workspace keeps its data in {ws.store!r}. Use a workspace on files for jobs."
+        )
+    name = workflow.name if isinstance(workflow, Workflow) else workflow
+    ws.workflows.get(name)  # a missing workflow is refused here, before a kernel starts
+    values = check_inputs(ws, inputs)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+    report = Path(output).resolve() if output is not None else default_report_path(ws, name)
+    source = Path(template) if template is not None else template_path()
+    return JobSpec(
+        workspace=str(ws.path),
+        workflow=name,
+        inputs=values,
+        report=str(report),
+        timeout=float(timeout),
+        cell_timeout=float(cell_timeout or timeout),
+        template=str(source),
+        line=line,
+        keys=ws.keys,
+    )
+
+
+def run_job(
+    ws: Workspace,
+    workflow: str | Workflow,
+    *,
+    inputs: str | Mapping[str, Any] | None = None,
+    output: str | os.PathLike[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    cell_timeout: float | None = None,
+    template: str | os.PathLike[str] | None = None,
+) -> JobResult:
+    """
+    if not isinstance(ws.store, FileStore):
+        raise JobError(
+            "A job runs in its own kernel, which opens the workspace from its folder; "
+            f"this workspace keeps its data in {ws.store!r}. Use a workspace on files for jobs."
+        )Run a saved workflow as a papermill job; the output notebook is the run's report.
+
+    Args:
+        ws: the workspace.
+        workflow: a saved workflow, or its name.
+        inputs: the run's inputs: a mapping, or a JSON object as text.
+        output: the report notebook's path (default: in ``<workspace>/reports/``).
+        timeout: seconds the whole job may take, kernel start included.
+        cell_timeout: seconds any one cell may take (default: `timeout`).
+        template: another job template (it must take the same parameters).
+
+    Returns:
+        The job's result; ``result.ok`` tells whether the run succeeded.
+
+    Raises:
+        WorkflowNotFound: no saved workflow of that name.
+        InvalidName, ValidationError: refused inputs (nothing ran).
+    """
+    return execute_job(
+        prepare_job(ws, workflow, inputs, output=output, timeout=timeout, cell_timeout=cell_timeout, template=template)
+    )

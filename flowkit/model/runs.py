@@ -1,0 +1,141 @@
+"""Run and NodeRun: one execution of a workflow, as recorded."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .workflow import Workflow
+
+
+def new_run_id() -> str:
+    """A run id that sorts by start time: ``20261126T061234-123456-1a2b3c``."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    return f"{stamp}-{int(now % 1 * 1e6):06d}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class NodeRun:
+    """One node's part of a run."""
+
+    name: str
+    status: str = "pending"
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    params: dict[str, Any] | None = None
+    result: Any = None
+    error: str | None = None
+    reused: bool = False
+    log: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration": self.duration,
+            "params": self.params,
+            "result": self.result,
+            "error": self.error,
+            "reused": self.reused,
+            "log": self.log,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeRun:
+        fields_ = {k: v for k, v in data.items() if k != "duration"}
+        return cls(**fields_)
+
+
+@dataclass
+class Run:
+    """One execution of a workflow, with a snapshot of the workflow as it ran."""
+
+    workflow: str
+    id: str = field(default_factory=new_run_id)
+    version: int = 0
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    trigger: str = "api"
+    status: str = "running"
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    nodes: dict[str, NodeRun] = field(default_factory=dict)
+    error: str | None = None
+    report: str | None = None
+    resumed_from: str | None = None
+    pid: int | None = None
+    host: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def workflow_snapshot(self) -> Workflow:
+        return Workflow.from_dict(self.snapshot)
+
+    def summary(self) -> dict[str, Any]:
+        """The small record kept in the run index."""
+        return {
+            "id": self.id,
+            "workflow": self.workflow,
+            "status": self.status,
+            "trigger": self.trigger,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for node in self.nodes.values():
+            counts[node.status] = counts.get(node.status, 0) + 1
+        shown = ", ".join(f"{status}={count}" for status, count in sorted(counts.items()))
+        return f"Run(id={self.id!r}, workflow={self.workflow!r}, status={self.status!r}, nodes: {shown})"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Draw the run's DAG coloured by node status inline in Jupyter."""
+        from .. import drawing
+
+        return drawing.mimebundle(drawing.draw_run(self), repr(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workflow": self.workflow,
+            "version": self.version,
+            "snapshot": self.snapshot,
+            "inputs": self.inputs,
+            "trigger": self.trigger,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "nodes": {name: node.to_dict() for name, node in self.nodes.items()},
+            "error": self.error,
+            "report": self.report,
+            "resumed_from": self.resumed_from,
+            "pid": self.pid,
+            "host": self.host,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Run:
+        values = dict(data)
+        values["nodes"] = {name: NodeRun.from_dict(node) for name, node in data.get("nodes", {}).items()}
+        return cls(**values)

@@ -1,0 +1,217 @@
+"""Node and Workflow: a DAG of task calls, kept in a networkx DiGraph.
+
+A workflow refuses what would break it where it is entered (a cycle, with its
+path; a duplicate or unknown node) and round-trips through strict JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from ..errors import AlreadyExistsError, CycleError, NotFoundError, ValidationError
+from ..jsonvalue import check_json
+from .names import check_identifier, check_label
+
+
+@dataclass
+class Node:
+    """One step of a workflow: run `task` of `integration` with `params`."""
+
+    name: str
+    integration: str
+    task: str
+    params: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0
+    timeout: float | None = None
+    retry_delay: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_identifier(self.name, "Node name")
+        check_label(self.integration, f"Node {self.name!r}: integration")
+        check_identifier(self.task, f"Node {self.name!r}: task")
+        if not isinstance(self.params, dict):
+            raise ValidationError(f"Node {self.name!r}: params must be a JSON object.")
+        check_json(self.params, f"{self.name}.params")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ValidationError(f"Node {self.name!r}: retries must be a whole number ≥ 0.")
+        if self.timeout is not None and not (
+            isinstance(self.timeout, (int, float)) and not isinstance(self.timeout, bool) and self.timeout > 0
+        ):
+            raise ValidationError(f"Node {self.name!r}: timeout must be a positive number of seconds.")
+        if not isinstance(self.retry_delay, (int, float)) or self.retry_delay < 0:
+            raise ValidationError(f"Node {self.name!r}: retry_delay must be ≥ 0 seconds.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "integration": self.integration,
+            "task": self.task,
+            "params": self.params,
+            "retries": self.retries,
+            "timeout": self.timeout,
+            "retry_delay": self.retry_delay,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Node:
+        values = {key: data[key] for key in data if key in _NODE_FIELDS}
+        if isinstance(values.get("params"), dict):
+            values["params"] = dict(values["params"])  # the node's own, as add_node gives it
+        return cls(**values)
+
+
+_NODE_FIELDS = {"name", "integration", "task", "params", "retries", "timeout", "retry_delay"}
+
+
+class Workflow:
+    """A DAG of nodes; a `networkx.DiGraph` underneath, kept acyclic at every step.
+
+    Args:
+        name: the workflow's name, unique in a workspace.
+        description: a sentence for lists and reports.
+    """
+
+    def __init__(self, name: str, description: str = "", *, version: int = 0) -> None:
+        self.name = check_label(name, "Workflow name")
+        self.description = description
+        self.version = version
+        self.graph: nx.DiGraph = nx.DiGraph()
+
+    # -- building -----------------------------------------------------------
+    def add_node(
+        self,
+        name: str,
+        *,
+        integration: str,
+        task: str,
+        params: dict[str, Any] | None = None,
+        retries: int = 0,
+        timeout: float | None = None,
+        retry_delay: float = 1.0,
+    ) -> Node:
+        """Add a node; its name must be unique in this workflow."""
+        # Copy a dict so later edits of the caller's dict do not reach the node;
+        # anything else goes to Node as it is, to be refused there.
+        given = {} if params is None else dict(params) if isinstance(params, dict) else params
+        return self._insert(Node(name, integration, task, given, retries, timeout, retry_delay))
+
+    def _insert(self, node: Node) -> Node:
+        if node.name in self.graph:
+            raise AlreadyExistsError(f"Workflow {self.name!r} already has a node named {node.name!r}.")
+        self.graph.add_node(node.name, node=node)
+        return node
+
+    def update_node(self, name: str, /, **changes: Any) -> Node:
+        """Replace fields of a node (not its name); the node is re-validated."""
+        current = self.node(name).to_dict()
+        if "name" in changes:
+            raise ValidationError("Use rename_node to change a node's name.")
+        node = Node.from_dict({**current, **changes})
+        self.graph.nodes[name]["node"] = node
+        return node
+
+    def rename_node(self, old: str, new: str) -> None:
+        """Rename a node, keeping its edges."""
+        node = self.node(old)
+        check_identifier(new, "Node name")
+        if new in self.graph:
+            raise AlreadyExistsError(f"Workflow {self.name!r} already has a node named {new!r}.")
+        nx.relabel_nodes(self.graph, {old: new}, copy=False)
+        self.graph.nodes[new]["node"] = Node.from_dict({**node.to_dict(), "name": new})
+
+    def remove_node(self, name: str) -> None:
+        """Remove a node and its edges."""
+        self.node(name)
+        self.graph.remove_node(name)
+
+    def connect(self, upstream: str, downstream: str) -> None:
+        """Run `downstream` after `upstream`; refused if it would close a cycle."""
+        self.node(upstream)
+        self.node(downstream)
+        if upstream == downstream:
+            raise CycleError(
+                f"Connecting {upstream!r} to itself would make a cycle: {upstream} → {upstream}.",
+                cycle=[upstream, upstream],
+            )
+        if nx.has_path(self.graph, downstream, upstream):
+            back = nx.shortest_path(self.graph, downstream, upstream)
+            cycle = [upstream, *back]
+            raise CycleError(
+                f"Connecting {upstream!r} → {downstream!r} would make a cycle: {' → '.join(cycle)}.",
+                cycle=cycle,
+            )
+        self.graph.add_edge(upstream, downstream)
+
+    def disconnect(self, upstream: str, downstream: str) -> None:
+        """Remove the edge `upstream` → `downstream`."""
+        if not self.graph.has_edge(upstream, downstream):
+            raise NotFoundError(f"{upstream} → {downstream}", hint=f"Workflow {self.name!r} has no such edge.")
+        self.graph.remove_edge(upstream, downstream)
+
+    # -- reading ------------------------------------------------------------
+    def node(self, name: str) -> Node:
+        try:
+            node: Node = self.graph.nodes[name]["node"]
+            return node
+        except KeyError:
+            raise NotFoundError(name, hint=f"Workflow {self.name!r} has no node of that name.") from None
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return {name: data["node"] for name, data in self.graph.nodes(data=True)}
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return list(self.graph.edges)
+
+    def upstream(self, name: str) -> set[str]:
+        """Every node `name` depends on, directly or not."""
+        return set(nx.ancestors(self.graph, name))
+
+    def order(self) -> list[str]:
+        """Node names in a dependency order."""
+        return list(nx.topological_sort(self.graph))
+
+    def __len__(self) -> int:
+        return int(self.graph.number_of_nodes())
+
+    def __repr__(self) -> str:
+        return (
+            f"Workflow(name={self.name!r}, nodes={len(self)}, "
+            f"edges={self.graph.number_of_edges()}, version={self.version})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Workflow) and self.to_dict() == other.to_dict()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Draw the DAG inline in Jupyter (drawing is imported only when displayed)."""
+        from .. import drawing
+
+        return drawing.mimebundle(drawing.draw_workflow(self), repr(self))
+
+    def copy(self) -> Workflow:
+        return Workflow.from_dict(self.to_dict())
+
+    # -- persistence --------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "version": self.version,
+            "nodes": [self.graph.nodes[name]["node"].to_dict() for name in self.graph.nodes],
+            "edges": [list(edge) for edge in self.graph.edges],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Workflow:
+        workflow = cls(data["name"], data.get("description", ""), version=data.get("version", 0))
+        for node in data.get("nodes", []):
+            workflow._insert(Node.from_dict(node))  # validated once, in Node.__post_init__
+        for upstream, downstream in data.get("edges", []):
+            workflow.connect(upstream, downstream)
+        return workflow

@@ -1,0 +1,63 @@
+"""Start a run: choose what it executes (all, ``only=``, a resume), its inputs and its executor, then drive it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import ValidationError
+from ..executors.base import Executor, choose_executor
+from ..jsonvalue import check_json
+from ..model import Run, Workflow
+from .engine import Execution, RunParts
+from .events import EventCallback, make_callbacks
+from .selection import select_only, select_resume
+
+
+def run_workflow(
+    parts: RunParts,
+    workflow: Workflow,
+    *,
+    inputs: dict[str, Any] | None = None,
+    executor: Executor | str | None = None,
+    on_event: EventCallback | Iterable[EventCallback] | None = None,
+    trigger: str = "api",
+    only: Iterable[str] | None = None,
+    from_run: Run | None = None,
+    max_workers: int | None = None,
+    resume: Run | None = None,
+) -> Run:
+    """Run a workflow (see `Workspace.run`); with `resume`, re-run what did not succeed in that run."""
+    wf = resume.workflow_snapshot() if resume is not None else workflow
+    if resume is not None:
+        scope, reused = select_resume(wf, resume)
+        base: Run | None = resume
+    elif only is not None:
+        scope, reused = select_only(wf, only, from_run)
+        base = from_run
+    elif from_run is not None:
+        raise ValidationError(
+            "from_run= gives upstream results to only=[...]; to re-run what failed in a run, use ws.resume(run)."
+        )
+    else:
+        scope, reused, base = set(wf.graph), {}, None
+    given = dict(base.inputs) if inputs is None and base is not None else dict(inputs or {})
+    check_json(given, "inputs")
+    callbacks = make_callbacks(on_event)
+    chosen, owned = choose_executor(executor, max_workers)
+    try:
+        execution = Execution(
+            parts,
+            wf,
+            inputs=given,
+            scope=scope,
+            reused=reused,
+            executor=chosen,
+            callbacks=callbacks,
+            trigger=trigger,
+            resumed_from=base.id if base is not None else None,
+        )
+        return execution.execute()
+    finally:
+        if owned:
+            chosen.shutdown()

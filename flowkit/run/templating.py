@@ -1,0 +1,203 @@
+"""Params that use run inputs and upstream results: ``"{{ inputs.title }}"``, ``"{{ create_repo.url }}"``.
+
+Templates are Jinja2 expressions evaluated in `ImmutableSandboxedEnvironment`
+with `StrictUndefined` — never ``eval`` — so a template can read values but
+not call into Python internals or change anything, and a name or key that
+does not exist is an error naming the node and the expression instead of an
+empty string.
+
+* A param that is exactly one ``{{ expr }}`` keeps the expression's type
+  (a list stays a list, a number a number); any other template renders to text.
+* Dicts and lists are rendered item by item.
+* The plain dotted form ``{{ node.key.sub }}`` over dict keys is resolved
+  without Jinja at all: it is the common case, it costs a dict lookup, and
+  Jinja (≈ 80 ms to import, ≈ 0.2 ms to compile each template) is only loaded
+  for anything richer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+from ..errors import NotJSONError, TemplateError
+from ..jsonvalue import check_json
+
+INPUTS = "inputs"
+_SINGLE = re.compile(r"\{\{((?:(?!\{\{|\}\}|\{%|%\}|\{#).)*)\}\}", re.S)
+_DOTTED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
+_MISSING = object()
+
+
+def is_template(value: Any) -> bool:
+    """Whether a value is a string Jinja would treat as a template (``{{``, ``{%`` or ``{#`` in it).
+
+    Broader than a complete ``{{ ... }}``: an unclosed ``{{ x`` is a template
+    with a syntax error, reported as such, not text passed on silently.
+    """
+    return isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
+
+
+def template_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every template string inside a params value, with where it is (``title``, ``items[2]``, ``body.text``)."""
+    if isinstance(value, str):
+        if is_template(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from template_strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from template_strings(item, f"{path}[{index}]")
+
+
+def has_templates(value: Any) -> bool:
+    """Whether any string inside `value` is a template."""
+    return next(template_strings(value, ""), None) is not None
+
+
+def single_expression(text: str) -> str | None:
+    """The expression if `text` is exactly one ``{{ expr }}`` (surrounding spaces allowed), else None."""
+    match = _SINGLE.fullmatch(text.strip())
+    return match.group(1) if match else None
+
+
+def _dotted(expression: str) -> list[str] | None:
+    match = _DOTTED.fullmatch(expression)
+    return match.group(1).split(".") if match else None
+
+
+# -- Jinja, loaded on first need ---------------------------------------------------
+@lru_cache(maxsize=1)
+def environment() -> Any:
+    """The sandboxed Jinja environment (built once per process)."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Environment(ImmutableSandboxedEnvironment):
+        # Results are dicts: `{{ repo.items }}` must mean the key "items", not dict.items.
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if isinstance(obj, dict) and attribute in obj:
+                return obj[attribute]
+            return super().getattr(obj, attribute)
+
+    return Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> tuple[str, Any]:
+    """("expression", callable) for a single expression, else ("template", Template); cached by source."""
+    from jinja2 import TemplateSyntaxError
+
+    env = environment()
+    expression = single_expression(text)
+    try:
+        if expression is not None:
+            return "expression", env.compile_expression(expression, undefined_to_none=False)
+        return "template", env.from_string(text)
+    except TemplateSyntaxError as exc:
+        raise _syntax_error(text, exc) from None
+
+
+def _syntax_error(text: str, exc: Any) -> TemplateError:
+    reason = (exc.message or "syntax error").rstrip(".")
+    return TemplateError(f"{text!r} is not a valid template: {reason} (line {exc.lineno}).")
+
+
+def references(text: str) -> tuple[set[str], set[str]]:
+    """The top-level names a template reads, and the input keys it reads as ``inputs.x`` / ``inputs['x']``.
+
+    Raises:
+        TemplateError: the template does not parse.
+    """
+    expression = single_expression(text)
+    path = _dotted(expression) if expression is not None else None
+    if path is not None:
+        return {path[0]}, ({path[1]} if path[0] == INPUTS and len(path) > 1 else set())
+    from jinja2 import TemplateSyntaxError, meta, nodes
+
+    env = environment()
+    try:
+        ast = env.parse(text)
+    except TemplateSyntaxError as exc:
+        raise _syntax_error(text, exc) from None
+    names = set(meta.find_undeclared_variables(ast)) - set(env.globals)
+    keys: set[str] = set()
+    # `inputs.x | default(...)` and `inputs.x is defined` read an input that may be left out.
+    optional = {id(item.node) for item in ast.find_all(nodes.Filter) if item.name in ("default", "d")}
+    optional |= {id(item.node) for item in ast.find_all(nodes.Test) if item.name in ("defined", "undefined")}
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(target, nodes.Name) and target.name == INPUTS and id(node) not in optional:
+            if isinstance(node, nodes.Getattr):
+                keys.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                keys.add(node.arg.value)
+    return names, keys
+
+
+# -- rendering ----------------------------------------------------------------------
+def _lookup(path: list[str], context: Mapping[str, Any]) -> Any:
+    value = context.get(path[0], _MISSING)
+    for key in path[1:]:
+        if not isinstance(value, dict):
+            return _MISSING
+        value = value.get(key, _MISSING)
+    return value
+
+
+def render_string(text: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate one template string against `context`.
+
+    Raises:
+        TemplateError: it does not parse or a name or key does not resolve.
+    """
+    expression = single_expression(text)
+    if expression is not None:
+        path = _dotted(expression)
+        if path is not None:
+            value = _lookup(path, context)
+            if value is not _MISSING:
+                return value
+    from jinja2 import Undefined
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    kind, compiled = _compiled(text)
+    try:
+        value = compiled(**context) if kind == "expression" else compiled.render(**context)
+        if isinstance(value, Undefined):
+            str(value)  # a StrictUndefined raises here, saying what is missing (or refused)
+    except UndefinedError as exc:
+        raise TemplateError(f"{text!r} does not resolve: {exc.message}.") from None
+    except SecurityError as exc:
+        raise TemplateError(f"{text!r} was refused by the template sandbox: {exc}") from None
+    except Exception as exc:  # a template is user input: any failure inside it is the template's
+        raise TemplateError(f"{text!r} failed: {type(exc).__name__}: {exc}.") from None
+    return value
+
+
+def render(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
+    """Render every template inside a params value (dicts and lists recursively); other values pass through.
+
+    Raises:
+        TemplateError: naming the param and the expression that failed.
+    """
+    if isinstance(value, str):
+        if not is_template(value):
+            return value
+        try:
+            rendered = render_string(value, context)
+        except TemplateError as exc:
+            raise TemplateError(f"param {path!r}: {exc}") from None
+        try:
+            check_json(rendered, path)
+        except NotJSONError as exc:
+            raise TemplateError(f"param {path!r}: {value!r} does not give a JSON value: {exc}") from None
+        return rendered
+    if isinstance(value, dict):
+        return {key: render(item, context, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render(item, context, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value

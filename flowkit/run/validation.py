@@ -1,0 +1,307 @@
+"""Check a workflow against the workspace and list every problem at once.
+
+`analyze` walks the whole workflow — graph, names, integrations, modules,
+tasks, params, templates, inputs — collecting `Problem`s instead of stopping
+at the first, and builds the `NodePlan` the engine runs from, so a run pays
+for the lookups once. `ws.validate` shows the problems; `ws.workflows.save`
+and `ws.run` refuse a workflow with errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import networkx as nx
+
+from ..errors import (
+    FlowkitError,
+    InvalidName,
+    ModuleNotFound,
+    ParamsError,
+    TemplateError,
+    UnknownTask,
+    WorkflowInvalid,
+)
+from ..integrations.registry import IntegrationModule, Registry, TaskSpec
+from ..model import Integration, Node, Param, Workflow, check_identifier
+from ..schema import problems as param_problems
+from ..schema import validate_values
+from . import templating
+
+#: Jinja reads these as literals, so a node named so cannot be referenced in a template.
+JINJA_LITERALS = {"true", "false", "none"}
+MAX_CYCLES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What checking a workflow reads from its workspace, handed in rather than the workspace itself.
+
+    Attributes:
+        integrations: the saved integrations (credentials still encrypted: they
+            decrypt, through the workspace's keys, only when a run reveals them).
+        type_drift: how a stored integration type differs from its module, as sentences.
+        registry: the integration modules and their tasks.
+    """
+
+    integrations: Callable[[], list[Integration]]
+    type_drift: Callable[[str], list[str]]
+    registry: Registry
+
+
+class Problem(NamedTuple):
+    """One thing wrong with a workflow.
+
+    Attributes:
+        severity: ``"error"`` (refused for save and run) or ``"warning"``.
+        node: the node concerned, or None for the workflow as a whole.
+        message: a sentence saying what is wrong and what to do.
+    """
+
+    severity: str
+    node: str | None
+    message: str
+
+
+@dataclass
+class NodePlan:
+    """What the engine needs to run one node, resolved once per run."""
+
+    name: str
+    integration: str
+    module: str
+    location: str
+    task: str
+    params: dict[str, Any]
+    declared: list[Param] | None
+    templated: bool
+    refs: set[str] = field(default_factory=set)
+    retries: int = 0
+    retry_delay: float = 1.0
+    timeout: float | None = None
+
+
+@dataclass
+class Analysis:
+    """Every problem found, and a plan for each node that has none."""
+
+    problems: list[Problem]
+    plans: dict[str, NodePlan]
+    integrations: dict[str, Integration] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [problem for problem in self.problems if problem.severity == "error"]
+
+
+def _cycles(graph: nx.DiGraph) -> list[Problem]:
+    found = []
+    position = {name: index for index, name in enumerate(graph)}
+    for index, cycle in enumerate(nx.simple_cycles(graph)):
+        if index == MAX_CYCLES_SHOWN:
+            found.append(Problem("error", None, "More cycles not shown; break the ones above first."))
+            break
+        first = min(range(len(cycle)), key=lambda i: position[cycle[i]])  # start where the workflow does
+        cycle = cycle[first:] + cycle[:first]
+        path = " → ".join([*cycle, cycle[0]])
+        found.append(Problem("error", None, f"The workflow has a cycle: {path}. Remove one of its edges."))
+    return found
+
+
+def _check_name(key: Any, data: dict[str, Any]) -> list[Problem]:
+    node = data.get("node")
+    if not isinstance(node, Node):
+        return [
+            Problem(
+                "error",
+                str(key),
+                f"{key!r} is connected by an edge but is not a node; add it with add_node or remove its edges.",
+            )
+        ]
+    try:
+        check_identifier(key, "Node name")
+    except InvalidName as exc:
+        return [Problem("error", str(key), str(exc))]
+    if node.name != key:
+        return [Problem("error", key, f"Node {key!r} records the name {node.name!r}; use rename_node.")]
+    if key == templating.INPUTS:
+        return [Problem("error", key, "'inputs' names the run's inputs in templates; rename this node.")]
+    if key in JINJA_LITERALS:
+        return [
+            Problem(
+                "warning",
+                key,
+                f"A node named {key!r} cannot be referenced in a template "
+                f"({key} is a literal there); consider renaming it.",
+            )
+        ]
+    return []
+
+
+class _Checker:
+    """One analysis pass; caches the workspace lookups shared by many nodes."""
+
+    def __init__(self, lookups: Lookups, workflow: Workflow, inputs: dict[str, Any] | None) -> None:
+        self.lookups = lookups
+        self.workflow = workflow
+        self.inputs = inputs
+        self.graph = workflow.graph
+        self.integrations: dict[str, Integration] | None = None
+        self.drifted: dict[str, list[str]] = {}
+        self.tasks: dict[tuple[str, str], tuple[IntegrationModule, TaskSpec] | str] = {}
+
+    def integration(self, name: str) -> Integration | None:
+        if self.integrations is None:
+            self.integrations = {item.name: item for item in self.lookups.integrations()}
+        return self.integrations.get(name)
+
+    def type_drift(self, type_name: str) -> list[str]:
+        if type_name not in self.drifted:
+            try:
+                self.drifted[type_name] = self.lookups.type_drift(type_name)
+            except FlowkitError:
+                self.drifted[type_name] = []
+        return self.drifted[type_name]
+
+    def task(self, integration: Integration, task: str) -> tuple[IntegrationModule, TaskSpec] | str:
+        """The module and task an integration's node calls, or why there is none (cached per run)."""
+        key = (integration.type, task)
+        if key not in self.tasks:
+            try:
+                self.tasks[key] = (
+                    self.lookups.registry.module(integration.type),
+                    self.lookups.registry.task(integration.type, task),
+                )
+            except ModuleNotFound as exc:
+                self.tasks[key] = (
+                    f"The integration {integration.name!r} is of type {integration.type!r}, "
+                    f"but no integration module of that name loads: {exc}"
+                )
+            except UnknownTask as exc:
+                self.tasks[key] = str(exc)
+        return self.tasks[key]
+
+    def node(self, node: Node, acyclic: bool) -> tuple[list[Problem], NodePlan | None]:
+        name = node.name
+        found: list[Problem] = []
+        integration = self.integration(node.integration)
+        if integration is None:
+            known = ", ".join(sorted(self.integrations or {})) or "none yet"
+            return [
+                Problem(
+                    "error",
+                    name,
+                    f"Uses the integration {node.integration!r}, which does not exist "
+                    f"(known: {known}). Create it or choose another.",
+                )
+            ], None
+        found_task = self.task(integration, node.task)
+        if isinstance(found_task, str):
+            return [Problem("error", name, found_task)], None
+        module, spec = found_task
+        for note in self.type_drift(integration.type):
+            found.append(Problem("warning", name, f"Integration type {integration.type!r}: {note}."))
+        if spec.params is not None:
+            for reason in param_problems(spec.params, node.params, allow_templates=True):
+                found.append(Problem("error", name, f"Params of {integration.type}.{node.task}: {reason}."))
+        refs: set[str] = set()
+        templated = False
+        for path, text in templating.template_strings(node.params, ""):
+            templated = True
+            found += self.template(name, path, text, refs, acyclic)
+        params = node.params
+        if not templated and spec.params is not None and not any(p.severity == "error" for p in found):
+            params = validate_values(spec.params, params, what=f"Node {name!r}", error=ParamsError)
+        plan = NodePlan(
+            name,
+            integration.name,
+            integration.type,
+            module.location,
+            node.task,
+            params,
+            spec.params,
+            templated,
+            refs - {templating.INPUTS},
+            node.retries,
+            node.retry_delay,
+            node.timeout,
+        )
+        return found, plan
+
+    def template(self, name: str, path: str, text: str, refs: set[str], acyclic: bool) -> list[Problem]:
+        try:
+            names, input_keys = templating.references(text)
+        except TemplateError as exc:
+            return [Problem("error", name, f"Param {path!r}: {exc}")]
+        found = []
+        refs |= names
+        for ref in sorted(names - {templating.INPUTS}):
+            if ref not in self.graph:
+                found.append(
+                    Problem(
+                        "error",
+                        name,
+                        f"Param {path!r} uses {ref!r}, which is neither a node of this workflow nor 'inputs'.",
+                    )
+                )
+            elif acyclic and not (self.graph.has_edge(ref, name) or nx.has_path(self.graph, ref, name)):
+                found.append(
+                    Problem(
+                        "error",
+                        name,
+                        f"Param {path!r} uses the result of {ref!r}, which is not "
+                        f"upstream of {name!r}; connect {ref} → {name} first.",
+                    )
+                )
+        if self.inputs is not None:
+            for key in sorted(input_keys - set(self.inputs)):
+                given = ", ".join(sorted(self.inputs)) or "none"
+                found.append(
+                    Problem(
+                        "error",
+                        name,
+                        f"Param {path!r} needs the input {key!r}, which was not given (inputs given: {given}).",
+                    )
+                )
+        return found
+
+
+def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | None = None) -> Analysis:
+    """Every problem of `workflow` against `lookups`, and a plan for each sound node.
+
+    Args:
+        inputs: the run's inputs when known (at run time); templates reading
+            an input that is not given are then errors.
+    """
+    graph = workflow.graph
+    problems: list[Problem] = []
+    named: list[Node] = []
+    for key, data in graph.nodes(data=True):
+        found = _check_name(key, data)
+        problems += found
+        if not any(problem.severity == "error" for problem in found):
+            named.append(data["node"])
+    cycles = _cycles(graph) if not nx.is_directed_acyclic_graph(graph) else []
+    problems += cycles
+    checker = _Checker(lookups, workflow, inputs)
+    plans: dict[str, NodePlan] = {}
+    for node in named:
+        found, plan = checker.node(node, acyclic=not cycles)
+        problems += found
+        if plan is not None and not any(problem.severity == "error" for problem in found):
+            plans[node.name] = plan
+    return Analysis(problems, plans, checker.integrations or {})
+
+
+def validate(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | None = None) -> list[Problem]:
+    """Every problem of `workflow`, errors and warnings, in one list."""
+    return analyze(lookups, workflow, inputs=inputs).problems
+
+
+def refusal(workflow: Workflow, problems: list[Problem]) -> WorkflowInvalid:
+    """The error refusing a workflow with errors, listing each one."""
+    errors = [problem for problem in problems if problem.severity == "error"]
+    listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
+    return WorkflowInvalid(f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems)

@@ -1,0 +1,217 @@
+"""Run history on disk: a file per run, an events file while it runs, an append-only index."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from .. import jsonvalue
+from ..atomic import atomic_write
+from ..errors import CorruptStoreError, RunNotFound, StoreError
+from .base import RunLog
+from .checksum import read_json_file
+
+SNAPSHOT_REF = "$snapshot"
+
+
+class RunStore(RunLog):
+    """Run history: ``<id>.json`` per run, ``<id>.events.jsonl`` while it runs, ``index.jsonl``.
+
+    * Starting a run writes its file durably and appends a line to the index.
+    * Each node's progress is appended to the run's events file and flushed to
+      the OS (no fsync: cheap, and a killed process loses nothing; only a
+      power cut can lose the tail, which the final write then restores).
+    * Finishing writes the whole run durably, appends to the index and drops
+      the events file.
+    * Loading a run replays its events file over the run file, so a run whose
+      process was killed still says which nodes finished.
+    * Listing the newest runs reads the index from its end, so it costs the
+      same however long the history is.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.index_path = self.folder / "index.jsonl"
+        self.snapshots = self.folder / "snapshots"
+        self._last_snapshot: tuple[Any, str] | None = None
+
+    def _run_path(self, run_id: str) -> Path:
+        if not re.fullmatch(r"[0-9A-Za-z_-]{1,80}", run_id or ""):
+            raise RunNotFound(str(run_id))
+        return self.folder / f"{run_id}.json"
+
+    def _events_path(self, run_id: str) -> Path:
+        return self.folder / f"{run_id}.events.jsonl"
+
+    def _append_index(self, summary: dict[str, Any]) -> None:
+        # One write() on an O_APPEND descriptor lands after every other
+        # process's lines. The leading newline ends a line torn by a crash
+        # (power cut, full disk), so only that line is lost, not this one too.
+        line = ("\n" + jsonvalue.dumps(summary) + "\n").encode()
+        fd = os.open(self.index_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def _store_snapshot(self, snapshot: Any) -> dict[str, str]:
+        """Keep a workflow snapshot once, named by its hash; return the reference a run record holds.
+
+        Runs of the same workflow version share one snapshot file, so a run's
+        own file stays small and saving it (at start and end) does not check
+        and re-encode a large DAG each time.
+        """
+        if self._last_snapshot is not None and self._last_snapshot[0] is snapshot:
+            return {SNAPSHOT_REF: self._last_snapshot[1]}
+        text = jsonvalue.dumps(snapshot)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+        path = self.snapshots / f"{digest}.json"
+        if not path.exists():
+            jsonvalue.check_json(snapshot, "run snapshot")
+            self.snapshots.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, text.encode())
+        self._last_snapshot = (snapshot, digest)
+        return {SNAPSHOT_REF: digest}
+
+    def _load_snapshot(self, reference: dict[str, Any]) -> dict[str, Any]:
+        digest = str(reference[SNAPSHOT_REF])
+        if not re.fullmatch(r"[0-9a-f]{32}", digest):
+            raise CorruptStoreError(str(self.snapshots), f"bad snapshot reference {digest!r}")
+        snapshot = read_json_file(self.snapshots / f"{digest}.json")
+        if snapshot is None:
+            raise CorruptStoreError(str(self.snapshots / f"{digest}.json"), "the run's workflow snapshot is missing")
+        if not isinstance(snapshot, dict):
+            raise CorruptStoreError(str(self.snapshots / f"{digest}.json"), "the top level is not a JSON object")
+        return snapshot
+
+    def save(self, record: dict[str, Any], summary: dict[str, Any], *, checked: bool = False) -> None:
+        """Write a whole run durably and index it (start and end of a run).
+
+        Args:
+            checked: the caller already checked every value as strict JSON (the
+                engine checks inputs, params and each result as they arrive), so
+                the whole record is not walked again.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if isinstance(record.get("snapshot"), dict) and record["snapshot"]:
+            record = {**record, "snapshot": self._store_snapshot(record["snapshot"])}
+        if not checked:
+            jsonvalue.check_json(record, f"run {record.get('id')}")
+        jsonvalue.check_json(summary, "run summary")
+        atomic_write(self._run_path(record["id"]), jsonvalue.dumps(record).encode())
+        self._append_index(summary)
+
+    def open_events(self, run_id: str) -> TextIO:
+        """An append handle for a run's node events (buffered: the engine flushes; never fsync'd)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return open(self._events_path(run_id), "a", encoding="utf-8")
+
+    def finish(self, record: dict[str, Any], summary: dict[str, Any], *, checked: bool = False) -> None:
+        self.save(record, summary, checked=checked)
+        with contextlib.suppress(FileNotFoundError):
+            self._events_path(record["id"]).unlink()
+
+    def load(self, run_id: str) -> dict[str, Any]:
+        path = self._run_path(run_id)
+        record = read_json_file(path)
+        if record is None:
+            raise RunNotFound(run_id)
+        if not isinstance(record, dict):
+            raise CorruptStoreError(str(path), "the top level is not a JSON object")
+        if isinstance(record.get("snapshot"), dict) and SNAPSHOT_REF in record["snapshot"]:
+            record["snapshot"] = self._load_snapshot(record["snapshot"])
+        events = self._events_path(run_id)
+        if events.exists():
+            for line in events.read_text(encoding="utf-8").splitlines():
+                try:
+                    node = jsonvalue.loads(line)
+                except ValueError:
+                    continue  # the last line torn by a kill
+                if isinstance(node, dict) and isinstance(node.get("name"), str):
+                    record.setdefault("nodes", {})[node["name"]] = node
+        return record
+
+    def delete(self, run_id: str) -> None:
+        path = self._run_path(run_id)
+        if not path.exists():
+            raise RunNotFound(run_id)
+        path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self._events_path(run_id).unlink()
+        self._append_index({"id": run_id, "deleted": True})
+
+    def _index_lines_newest_first(self, chunk: int = 64 * 1024) -> Iterator[dict[str, Any]]:
+        if not self.index_path.exists():
+            self._rebuild_index()
+        try:
+            handle = open(self.index_path, "rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            handle.seek(0, os.SEEK_END)
+            position = handle.tell()
+            tail = b""
+            while position > 0:
+                step = min(chunk, position)
+                position -= step
+                handle.seek(position)
+                block = handle.read(step) + tail
+                lines = block.split(b"\n")
+                tail = lines.pop(0)  # may be the end of a line in the previous block
+                for raw in reversed(lines):
+                    entry = self._parse_index_line(raw)
+                    if entry is not None:
+                        yield entry
+            entry = self._parse_index_line(tail)
+            if entry is not None:
+                yield entry
+
+    @staticmethod
+    def _parse_index_line(raw: bytes) -> dict[str, Any] | None:
+        if not raw.strip():
+            return None
+        try:
+            entry = jsonvalue.loads(raw)
+        except ValueError:
+            return None
+        return entry if isinstance(entry, dict) and "id" in entry else None
+
+    def summaries(self, *, workflow: str | None = None) -> Iterator[dict[str, Any]]:
+        """Each run's latest summary, most recently recorded first (deleted runs left out)."""
+        seen: set[str] = set()
+        for entry in self._index_lines_newest_first():
+            if entry["id"] in seen:
+                continue
+            seen.add(entry["id"])
+            if entry.get("deleted"):
+                continue
+            if workflow is not None and entry.get("workflow") != workflow:
+                continue
+            yield entry
+
+    def _rebuild_index(self) -> None:
+        """Recreate a lost index from the run files (oldest first)."""
+        if not self.folder.is_dir():
+            return
+        names = sorted(
+            entry.name
+            for entry in os.scandir(self.folder)
+            if entry.name.endswith(".json") and not entry.name.startswith(".")
+        )
+        for name in names:
+            try:
+                record = read_json_file(self.folder / name)
+            except StoreError:
+                continue
+            if isinstance(record, dict) and "id" in record:
+                self._append_index(
+                    {
+                        key: record.get(key)
+                        for key in ("id", "workflow", "status", "trigger", "started_at", "finished_at")
+                    }
+                )
