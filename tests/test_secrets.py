@@ -200,7 +200,8 @@ def test_every_encoding_of_a_secret_is_masked_in_the_log(ws: fk.Workspace, canar
     }
     for what, form in leaks.items():
         assert form not in log, f"the {what} form leaked"
-        assert f"{what}: ***" in log or f"{what} ***" in log, (what, log)
+        shown = [line for line in log.splitlines() if f"{what}:" in line or f"{what} " in line]
+        assert shown and "***" in shown[0], (what, log)  # the encoding's first and last characters may stay
     assert canary[:12] not in log
     assert run.nodes["leak"].result["pin"] == "***"  # a secret returned as a number
     assert "918273645" not in record_text(ws, run)
