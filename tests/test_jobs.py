@@ -18,6 +18,7 @@ from flowkit.jobs import papermill_engine as nbengine
 from flowkit.jobs import recording
 from flowkit.jobs.in_kernel import check_run, parse_inputs
 from flowkit.jobs.report import RunReport
+from flowkit.redaction import Redactor, scrub_notebook
 
 HOSTILE_NAMES = [
     "x\nimport os",
@@ -183,10 +184,10 @@ def test_scrub_notebook_masks_secrets_everywhere(tmp_path: Path, canary: str) ->
     nb.metadata["widgets"] = {"state": {"pw": {"value": canary}}}
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
-    assert jobs.scrub_notebook(path, [canary]) is True
+    assert scrub_notebook(path, Redactor([canary])) is True
     assert not find_canary(canary, path.read_bytes())
     nbformat.validate(nbformat.read(path, as_version=4))
-    assert jobs.scrub_notebook(path, [canary]) is False  # nothing left to mask: the file is not rewritten
+    assert scrub_notebook(path, Redactor([canary])) is False  # nothing left to mask: the file is not rewritten
 
 
 # -- batches ------------------------------------------------------------------------
