@@ -16,11 +16,8 @@ sockets synchronously, in short slices, so:
 Job kernels run without an IPython history database: a value typed or
 computed in a cell never lands in ``history.sqlite``.
 
-Output notebooks are shown and kept, so every write of one is scrubbed of
-secrets (`flowkit.redaction`): papermill's saves as cells finish go through
-`_ScrubbingManager`, and the file papermill writes last is scrubbed once more.
-The notebook handed back to the caller is not: values it recorded
-(`flowkit.record`) are handed on to downstream nodes as they are.
+Every write of the output notebook is scrubbed of secrets (`_ScrubbingManager`, and a last
+pass); the notebook handed back is not: its recorded values are handed on as they are.
 """
 
 from __future__ import annotations
@@ -271,35 +268,22 @@ def _build_engine() -> type:
                 return super().save(**kwargs)  # type: ignore[no-any-return]
             write_ipynb(nbformat.from_dict(self.scrub(self.nb)), self.output_path)
             self.last_save_time = self.now()
-            return None
 
     class KernelEngine(Engine):  # type: ignore[misc]
         """papermill engine executing each code cell on a blocking kernel client, under deadlines."""
 
         @classmethod
         def execute_notebook(
-            cls,
-            nb: Any,
-            kernel_name: str,
-            output_path: str | None = None,
-            progress_bar: bool = True,
-            log_output: bool = False,
-            autosave_cell_every: int = 30,
-            scrub: Redactor | None = None,
-            **kwargs: Any,
+            cls, nb: Any, kernel_name: str, output_path: str | None = None, scrub: Redactor | None = None, **kwargs: Any
         ) -> Any:
             """papermill's `Engine.execute_notebook`, keeping the notebook in a `_ScrubbingManager`."""
-            nb_man = _ScrubbingManager(
-                nb,
-                output_path=output_path,
-                progress_bar=progress_bar,
-                log_output=log_output,
-                autosave_cell_every=autosave_cell_every,
-                scrub=scrub,
-            )
+            kept = {
+                key: kwargs.pop(key) for key in ("progress_bar", "log_output", "autosave_cell_every") if key in kwargs
+            }
+            nb_man = _ScrubbingManager(nb, output_path=output_path, scrub=scrub, **kept)
             nb_man.notebook_start()
             try:
-                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=kept.get("log_output", False), **kwargs)
             finally:
                 nb_man.cleanup_pbar()
                 nb_man.notebook_complete()
