@@ -405,3 +405,24 @@ def test_a_job_report_masks_json_leaves_and_takes_a_folder_as_input(ws: fk.Works
     assert result.ok, result.error
     assert not find_canary(canary, Path(result.report).read_text())
     assert ws.runs.get(result.run_id).nodes["echo"].params == {"folder": "/srv/data"}
+
+
+def test_a_job_report_is_scrubbed_of_what_its_template_printed(ws: fk.Workspace, canary: str, tmp_path: Path) -> None:
+    write_integration(ws.path / "integrations", "keyed", VAULT)
+    ws.registry.reload()
+    ws.types.create("keyed", params=[fk.Param("service", kind="json", secret=True)])
+    ws.integrations.create("Keyed", type="keyed", credentials={"service": {"key": canary}})
+    wf = fk.Workflow("printing template")
+    wf.add_node("show", integration="Keyed", task="show_json")
+    ws.workflows.save(wf)
+    template = nbformat.read(jobs.template_path(), as_version=4)
+    printing = "print('service:', fk.Workspace(workspace).integrations.get('Keyed').credentials['service'])"
+    template.cells.insert(3, nbformat.v4.new_code_cell(printing))
+    nbformat.write(template, tmp_path / "template.ipynb")
+
+    result = jobs.run_job(ws, "printing template", template=tmp_path / "template.ipynb", timeout=120)
+
+    assert result.ok, result.error
+    report = Path(result.report).read_text()
+    assert "service: {'key': '***'}" in report
+    assert not find_canary(canary, report)
