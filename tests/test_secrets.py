@@ -207,7 +207,9 @@ def test_every_encoding_of_a_secret_is_masked_in_the_log(ws: fk.Workspace, canar
     assert "918273645" not in record_text(ws, run)
 
 
-def test_every_string_leaf_of_a_secret_json_credential_is_masked(ws: fk.Workspace, canary: str) -> None:
+def test_every_string_leaf_of_a_secret_json_credential_is_masked(
+    ws: fk.Workspace, canary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_integration(ws.path / "integrations", "keyed", VAULT)
     ws.registry.reload()
     ws.types.create("keyed", params=[fk.Param("service", kind="json", secret=True)])
@@ -222,8 +224,9 @@ def test_every_string_leaf_of_a_secret_json_credential_is_masked(ws: fk.Workspac
     assert run.nodes["show"].result["service"] == {"type": "***", "private_key": "***"}
     assert not find_canary(canary, record_text(ws, run), run.nodes["show"].log)
     assert scan_tree(canary, ws.path) == []
-    code = main(["-w", str(ws.path), "runs", "show", run.id])
-    assert code == 0
+    assert main(["-w", str(ws.path), "runs", "show", run.id]) == 0
+    shown = capsys.readouterr().out
+    assert "service_account" not in shown and "***" in shown and not find_canary(canary, shown)
 
 
 def test_url_userinfo_never_reaches_a_message(ws: fk.Workspace, canary: str) -> None:
