@@ -1,9 +1,9 @@
-"""What `flowkit.task` costs a call: checking params, catching `TaskFailed`, masking credential values.
+"""What `flowkit.task` costs a call: checking params and catching `TaskFailed` (masking is the engine's).
 
 Run: ``.venv/bin/python benchmarks/bench_authoring.py``. Two side-by-side measurements, interleaved, medians:
 
 1. **One call**: the same function bare and under ``@flowkit.task`` (two declared params, one
-   filled from its default, three credential values of which one is public).
+   filled from its default, three credential values).
 2. **One node in a run**: a one-node workflow run inline (`ws.run`, validation, decryption,
    the run record written) calling the bare task and the decorated one: the decorator's share
    of what a node costs anyway.
@@ -39,8 +39,7 @@ def bare(credentials, params):
     return {"success": True, "message": "sent to " + params["channel"], "count": params.get("count", 1)}
 
 
-@fk.task(params=[fk.Param("channel", required=True), fk.Param("count", kind="integer", default=1)],
-         public_credentials=["base_url"])
+@fk.task(params=[fk.Param("channel", required=True), fk.Param("count", kind="integer", default=1)])
 def decorated(credentials, params):
     return {"success": True, "message": "sent to " + params["channel"], "count": params["count"]}
 """
@@ -51,7 +50,7 @@ def bare(credentials: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
 
 def one_call() -> None:
-    decorated = fk.task(params=PARAMS, public_credentials=["base_url"])(bare)
+    decorated = fk.task(params=PARAMS)(bare)
     plain_times, task_times = [], []
     for _ in range(REPEATS):
         plain_times.append(timeit.timeit(lambda: bare(CREDENTIALS, {"channel": "#a"}), number=CALLS) / CALLS)

@@ -21,12 +21,14 @@ from .errors import (
     IntegrationNotFound,
     InUseError,
     RunNotFound,
+    SecretKeyError,
     TypeNotFound,
     WorkflowInvalid,
     WorkflowNotFound,
 )
 from .integrations.registry import Registry
 from .model import Credentials, Integration, IntegrationType, Param, Run, Workflow, check_label, params_from
+from .redaction import PARAMS_ADVICE, Redactor, StoredSecret, refuse_secrets, secret_leaves, url_passwords
 from .schema import validate_values
 from .store import RunLog, Store
 
@@ -85,7 +87,7 @@ class TypeCollection:
         notes = [f"{n!r} is declared by the module but missing from the type" for n in wanted if n not in stored]
         notes += [f"{n!r} is in the type but no longer declared by the module" for n in stored if n not in wanted]
         for n in [n for n in wanted if n in stored]:  # the module's order, so reports read stably
-            for attr in ("kind", "required", "default", "choices", "help"):
+            for attr in ("kind", "required", "default", "choices", "help", "secret"):
                 if wanted[n].get(attr) != stored[n].get(attr):
                     notes.append(
                         f"{n!r}: {attr} is {stored[n].get(attr)!r} in the type "
@@ -253,7 +255,8 @@ class IntegrationCollection:
                 "task; add `def test_connection(credentials, params)` to it.",
             }
         remember(type_name, module.location, {task: spec.func for task, spec in module.tasks.items()})
-        outcome = call_task(type_name, module.location, "test_connection", values, {}, timeout)
+        secrets = secret_leaves(values, self._types.get(type_name).secret_fields)
+        outcome = call_task(type_name, module.location, "test_connection", values, {}, timeout, secrets)
         result = outcome["result"] if isinstance(outcome["result"], dict) else {}
         if outcome["ok"]:
             message = str(result.get("message") or "Connection OK.")
@@ -262,7 +265,7 @@ class IntegrationCollection:
         report: dict[str, Any] = {"success": bool(outcome["ok"]), "message": message}
         if "steps" in result:
             report["steps"] = result["steps"]
-        return report
+        return Redactor.of(secrets)(report)  # shown: its secrets masked, its other values as they are
 
     def delete(self, name: str) -> None:
         """Delete an integration no saved workflow uses."""
@@ -292,13 +295,30 @@ class IntegrationCollection:
                 self._store.update_many(self.collection, updates)
             return len(updates)
 
-    def secret_values(self, names: "Sequence[str] | None" = None) -> "builtins.list[Any]":
-        """Every stored credential value of the named integrations (all if None), for redaction."""
-        values: list[Any] = []
+    def stored_secrets(self, names: "Sequence[str] | None" = None) -> "builtins.list[StoredSecret]":
+        """``(integration, field, value)`` of every stored secret of the named integrations (all if None).
+
+        The secret fields (`Param.secret`; every field if the type is gone),
+        and the password of a URL with userinfo in any field.
+        """
+        found: builtins.list[StoredSecret] = []
         for integration in self.list():
-            if names is None or integration.name in names:
-                values.extend(integration.credentials.reveal().values())
-        return values
+            if names is not None and integration.name not in names:
+                continue
+            try:
+                secret_fields: builtins.list[str] | None = self._types.get(integration.type).secret_fields
+            except TypeNotFound:
+                secret_fields = None
+            for field, value in integration.credentials.reveal().items():
+                if secret_fields is None or field in secret_fields:
+                    found.append((integration.name, field, value))
+                found += [(integration.name, field, password) for password in url_passwords(value)]
+        return found
+
+    def secret_values(self, names: "Sequence[str] | None" = None) -> tuple[str, ...]:
+        """What to mask for the named integrations (all if None): every leaf of their stored secrets."""
+        leaves = (secret_leaves({field: value}) for _, field, value in self.stored_secrets(names))
+        return tuple(dict.fromkeys(leaf for group in leaves for leaf in group))
 
 
 class WorkflowCollection:
@@ -306,9 +326,15 @@ class WorkflowCollection:
 
     collection = "workflows"
 
-    def __init__(self, store: Store, validate: Callable[[Workflow], builtins.list[Problem]]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        validate: Callable[[Workflow], builtins.list[Problem]],
+        stored_secrets: Callable[[], builtins.list[StoredSecret]] = builtins.list,
+    ) -> None:
         self._store = store
         self._validate = validate
+        self._stored_secrets = stored_secrets  # what node params may not hold (IntegrationCollection.stored_secrets)
 
     def save(self, workflow: Workflow) -> Workflow:
         """Validate and save; a workflow with errors is refused and nothing is written."""
@@ -317,12 +343,28 @@ class WorkflowCollection:
         if errors:
             listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
             raise WorkflowInvalid(f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems)
+        self._refuse_pasted_secrets(workflow)
         with self._store.locked():
             current = self._store.get(self.collection, workflow.name)
             version = int(current["version"]) + 1 if current else 1
             self._store.upsert(self.collection, {**workflow.to_dict(), "version": version})
         workflow.version = version
         return workflow
+
+    def _refuse_pasted_secrets(self, workflow: Workflow) -> None:
+        """Refuse node params holding a stored secret: a workflow is stored in plain text.
+
+        Skipped when the key is missing or wrong: saving a workflow never needed
+        the key, and such a workspace cannot run it anyway.
+        """
+        if not any(node.params for node in workflow.nodes.values()):
+            return
+        try:
+            stored = self._stored_secrets()
+        except SecretKeyError:
+            return
+        for node in workflow.nodes.values():
+            refuse_secrets(node.params, stored, where=f"Node {node.name!r}: params", advice=PARAMS_ADVICE)
 
     def get(self, name: str) -> Workflow:
         doc = self._store.get(self.collection, name)

@@ -1,4 +1,4 @@
-"""Secret keys, encryption of credentials, and redaction.
+"""Secret keys and the encryption of credentials (masking lives in `flowkit.redaction`).
 
 Keys come from ``FLOWKIT_SECRET_KEY`` (a comma-separated list of Fernet keys,
 the first one encrypts) or from a key file in the user's config folder (one
@@ -14,25 +14,20 @@ anything is written.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import contextlib
-import functools
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import stat
-import urllib.parse
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from .errors import DamagedRecordError, KeyFilePermissionError, MissingKeyError, WrongKeyError
-from .model import MASK
 
 ENV_KEY = "FLOWKIT_SECRET_KEY"
 ENV_CONFIG_DIR = "FLOWKIT_CONFIG_DIR"
@@ -281,70 +276,3 @@ def load_keyring(*, create: bool, encrypted_records: int = 0) -> KeyRing:
 def key_source_stamp() -> tuple[Any, ...]:
     """The default source's stamp (see `KeySource.stamp`)."""
     return KeySource().stamp()
-
-
-class Redactor:
-    """Replaces every known secret value, and its common encodings, with ``***``.
-
-    Values shorter than `min_length` are not redacted: masking every "a" in
-    a text would destroy it without protecting anything.
-    """
-
-    def __init__(self, secrets: Iterable[Any] = (), *, min_length: int = 3) -> None:
-        forms: set[str] = set()
-        for secret in secrets:
-            if secret is None or isinstance(secret, bool):
-                continue
-            text = secret if isinstance(secret, str) else json.dumps(secret)
-            if len(text) < min_length:
-                continue
-            raw = text.encode()
-            forms.update(
-                {
-                    text,
-                    json.dumps(text)[1:-1],
-                    repr(text)[1:-1],
-                    urllib.parse.quote(text, safe=""),
-                    urllib.parse.quote_plus(text),
-                    base64.b64encode(raw).decode().rstrip("="),
-                    base64.urlsafe_b64encode(raw).decode().rstrip("="),
-                    raw.hex(),
-                }
-            )
-        # Longest first, so a secret that contains another is masked whole.
-        self._forms = sorted((form for form in forms if len(form) >= min_length), key=len, reverse=True)
-
-    def __bool__(self) -> bool:
-        return bool(self._forms)
-
-    def text(self, text: str) -> str:
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, MASK)
-        return text
-
-    def __call__(self, value: Any) -> Any:
-        """Redact strings anywhere inside a JSON-like value (keys too)."""
-        if not self._forms:
-            return value
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self(key): self(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self(item) for item in value]
-        return value
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_redactor(values: tuple[Any, ...]) -> Redactor:
-    return Redactor(values)
-
-
-def redactor_for(credentials: dict[str, Any]) -> Redactor:
-    """The `Redactor` of a credentials dict, built once per distinct set of values."""
-    values = tuple(credentials.values())
-    try:
-        return _cached_redactor(values)
-    except TypeError:  # an unhashable value (a json field): build it afresh
-        return Redactor(values)

@@ -43,6 +43,8 @@ def field_schema(param: Param) -> dict[str, Any]:
     ``null``; one that must be given refuses ``null`` and ``""``.
     """
     prop = dict(_JSON_TYPES.get(param.kind, {}))
+    if param.secret:
+        prop["writeOnly"] = True
     needed = must_give(param)
     if param.kind == "choice":
         choices = list(param.choices or [])

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from . import crypto
 from .atomic import sweep_temp_files
 from .catalog import IntegrationCollection, RunCollection, TypeCollection, WorkflowCollection
-from .errors import SecretKeyError
+from .errors import SecretKeyError, TypeNotFound
 from .integrations.registry import Registry
 from .store import FileStore, Store
 
@@ -85,7 +85,7 @@ class Workspace:
         self.host = socket.gethostname()
         self.types = TypeCollection(self.store, self.registry)
         self.integrations = IntegrationCollection(self.store, self.types, self.registry, self.keyring)
-        self.workflows = WorkflowCollection(self.store, self.validate)
+        self.workflows = WorkflowCollection(self.store, self.validate, self.integrations.stored_secrets)
         self.runs = RunCollection(self.store.runs, self.host)
 
     def __repr__(self) -> str:
@@ -101,7 +101,14 @@ class Workspace:
     def _run_parts(self) -> RunParts:
         from .run.engine import RunParts
 
-        return RunParts(self.lookups, self.store.runs, self.host)
+        return RunParts(self.lookups, self.store.runs, self.host, self._secret_fields, self.integrations.stored_secrets)
+
+    def _secret_fields(self, type_name: str) -> list[str] | None:
+        """The secret fields of a type; None if it is gone (then every field is taken as secret)."""
+        try:
+            return self.types.get(type_name).secret_fields
+        except TypeNotFound:
+            return None
 
     def _workflow(self, workflow: Workflow | str) -> Workflow:
         return self.workflows.get(workflow) if isinstance(workflow, str) else workflow

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes import builtin_task
+from fakes import recorded_task
 from fakes.github_api import FakeGitHub, error
 from fakes.server import FunctionServer, Reply, black_hole, refused_port
 from helpers import find_canary
@@ -30,7 +30,7 @@ def creds(github: FakeGitHub) -> dict[str, str]:
 
 
 def run(task: str, credentials: dict[str, str], **params: object) -> dict:
-    return builtin_task("github", task)(credentials, params)
+    return recorded_task("github", task)(credentials, params)
 
 
 def test_module_declares_credentials_and_params() -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes import builtin_task
+from fakes import recorded_task
 from fakes.echo_api import EchoServer
 from fakes.server import black_hole, refused_port
 from helpers import find_canary
@@ -37,11 +37,11 @@ def elsewhere(server: EchoServer) -> str:
 
 
 def run(credentials: dict, **params: object) -> dict:
-    return builtin_task("http", "request")(credentials, params)
+    return recorded_task("http", "request")(credentials, params)
 
 
 def check(credentials: dict) -> dict:
-    return builtin_task("http", "test_connection")(credentials, {})
+    return recorded_task("http", "test_connection")(credentials, {})
 
 
 def test_module_declares_credentials_and_params() -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes import builtin_task
+from fakes import recorded_task
 from fakes.server import FunctionServer, Reply, black_hole, refused_port
 from fakes.slack_api import FakeSlack
 from helpers import find_canary
@@ -34,7 +34,7 @@ def hook_creds(slack: FakeSlack) -> dict[str, str]:
 
 
 def run(task: str, credentials: dict[str, str], **params: object) -> dict:
-    return builtin_task("slack", task)(credentials, params)
+    return recorded_task("slack", task)(credentials, params)
 
 
 def test_module_declares_credentials_and_params() -> None:

@@ -18,6 +18,7 @@ from flowkit.jobs import papermill_engine as nbengine
 from flowkit.jobs import recording
 from flowkit.jobs.in_kernel import check_run, parse_inputs
 from flowkit.jobs.report import RunReport
+from flowkit.redaction import Redactor, scrub_notebook
 
 HOSTILE_NAMES = [
     "x\nimport os",
@@ -94,7 +95,8 @@ def test_a_stored_credential_is_never_taken_as_an_input(demo: fk.Workspace, cana
     assert not (tmp_path / "out.ipynb").exists()
 
 
-def test_non_secret_credential_fields_refuse_equal_values_only(ws: fk.Workspace, tmp_path: Path) -> None:
+# Before issue 12 an input equal to a non-secret credential (the base_url) was refused too.
+def test_only_secret_credential_values_are_refused(ws: fk.Workspace, tmp_path: Path) -> None:
     from helpers import write_integration
 
     write_integration(ws.path / "integrations", "site", "def ping(credentials, params):\n    return {}\n")
@@ -102,8 +104,7 @@ def test_non_secret_credential_fields_refuse_equal_values_only(ws: fk.Workspace,
     ws.types.create("site", params=[fk.Param("base_url"), fk.Param("key", kind="password")])
     ws.integrations.create("Site", type="site", credentials={"base_url": "http://127.0.0.1:9", "key": "k-secret"})
     assert jobs.check_inputs(ws, {"url": "http://127.0.0.1:9/items"}) == {"url": "http://127.0.0.1:9/items"}
-    with pytest.raises(ValidationError, match="'base_url'"):
-        jobs.check_inputs(ws, {"url": "http://127.0.0.1:9"})
+    assert jobs.check_inputs(ws, {"url": "http://127.0.0.1:9"}) == {"url": "http://127.0.0.1:9"}
     with pytest.raises(ValidationError, match="'key'"):
         jobs.check_inputs(ws, {"url": "x?k=k-secret"})
 
@@ -183,10 +184,10 @@ def test_scrub_notebook_masks_secrets_everywhere(tmp_path: Path, canary: str) ->
     nb.metadata["widgets"] = {"state": {"pw": {"value": canary}}}
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
-    assert jobs.scrub_notebook(path, [canary]) is True
+    assert scrub_notebook(path, Redactor([canary])) is True
     assert not find_canary(canary, path.read_bytes())
     nbformat.validate(nbformat.read(path, as_version=4))
-    assert jobs.scrub_notebook(path, [canary]) is False  # nothing left to mask: the file is not rewritten
+    assert scrub_notebook(path, Redactor([canary])) is False  # nothing left to mask: the file is not rewritten
 
 
 # -- batches ------------------------------------------------------------------------

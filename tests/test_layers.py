@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("flowkit.errors",),
     ("flowkit.jsonvalue", "flowkit.atomic", "flowkit.drawing"),
     ("flowkit.model",),
-    ("flowkit.crypto", "flowkit.schema"),
+    ("flowkit.crypto", "flowkit.redaction", "flowkit.schema"),
     ("flowkit.store",),
     ("flowkit.integrations",),
     ("flowkit.executors",),

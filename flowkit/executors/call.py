@@ -7,7 +7,10 @@ anything the task does. It returns an *outcome*::
 
     {"ok": bool, "result": ..., "error": str | None, "log": str, "timed_out": bool}
 
-with every string redacted of the credential values it was given.
+where ``error`` and ``log`` are masked of the `secrets` it was given (they are
+shown), and ``result`` is the task's value as it is: it is handed on to
+downstream templates, and whoever records or shows it masks it
+(`flowkit.redaction`).
 
 Where a call runs (here, or a killable child process) is `flowkit.executors.invoke`'s choice.
 """
@@ -18,13 +21,13 @@ import importlib.metadata
 import os
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..crypto import redactor_for
 from ..errors import NotJSONError
 from ..jsonvalue import check_json
+from ..redaction import Redactor, secret_leaves
 from .capture import printable, task_output
 
 TaskFunction = Callable[[dict[str, Any], dict[str, Any]], Any]
@@ -64,6 +67,11 @@ def find_task(module: str, location: str, task: str) -> TaskFunction:
     return tasks[task]
 
 
+def call_redactor(credentials: dict[str, Any], secrets: Sequence[str] | None) -> Redactor:
+    """What a call masks: the `secrets` it was given, or (None) every value of its credentials."""
+    return Redactor.of(tuple(secrets) if secrets is not None else secret_leaves(credentials))
+
+
 # -- judging the result ---------------------------------------------------------------
 def _describe(exc: BaseException) -> str:
     try:
@@ -91,25 +99,30 @@ def judge(name: str, result: Any) -> tuple[str | None, bool]:
 
 
 def call_here(
-    module: str, location: str, task: str, credentials: dict[str, Any], params: dict[str, Any]
+    module: str,
+    location: str,
+    task: str,
+    credentials: dict[str, Any],
+    params: dict[str, Any],
+    secrets: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run the task in this thread, capturing its output; returns the outcome (never raises for the task)."""
     name = f"{module}.{task}"
-    redactor = redactor_for(credentials)
+    redactor = call_redactor(credentials, secrets)
     result: Any = None
     with task_output(redactor) as log:
         try:
             fn = find_task(module, location, task)
             result = fn(dict(credentials), dict(params))
             error, keep = judge(name, result)
-        except (Exception, SystemExit) as exc:
+        except BaseException as exc:  # KeyboardInterrupt, GeneratorExit, a custom one: the node's failure
             error, keep = f"{name} raised {_describe(exc)}", False
             # The traceback starts at the task: this frame is flowkit's, not the user's.
             frames = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
             log.write("".join(traceback.format_exception(type(exc), exc, frames)))
     return {
         "ok": error is None,
-        "result": redactor(result) if keep else None,
+        "result": result if keep else None,
         "error": redactor.text(printable(error)) if error else None,
         "log": log.text(),
         "timed_out": False,

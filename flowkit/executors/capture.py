@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ..crypto import Redactor
+from ..redaction import Redactor
 
 #: A task printing without end must not exhaust memory: its log keeps the first part.
 MAX_LOG_CHARS = 1_000_000
@@ -178,6 +178,12 @@ def _leave(redactors: tuple[Redactor, ...]) -> None:
         _users -= 1
         if _users == 0:
             _uninstall()
+
+
+def current_redactor() -> Redactor | None:
+    """The redactor of the task call running on this thread (None outside a call): what it must not write."""
+    log = getattr(_local, "log", None)
+    return log.redactor if log is not None else None
 
 
 @contextlib.contextmanager

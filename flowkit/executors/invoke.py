@@ -10,6 +10,7 @@ time is up: a thread cannot be stopped, a process can.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .call import call_here
@@ -23,6 +24,7 @@ def call_task(
     credentials: dict[str, Any],
     params: dict[str, Any],
     timeout: float | None = None,
+    secrets: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run one task call anywhere: here, or in a killable child process when `timeout` is set.
 
@@ -33,10 +35,13 @@ def call_task(
         credentials: the plain credential values.
         params: the rendered params.
         timeout: seconds before the call is stopped, or None.
+        secrets: the secret values to mask in the call's log, error and output
+            notebooks (`redaction.secret_leaves`); None masks every credential value.
 
     Returns:
-        The outcome: ``ok``, ``result``, ``error``, ``log``, ``timed_out`` (all redacted).
+        The outcome: ``ok``, ``result`` (as the task returned it: it is handed on),
+        ``error`` and ``log`` (masked), ``timed_out``.
     """
     if timeout is None:
-        return call_here(module, location, task, credentials, params)
-    return call_in_child(module, location, task, credentials, params, timeout)
+        return call_here(module, location, task, credentials, params, secrets)
+    return call_in_child(module, location, task, credentials, params, timeout, secrets)

@@ -20,13 +20,13 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Sequence
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocessing.connection import wait
 from multiprocessing.context import ForkServerProcess, set_spawning_popen
 from typing import Any
 
-from ..crypto import redactor_for
-from .call import call_here
+from .call import call_here, call_redactor
 
 #: After SIGTERM a timed-out task gets this long to exit before SIGKILL.
 TERM_GRACE = 0.1
@@ -87,7 +87,13 @@ def ensure_server() -> None:
 
 
 def child_main(
-    writer: Any, module: str, location: str, task: str, credentials: dict[str, Any], params: dict[str, Any]
+    writer: Any,
+    module: str,
+    location: str,
+    task: str,
+    credentials: dict[str, Any],
+    params: dict[str, Any],
+    secrets: Sequence[str] | None = None,
 ) -> None:
     """The child's body: run the call with its output caught, send the outcome back."""
     with contextlib.suppress(OSError):
@@ -96,11 +102,11 @@ def child_main(
     with tempfile.TemporaryFile() as raw:
         for fd in (1, 2):
             os.dup2(raw.fileno(), fd)
-        outcome = call_here(module, location, task, credentials, params)
+        outcome = call_here(module, location, task, credentials, params, secrets)
         raw.seek(0)
         extra = raw.read(1_000_000).decode("utf-8", "replace")
     if extra:
-        outcome["log"] += redactor_for(credentials).text(extra)
+        outcome["log"] += call_redactor(credentials, secrets).text(extra)
     writer.send(outcome)
     writer.close()
 
@@ -123,14 +129,20 @@ def _stop(process: Any) -> None:
 
 
 def call_in_child(
-    module: str, location: str, task: str, credentials: dict[str, Any], params: dict[str, Any], timeout: float
+    module: str,
+    location: str,
+    task: str,
+    credentials: dict[str, Any],
+    params: dict[str, Any],
+    timeout: float,
+    secrets: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run the task in a child process, stopping it after `timeout` seconds."""
     name = f"{module}.{task}"
     ensure_server()
     reader, writer = multiprocessing.Pipe(duplex=False)
     process = TaskProcess(
-        target=child_main, args=(writer, module, location, task, credentials, params), name=f"flowkit {name}"
+        target=child_main, args=(writer, module, location, task, credentials, params, secrets), name=f"flowkit {name}"
     )
     deadline = time.monotonic() + timeout
     process.start()

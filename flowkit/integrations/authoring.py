@@ -1,10 +1,10 @@
 """`task`: what an integration author puts on a task function.
 
 It declares the task's params for the registry (forms, the CLI and the
-engine's checks read them), checks the params a call is given, turns a raised
-`flowkit.TaskFailed` into a failed result, and masks credentials in what the
-task returns. It sits above `flowkit.schema` (the spec language) because it
-also needs the task-calling machinery's redaction.
+engine's checks read them), checks the params a call is given, and turns a
+raised `flowkit.TaskFailed` into a failed result. It does not mask what the
+task returns: results are handed on to downstream nodes as they are, and
+masked where they are recorded or shown (`flowkit.redaction`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
-from ..crypto import redactor_for
 from ..errors import ParamsError, TaskFailed, ValidationError
 from ..model import Param, params_from
 from ..schema import kind_problem, validate_values
@@ -27,7 +26,7 @@ def task(
     params: list[Param] | list[dict[str, Any]] | None = None,
     public_credentials: Iterable[str] = (),
 ) -> Callable[[F], F]:
-    """Make a function ``fn(credentials, params) -> dict`` a task: declared, checked, failing politely, masked.
+    """Make a function ``fn(credentials, params) -> dict`` a task: declared, checked, failing politely.
 
     The decorated function is called as before, and:
 
@@ -39,9 +38,10 @@ def task(
       the function is not called (checking values already checked by the
       engine changes nothing);
     * a `TaskFailed` it raises is returned as ``{"success": False, "message":
-      ..., **fields}``: a failure the task can explain is a result, not a crash;
-    * every credential value, except those of the fields in
-      `public_credentials`, is masked (``***``) anywhere in what it returns.
+      ..., **fields}``: a failure the task can explain is a result, not a crash.
+
+    What it returns is handed on to downstream nodes as it is; secret
+    credential values in it are masked where the run is recorded or shown.
 
     Without `params` nothing is recorded: a ``TypedDict`` annotation on the
     function's ``params`` declares them (the engine checks those), or it takes
@@ -51,12 +51,12 @@ def task(
 
     Args:
         params: the task's params, as `Param` objects or their dicts.
-        public_credentials: credential fields whose values may appear in results, e.g. ``["host"]``.
+        public_credentials: accepted for modules written before secrets were masked by
+            `Param.secret` alone; it has no effect (non-secret fields are always shown).
 
     Example::
 
-        @task(params=[Param("channel", required=True), Param("text", required=True)],
-              public_credentials=["base_url"])
+        @task(params=[Param("channel", required=True), Param("text", required=True)])
         def send_message(credentials, params):
             '''Post a message.
 
@@ -72,7 +72,7 @@ def task(
         reason = None if param.default is None else kind_problem(param, param.default)
         if reason:
             raise ValidationError(f"The default of parameter {param.name!r} {reason}.")
-    public = frozenset([public_credentials] if isinstance(public_credentials, str) else public_credentials)
+    del public_credentials  # no effect: see Args
 
     def mark(fn: F) -> F:
         what = f"{display_name(fn.__module__).removesuffix('.tasks')}.{fn.__name__} params"
@@ -81,12 +81,9 @@ def task(
         def run(credentials: dict[str, Any], given: dict[str, Any]) -> Any:
             values = given if checked is None else validate_values(checked, given or {}, what=what, error=ParamsError)
             try:
-                result = fn(credentials, values)
+                return fn(credentials, values)
             except TaskFailed as exc:
-                result = exc.result
-            # redactor_for keeps the Redactor of recent credentials: building one costs ~20 µs a call.
-            secrets = {name: value for name, value in (credentials or {}).items() if name not in public}
-            return redactor_for(secrets)(result) if secrets else result
+                return exc.result
 
         if checked is not None:
             run.__flowkit_params__ = list(checked)  # type: ignore[attr-defined]

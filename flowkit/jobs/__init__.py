@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         default_report_path,
         notebooks_folder,
         run_job,
-        scrub_notebook,
         template_path,
     )
 
@@ -44,7 +43,6 @@ _EXPORTS = {
     "read_batch_file": "inputs",
     "run_batch": "batch",
     "run_job": "job",
-    "scrub_notebook": "job",
     "template_path": "job",
 }
 
@@ -60,7 +58,6 @@ __all__ = [
     "read_batch_file",
     "run_batch",
     "run_job",
-    "scrub_notebook",
     "template_path",
 ]
 

@@ -1,69 +1,33 @@
-"""What crosses into a job: input names and values checked, stored credentials refused, CLI text parsed."""
+"""What crosses into a job: input names and values checked, stored secrets refused, CLI text parsed."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import crypto, jsonvalue
+from .. import jsonvalue
 from ..errors import ValidationError
+from ..redaction import RUN_INPUT_ADVICE, refuse_secrets
 from .in_kernel import parse_inputs
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
 
-# -- what may cross into a job --------------------------------------------------
-def _leaves(value: Any, path: str) -> Iterable[tuple[str, Any]]:
-    """Every key and scalar inside a JSON value, with where it is."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield f"a key of {path}", key
-            yield from _leaves(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _leaves(item, f"{path}[{index}]")
-    else:
-        yield path, value
-
-
-def _credential_checks(ws: Workspace) -> list[tuple[str, str, Any, crypto.Redactor | None]]:
-    """(integration, field, value, redactor for password fields) for every stored credential."""
-    checks = []
-    for integration in ws.integrations.list():
-        try:
-            secret_fields = set(ws.types.get(integration.type).secret_fields)
-        except KeyError:
-            secret_fields = set(integration.credentials)  # no type left: treat every field as secret
-        for name, value in integration.credentials.reveal().items():
-            redactor = crypto.Redactor([value]) if name in secret_fields else None
-            checks.append((integration.name, name, value, redactor))
-    return checks
-
-
 def check_inputs(ws: Workspace, inputs: str | Mapping[str, Any] | None) -> dict[str, Any]:
-    """Inputs fit to cross into a job: identifier names, strict JSON, no stored credential.
+    """Inputs fit to cross into a job: identifier names, strict JSON, no stored secret.
 
     Raises:
         InvalidName: a name is not an identifier (nothing ran).
-        ValidationError: a value is not JSON, or carries a stored credential
+        ValidationError: a value is not JSON, or holds a stored secret
             (the message names the integration and field, never the value).
     """
     values = parse_inputs(inputs)
-    checks = _credential_checks(ws) if values else []
-    for path, leaf in _leaves(values, "inputs"):
-        if not isinstance(leaf, str):
-            continue
-        for integration, name, secret, redactor in checks:
-            if leaf == secret or (redactor is not None and redactor.text(leaf) != leaf):
-                raise ValidationError(
-                    f"{path} holds the value of the stored credential {name!r} of integration "
-                    f"{integration!r}. Jobs never take secrets as parameters: the workflow's nodes "
-                    "name their integration and the job decrypts what they use."
-                )
+    if values:
+        refuse_secrets(values, ws.integrations.stored_secrets(), where="inputs", advice=RUN_INPUT_ADVICE)
     return values
 
 

@@ -12,12 +12,13 @@ What crosses into a job is checked first, before any kernel starts:
 * input names are identifiers (papermill injects names verbatim) and values
   strict JSON, passed as one JSON text so types survive (an int stays an int,
   a list a list);
-* no input may carry a stored credential: only integration *names* travel,
-  the kernel decrypts what the nodes use. A value equal to a stored
-  credential, or holding a password, is refused without being echoed.
+* no input may carry a stored secret: only integration *names* travel, the
+  kernel decrypts what the nodes use. A value holding a secret is refused
+  without being echoed, with the message every face gives
+  (`redaction.refuse_secrets`); a non-secret credential value (a folder) is fine.
 
-After the job, the output notebook is scrubbed of every stored credential
-value (cells, outputs, metadata), in case a task printed one.
+The output notebook is scrubbed of every stored secret (cells, outputs,
+metadata) each time it is written, in case a task printed one.
 
 A batch runs one job per inputs line, N at a time. Each job's work happens in
 its own kernel process, so a thread per job slot is enough to keep N kernels
@@ -31,15 +32,16 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import crypto, jsonvalue
+from .. import jsonvalue
 from ..crypto import KeySource
 from ..errors import JobError, NotebookFailed, RunNotFound, ValidationError
 from ..model import Workflow, new_run_id
+from ..redaction import Redactor, scrub_notebook
 from ..store import FileStore
 from .in_kernel import failure
 from .recording import records_of
@@ -140,22 +142,6 @@ def _read_notebook(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def scrub_notebook(path: str | os.PathLike[str], secrets: Iterable[Any]) -> bool:
-    """Replace every secret value (and its encodings) anywhere in a notebook file; True if any was found."""
-    redactor = crypto.Redactor(secrets)
-    target = Path(path)
-    data = _read_notebook(target)
-    if data is None or not redactor:
-        return False
-    cleaned = redactor(data)
-    if cleaned == data:
-        return False
-    from ..atomic import atomic_write
-
-    atomic_write(target, (json.dumps(cleaned, indent=1, ensure_ascii=False, sort_keys=True) + "\n").encode())
-    return True
-
-
 def execute_job(spec: JobSpec) -> JobResult:
     """Run one checked job and read back its run (also the unit of work of a batch)."""
     from ..workspace import Workspace
@@ -171,7 +157,7 @@ def execute_job(spec: JobSpec) -> JobResult:
         "report": spec.report,
         "timeout": spec.timeout,
     }
-    secrets = ws.integrations.secret_values()  # before the kernel: a key problem stops the job here
+    redactor = Redactor.of(ws.integrations.secret_values())  # before the kernel: a key problem stops the job here
     error: str | None = None
     run_failed_cell = False
     try:
@@ -183,13 +169,14 @@ def execute_job(spec: JobSpec) -> JobResult:
             timeout=spec.timeout,
             cwd=report.parent,
             env=spec.keys.environment() if spec.keys is not None else None,
+            scrub=redactor,
         )
     except NotebookFailed as exc:
         error = str(exc)
         run_failed_cell = exc.ename == "JobError"  # the template's check_run: the run itself failed
     except JobError as exc:  # the kernel could not start, or a time limit was hit
         error = str(exc)
-    scrub_notebook(report, secrets)
+    scrub_notebook(report, redactor)  # also what papermill wrote after the last cell
     notebook = _read_notebook(report)
     run_id = records_of(notebook).get("run_id") if notebook else None
     status = "failed"
@@ -202,7 +189,7 @@ def execute_job(spec: JobSpec) -> JobResult:
         if run.status != "success" and (error is None or run_failed_cell):
             error = failure(run)
     if error is not None:
-        error = crypto.Redactor(secrets).text(error)
+        error = redactor.text(error)
     return JobResult(
         workflow=spec.workflow,
         inputs=spec.inputs,

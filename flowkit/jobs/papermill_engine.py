@@ -15,6 +15,9 @@ sockets synchronously, in short slices, so:
 
 Job kernels run without an IPython history database: a value typed or
 computed in a cell never lands in ``history.sqlite``.
+
+Every write of the output notebook is scrubbed of secrets (`_ScrubbingManager`, and a last
+pass); the notebook handed back is not: its recorded values are handed on as they are.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ import zmq
 from jupyter_client.manager import KernelManager
 
 from ..errors import JobError, JobTimeout, NotebookFailed
+from ..executors import capture
 from ..jsonvalue import check_json
 from ..model import check_identifier
+from ..redaction import Redactor, scrub_notebook
 
 ENGINE_NAME = "flowkit"
 DEFAULT_CELL_TIMEOUT = 120.0
@@ -248,10 +253,41 @@ def _engine_class() -> type:
 
 
 def _build_engine() -> type:
-    from papermill.engines import Engine, papermill_engines
+    from papermill.engines import Engine, NotebookExecutionManager, papermill_engines
+    from papermill.iorw import write_ipynb
+
+    class _ScrubbingManager(NotebookExecutionManager):  # type: ignore[misc]
+        """papermill's notebook keeper, writing the output notebook with every secret masked."""
+
+        def __init__(self, *args: Any, scrub: Redactor | None = None, **kwargs: Any) -> None:
+            self.scrub = scrub
+            super().__init__(*args, **kwargs)
+
+        def save(self, **kwargs: Any) -> None:
+            if not self.scrub or not self.output_path:
+                return super().save(**kwargs)  # type: ignore[no-any-return]
+            write_ipynb(nbformat.from_dict(self.scrub(self.nb)), self.output_path)
+            self.last_save_time = self.now()
 
     class KernelEngine(Engine):  # type: ignore[misc]
         """papermill engine executing each code cell on a blocking kernel client, under deadlines."""
+
+        @classmethod
+        def execute_notebook(
+            cls, nb: Any, kernel_name: str, output_path: str | None = None, scrub: Redactor | None = None, **kwargs: Any
+        ) -> Any:
+            """papermill's `Engine.execute_notebook`, keeping the notebook in a `_ScrubbingManager`."""
+            kept = {
+                key: kwargs.pop(key) for key in ("progress_bar", "log_output", "autosave_cell_every") if key in kwargs
+            }
+            nb_man = _ScrubbingManager(nb, output_path=output_path, scrub=scrub, **kept)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=kept.get("log_output", False), **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
 
         @classmethod
         def execute_managed_notebook(
@@ -322,8 +358,9 @@ def execute_notebook(
     cwd: str | os.PathLike[str] | None = None,
     kernel_name: str = "python3",
     env: Mapping[str, str | None] | None = None,
+    scrub: Redactor | None = None,
 ) -> Any:
-    """Run a notebook with papermill in this process; returns the executed notebook.
+    """Run a notebook with papermill in this process; returns the executed notebook (not scrubbed).
 
     Args:
         source: the notebook to run (left unchanged).
@@ -335,6 +372,8 @@ def execute_notebook(
         cwd: the kernel's working folder (this process's own is never changed).
         kernel_name: the Jupyter kernel to run it on.
         env: variables laid over this process's environment for the kernel (None removes one).
+        scrub: masks the secrets in every write of the output notebook; by
+            default, those of the task call running on this thread (a notebook node).
 
     Raises:
         NotebookFailed: a cell raised (the output notebook shows where), or the kernel died.
@@ -352,6 +391,25 @@ def execute_notebook(
         raise JobError(f"The output notebook would overwrite its source {source_path}; choose another path.")
     output_path.parent.mkdir(parents=True, exist_ok=True)
     _engine_class()
+    scrub = scrub if scrub is not None else capture.current_redactor()
+    engine_options = {
+        "cell_timeout": cell_timeout,
+        "deadline": time.monotonic() + timeout,
+        "kernel_cwd": Path(cwd).resolve() if cwd is not None else None,
+        "kernel_env": env,
+        "scrub": scrub,
+    }
+    try:
+        return _papermill(source_path, output_path, checked, kernel_name, engine_options)
+    finally:
+        if scrub:
+            scrub_notebook(output_path, scrub)
+
+
+def _papermill(
+    source_path: Path, output_path: Path, checked: dict[str, Any], kernel_name: str, engine_options: dict[str, Any]
+) -> Any:
+    """Call papermill with flowkit's engine (`engine_options` go to `KernelEngine`); its errors become flowkit's."""
     import papermill
     from papermill.exceptions import PapermillException, PapermillExecutionError
 
@@ -364,10 +422,7 @@ def execute_notebook(
             kernel_name=kernel_name,
             progress_bar=False,
             log_output=False,
-            cell_timeout=cell_timeout,
-            deadline=time.monotonic() + timeout,
-            kernel_cwd=Path(cwd).resolve() if cwd is not None else None,
-            kernel_env=env,
+            **engine_options,
         )
     except PapermillExecutionError as exc:
         raise NotebookFailed(

@@ -8,6 +8,8 @@ import re
 from ..errors import InvalidName
 
 PARAM_KINDS = ("text", "password", "number", "integer", "boolean", "choice", "json")
+#: The kinds whose values can be secret: a password always, a json value when marked ``secret=True``.
+SECRET_KINDS = ("password", "json")
 
 
 NODE_STATUSES = ("pending", "running", "success", "failed", "skipped")

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from ..errors import InvalidName, NotFoundError, ValidationError
 from ..jsonvalue import check_json
-from .names import MASK, PARAM_KINDS, check_identifier, check_label
+from .names import MASK, PARAM_KINDS, SECRET_KINDS, check_identifier, check_label
 
 
 @dataclass
@@ -23,6 +23,10 @@ class Param:
         default: the value used when none is given.
         help: a sentence shown beside the field.
         choices: the allowed values for ``choice``.
+        secret: whether values are masked where they are shown or recorded:
+            always true for ``password``; a ``json`` field holding a secret
+            (a service-account key) is marked ``secret=True``, and then every
+            string and number inside its value is masked.
     """
 
     name: str
@@ -31,6 +35,7 @@ class Param:
     default: Any = None
     help: str = ""
     choices: list[Any] | None = None
+    secret: bool = False
 
     def __post_init__(self) -> None:
         check_identifier(self.name, "Parameter name")
@@ -42,15 +47,18 @@ class Param:
             raise ValidationError(f"Parameter {self.name!r} is a choice but lists no choices.")
         if self.kind == "password" and self.default is not None:
             raise ValidationError(f"Parameter {self.name!r} is a password and cannot have a default.")
+        if self.secret and self.kind not in SECRET_KINDS:
+            raise ValidationError(
+                f"Parameter {self.name!r} is {self.kind}, which cannot be marked secret: "
+                'use kind="password" for a secret text, or kind="json" with secret=True.'
+            )
+        self.secret = self.kind == "password" or bool(self.secret)
+        if self.secret and self.default is not None:
+            raise ValidationError(f"Parameter {self.name!r} is secret and cannot have a default.")
         if self.choices is not None:
             self.choices = list(self.choices)
         check_json(self.default, f"{self.name}.default")
         check_json(self.choices, f"{self.name}.choices")
-
-    @property
-    def secret(self) -> bool:
-        """Whether values of this field are masked everywhere."""
-        return self.kind == "password"
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "kind": self.kind, "required": self.required}
@@ -60,13 +68,15 @@ class Param:
             data["help"] = self.help
         if self.choices is not None:
             data["choices"] = list(self.choices)
+        if self.secret and self.kind != "password":
+            data["secret"] = True
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Param:
         if isinstance(data, Param):
             return data
-        unknown = set(data) - {"name", "kind", "required", "default", "help", "choices"}
+        unknown = set(data) - {"name", "kind", "required", "default", "help", "choices", "secret"}
         if unknown:
             raise ValidationError(f"Unknown parameter field(s): {', '.join(sorted(unknown))}.")
         if "name" not in data:

@@ -5,7 +5,9 @@ The pipeline of one run, top to bottom (`execute`):
 1. **validate** the workflow with the run's inputs (`flowkit.run.validation`);
    any error refuses the run before anything executes;
 2. **decrypt** the credentials of the integrations the run uses, once, and
-   build the `Redactor` that masks them in everything recorded or shown;
+   build the `Redactor` of their secrets (`flowkit.redaction`): it masks
+   everything recorded or shown — params, results, errors, logs, events —
+   while the values handed to the next nodes' templates stay as they are;
 3. **record** the run's start durably in the run log (`flowkit.store.RunLog`);
 4. **schedule**: a node is submitted to the executor when all its parents
    have succeeded, so independent nodes run side by side; its start and end
@@ -38,17 +40,18 @@ import os
 import queue
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import networkx as nx
 
-from ..crypto import Redactor, redactor_for
 from ..errors import ParamsError, TemplateError
 from ..executors import call, capture, invoke
 from ..executors.base import Executor, InlineExecutor
 from ..model import Integration, NodeRun, Run, Workflow
+from ..redaction import Redactor, StoredSecret, secret_leaves
 from ..schema import validate_values
 from ..store import RunLog
 from .events import Event, EventCallback, deliver
@@ -68,11 +71,16 @@ class RunParts:
         lookups: the saved integrations, type drift and registry the workflow is checked against.
         log: where the run is recorded.
         host: this machine's name, recorded so an interrupted run can be told from a running one.
+        secret_fields: the secret fields of an integration type (`IntegrationType.secret_fields`),
+            None for a type that is gone: then every field of its integrations is masked.
+        stored_secrets: every stored secret, which a run's inputs may not hold.
     """
 
     lookups: Lookups
     log: RunLog
     host: str
+    secret_fields: Callable[[str], list[str] | None] = field(default=lambda type_name: None)
+    stored_secrets: Callable[[], list[StoredSecret]] = field(default=list)
 
 
 # -- one run --------------------------------------------------------------------------
@@ -105,9 +113,9 @@ class Execution:
         self.plans: dict[str, NodePlan] = {}
         self.integrations: dict[str, Integration] = {}
         self.credentials: dict[str, dict[str, Any]] = {}
-        self.covered: dict[str, bool] = {}
+        self.secrets: tuple[str, ...] = ()
         self.redactor = Redactor()
-        self.results: dict[str, Any] = {}
+        self.results: dict[str, Any] = {}  # what nodes handed on, as they returned it
         self.sent: dict[str, dict[str, Any]] = {}
         self.done: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.remaining: dict[str, int] = {}  # parents each waiting node still waits for
@@ -130,19 +138,16 @@ class Execution:
     # 2. decrypt -------------------------------------------------------------------
     def decrypt(self) -> None:
         """Decrypt each integration the run uses, once; remember its module's loaded tasks."""
+        secrets: dict[str, None] = {}
         for plan in self.plans.values():
             if plan.integration not in self.credentials:
                 integration = self.integrations[plan.integration]  # read by validation; not decrypted yet
-                self.credentials[plan.integration] = integration.credentials.reveal()
-        every = [value for values in self.credentials.values() for value in values.values()]
-        self.redactor = Redactor(every)
-        # A call already masks its own integration's values; the run's redactor
-        # only has more to mask where the run uses other integrations too.
-        for name, values in self.credentials.items():
-            try:
-                self.covered[name] = set(every) <= set(values.values())
-            except TypeError:  # an unhashable (json) credential value
-                self.covered[name] = False
+                values = self.credentials[plan.integration] = integration.credentials.reveal()
+                secrets.update(dict.fromkeys(secret_leaves(values, self.parts.secret_fields(integration.type))))
+        # Every call gets the secrets of the whole run: a value handed on from
+        # another integration's node is masked in its log and notebooks too.
+        self.secrets = tuple(secrets)
+        self.redactor = Redactor.of(self.secrets)
         if any(plan.timeout is not None for plan in self.plans.values()):
             from ..executors.timeouts import ensure_server
 
@@ -221,7 +226,7 @@ class Execution:
             self.fail(name, self.redactor.text(f"Node {name!r}: {exc}"))
             return None
         node_run.params = self.redactor(params)
-        self.sent[name] = params  # a retry repeats the call as sent (the recorded copy is redacted)
+        self.sent[name] = params  # handed to the task as rendered; a retry repeats it (the record is masked)
         return params
 
     def arguments(self, name: str) -> tuple[Any, ...]:
@@ -235,6 +240,7 @@ class Execution:
             self.credentials[plan.integration],
             self.sent[name],
             plan.timeout,
+            self.secrets,
         )
 
     def submit(self, name: str) -> None:
@@ -252,28 +258,21 @@ class Execution:
         """Make a node's call on this thread: when nothing else can run meanwhile, it saves two thread switches."""
         self.flush()
         try:
-            return self.masked(self.plans[name], invoke.call_task(*self.arguments(name)))
+            return invoke.call_task(*self.arguments(name))
         except Exception as exc:
             return self.unrunnable(name, exc)
 
     def outcome(self, name: str, future: Any) -> dict[str, Any]:
         try:
-            outcome = dict(future.result())
+            return dict(future.result())
         except Exception as exc:
             return self.unrunnable(name, exc)
-        return self.masked(self.plans[name], outcome)
 
     def unrunnable(self, name: str, exc: Exception) -> dict[str, Any]:
         """The outcome of a call that could not be made at all (the executor failed, not the task)."""
         plan = self.plans[name]
         error = f"{plan.module}.{plan.task} could not run on {self.executor!r}: {type(exc).__name__}: {exc}"
         return {"ok": False, "result": None, "log": "", "timed_out": False, "error": self.redactor.text(error)}
-
-    def masked(self, plan: NodePlan, outcome: dict[str, Any]) -> dict[str, Any]:
-        if self.redactor and not self.covered[plan.integration]:
-            for key in ("result", "error", "log"):
-                outcome[key] = self.redactor(outcome.get(key))
-        return outcome
 
     def complete(self, name: str, outcome: dict[str, Any]) -> None:
         """Take a call's outcome: success frees the children, failure retries later or fails the node."""
@@ -292,14 +291,15 @@ class Execution:
             heapq.heappush(self.retries, (time.monotonic() + delay, next(self.sequence), name))
         else:
             if outcome.get("result") is not None:
-                node_run.result = outcome["result"]
+                node_run.result = self.redactor(outcome["result"])
             self.fail(name, outcome["error"] or f"{plan.module}.{plan.task} failed.")
 
     def succeed(self, name: str, outcome: dict[str, Any]) -> None:
         node_run = self.run.nodes[name]
         node_run.status = "success"
         node_run.finished_at = time.time()
-        node_run.result = self.results[name] = outcome["result"]
+        self.results[name] = outcome["result"]  # handed on as it is
+        node_run.result = self.redactor(outcome["result"])  # recorded and shown masked
         self.end(node_run)
 
     def fail(self, name: str, error: str) -> None:
@@ -387,7 +387,7 @@ class Execution:
         for name in self.reused:
             self.emit("node_finished", name)
         try:
-            with capture.capturing(self.redactor, *map(redactor_for, self.credentials.values())):
+            with capture.capturing(self.redactor):
                 self.executor.run_started(self.run)
                 self.schedule()
         except BaseException as exc:

@@ -9,6 +9,7 @@ from ..errors import ValidationError
 from ..executors.base import Executor, choose_executor
 from ..jsonvalue import check_json
 from ..model import Run, Workflow
+from ..redaction import RUN_INPUT_ADVICE, refuse_secrets
 from .engine import Execution, RunParts
 from .events import EventCallback, make_callbacks
 from .selection import select_only, select_resume
@@ -43,6 +44,8 @@ def run_workflow(
         scope, reused, base = set(wf.graph), {}, None
     given = dict(base.inputs) if inputs is None and base is not None else dict(inputs or {})
     check_json(given, "inputs")
+    if given:
+        refuse_secrets(given, parts.stored_secrets(), where="inputs", advice=RUN_INPUT_ADVICE)
     callbacks = make_callbacks(on_event)
     chosen, owned = choose_executor(executor, max_workers)
     try:

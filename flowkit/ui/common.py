@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 import ipywidgets as w
 
-from ..crypto import Redactor
 from ..errors import FlowkitError, ValidationError
 from ..model import Run
+from ..redaction import Redactor
 
 W = TypeVar("W", bound=w.DOMWidget)
 

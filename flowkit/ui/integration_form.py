@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ..crypto import Redactor
 from ..errors import FlowkitError, ValidationError
+from ..redaction import Redactor
 from .common import ListForm, button, guarded, hook, set_options, text_of
 from .fields import ParamsForm
 

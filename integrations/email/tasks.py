@@ -41,7 +41,6 @@ CREDENTIALS = [
     flowkit.Param("ca_file", help="A PEM file of CA certificates to trust: a private or self-signed server."),
     flowkit.Param("verify_tls", kind="boolean", default=True, help="Check the server's certificate."),
 ]
-_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
 _TIMEOUT = flowkit.Param("timeout", kind="number", default=30, help="Seconds to wait for the server.")
 
 
@@ -201,7 +200,6 @@ def _addresses(value: Any, name: str) -> list[str]:
 # -- tasks -----------------------------------------------------------------------
 @flowkit.task(
     params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for the server.")],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Connect, EHLO, STARTTLS as configured, and log in; nothing is sent."""
@@ -238,7 +236,6 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         flowkit.Param("reply_to", help="Where replies go."),
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def send_email(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Send an email (plain text, optionally with an HTML version) through the SMTP server.

@@ -30,7 +30,6 @@ CREDENTIALS = [
         "root", required=True, help="The folder these tasks may use; nothing outside it can be read or written."
     ),
 ]
-_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 _ENCODING = flowkit.Param(
@@ -161,7 +160,7 @@ def _entries(root: Path, folder: Path, pattern: str, recursive: bool, hidden: bo
 
 
 # -- tasks -----------------------------------------------------------------------
-@flowkit.task(params=[], public_credentials=_PUBLIC_CREDENTIALS)
+@flowkit.task(params=[])
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check that the root exists, is a folder, and can be written (a temporary file is made and removed)."""
     report = flowkit.ConnectionReport()
@@ -187,7 +186,6 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         _ENCODING,
         flowkit.Param("max_bytes", kind="integer", default=1_000_000, help="Refuse files larger than this."),
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def read(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Read a file under the root.
@@ -231,7 +229,6 @@ def read(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         _ENCODING,
         flowkit.Param("make_dirs", kind="boolean", default=True, help="Create missing folders on the way."),
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def write(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Write a file under the root (an overwrite replaces it atomically).
@@ -279,7 +276,6 @@ def write(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         flowkit.Param("include_hidden", kind="boolean", default=False, help="Also list names starting with a dot."),
         flowkit.Param("limit", kind="integer", default=1000, help="List at most this many entries."),
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def list(credentials: dict[str, Any], params: dict[str, Any]) -> Result:  # noqa: A001 - the task's name
     """List a folder under the root; symbolic links are shown as such and never followed.

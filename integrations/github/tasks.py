@@ -38,7 +38,6 @@ CREDENTIALS = [
         help="API root; for GitHub Enterprise Server use https://HOST/api/v3.",
     ),
 ]
-_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
 
 # owner/name as GitHub allows them: a login of letters, digits and single hyphens; a name of [A-Za-z0-9._-].
 _REPO = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})$")
@@ -233,7 +232,6 @@ def _issue_view(issue: dict[str, Any]) -> Result:
 # -- tasks -----------------------------------------------------------------------
 @flowkit.task(
     params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for GitHub.")],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the token: GET /user, and report who it is and its scopes."""
@@ -260,7 +258,6 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         flowkit.Param("auto_init", kind="boolean", default=False, help="Start it with a README commit."),
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def create_repo(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Create a repository for the token's user or an organisation.
@@ -301,7 +298,6 @@ def create_repo(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         flowkit.Param("assignees", kind="json", help='Logins to assign, e.g. ["octocat"].'),
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def create_issue(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Open an issue in a repository.
@@ -338,7 +334,6 @@ def create_issue(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         flowkit.Param("limit", kind="integer", default=100, help="At most this many issues (1–1000)."),
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def list_issues(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """List a repository's issues, newest first, following GitHub's pages up to `limit`.
@@ -382,7 +377,6 @@ def list_issues(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         flowkit.Param("body", required=True, help="The comment (Markdown)."),
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def comment_issue(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Comment on an issue or pull request.

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import requests
 
 import flowkit
-from flowkit.crypto import Redactor
 from flowkit.errors import ParamsError, TaskFailed
+from flowkit.redaction import Redactor
 
 Result = dict[str, Any]
 
@@ -35,7 +35,6 @@ CREDENTIALS = [
     flowkit.Param("api_key", kind="password", help="An API key, sent in the header named by api_key_header."),
     flowkit.Param("api_key_header", default="X-API-Key", help="The header that carries api_key."),
 ]
-_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 # Response headers that carry secrets or session state: never returned.
@@ -211,7 +210,6 @@ def _send(credentials: dict[str, Any], method: str, url: str, *, timeout: float,
 # -- tasks -----------------------------------------------------------------------
 @flowkit.task(
     params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for the server.")],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the credentials are complete and, when base_url is set, that a GET of it is not refused."""
@@ -257,7 +255,6 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         flowkit.Param("max_bytes", kind="integer", default=1_000_000, help="Keep at most this much of the response."),
         flowkit.Param("timeout", kind="number", default=30, help="Seconds to wait for the server."),
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Send an HTTP request and return the status, headers and body (JSON parsed when it is JSON).

@@ -47,7 +47,6 @@ CREDENTIALS = [
         help="Web API root; change it only for Enterprise Grid, a proxy or a test server.",
     ),
 ]
-_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
 
 # slack_sdk logs each failed request at ERROR level, and at DEBUG level whole
 # requests, webhook URL (itself the secret) included, whenever its logger's own
@@ -235,7 +234,6 @@ def _clip(text: str, limit: int) -> str:
 # -- tasks -----------------------------------------------------------------------
 @flowkit.task(
     params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for Slack before giving up.")],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Check the credentials: auth.test with the bot token, and that the webhook exists (nothing is posted)."""
@@ -276,7 +274,6 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         flowkit.Param("blocks", kind="json", help="Block Kit blocks (a list); text is then the notification fallback."),
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def send_message(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Post a message to a channel (bot token) or to the webhook's channel.
@@ -299,7 +296,6 @@ def send_message(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         _THREAD,
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def send_notification(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Post a formatted notice: a headline marked by its level, details, and a grid of fields."""
@@ -330,7 +326,6 @@ def send_notification(credentials: dict[str, Any], params: dict[str, Any]) -> Re
         _THREAD,
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def upload_file(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Upload a file or text into a channel (getUploadURLExternal → upload → completeUploadExternal).

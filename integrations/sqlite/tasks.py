@@ -32,7 +32,6 @@ CREDENTIALS = [
         help="Create the file when missing (otherwise a missing file is an error, which catches typos).",
     ),
 ]
-_PUBLIC_CREDENTIALS = {param.name for param in CREDENTIALS if not param.secret}
 _SQL = flowkit.Param("sql", required=True, help="One SQL statement; put values in parameters, not in the text.")
 _PARAMETERS = flowkit.Param(
     "parameters", kind="json", help="Values for the ? placeholders (a list) or :name ones (an object), e.g. [42]."
@@ -134,7 +133,6 @@ def _explain(exc: sqlite3.Error, timeout: float, *, writes: bool) -> str:
 # -- tasks -----------------------------------------------------------------------
 @flowkit.task(
     params=[flowkit.Param("timeout", kind="number", default=10, help="Seconds to wait for a lock.")],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Open the database and count its tables (a missing file with create set is reported, not made)."""
@@ -168,7 +166,6 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         flowkit.Param("max_rows", kind="integer", default=1000, help="Return at most this many rows."),
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Run a read-only statement and return its rows as objects.
@@ -205,7 +202,6 @@ def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         flowkit.Param("many", kind="boolean", default=False, help="parameters is a list of rows: run once per row."),
         _TIMEOUT,
     ],
-    public_credentials=_PUBLIC_CREDENTIALS,
 )
 def execute(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Run one changing statement (INSERT, UPDATE, DELETE, CREATE...) in a transaction.

@@ -19,3 +19,20 @@ def _builtins() -> Registry:
 def builtin_task(module: str, task: str) -> TaskFunc:
     """A built-in task as users get it: found and loaded by the registry."""
     return _builtins().task(module, task).func
+
+
+def recorded_task(module: str, task: str) -> TaskFunc:
+    """A built-in task whose result is masked as a run records it: the module's secret credentials as ``***``.
+
+    A task hands its result on as it is (issue 12); these tests check what a person is shown.
+    """
+    from flowkit.redaction import redactor_for
+
+    spec = _builtins().module(module)
+    secret_fields = [param.name for param in spec.credentials or [] if param.secret]
+    func = builtin_task(module, task)
+
+    def call(credentials: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        return redactor_for(credentials, secret_fields)(func(credentials, params))  # type: ignore[no-any-return]
+
+    return call
