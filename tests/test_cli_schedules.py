@@ -27,10 +27,9 @@ def flowkit(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 
 def test_add_list_show_pause_resume_delete(root: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = flowkit(
-        capsys, "-w", root, "schedules", "add", "nightly report", "--workflow", "Report", "--cron", "0 2 * * *",
-        "--timezone", "Europe/Berlin", "-i", "day=today", "--inputs", '{"extra": [1, 2]}',
-    )  # fmt: skip
+    add = ["schedules", "add", "nightly report", "--workflow", "Report", "--cron", "0 2 * * *"]
+    options = ["--timezone", "Europe/Berlin", "-i", "day=today", "--inputs", '{"extra": [1, 2]}']
+    code, out, err = flowkit(capsys, "-w", root, *add, *options)
     assert code == 0, err
     assert "Created schedule 'nightly report'" in out and "next run" in out and ("CET" in out or "CEST" in out)
     code, out, _ = flowkit(capsys, "-w", root, "schedules", "list")

@@ -47,6 +47,13 @@ def sws(any_ws: fk.Workspace) -> fk.Workspace:
     return any_ws
 
 
+def nightly(ws: fk.Workspace, **options: object) -> None:
+    """The schedule "n": Report at 02:00 every night in Berlin."""
+    ws.schedules.create(
+        "n", workflow="Report", cron="0 2 * * *", timezone="Europe/Berlin", inputs={"day": "d"}, **options
+    )  # type: ignore[arg-type]
+
+
 # -- create, list, get, delete, pause, resume -----------------------------------------------
 def test_create_list_get_pause_resume_delete(sws: fk.Workspace) -> None:
     made = sws.schedules.create(
@@ -161,7 +168,7 @@ def test_due_slots_are_bounded_however_long_the_absence() -> None:
 def test_a_slot_is_claimed_once_and_only_when_due(sws: fk.Workspace) -> None:
     clock = FakeClock(berlin(2026, 5, 1, 1, 0))
     sws.schedules.clock = clock
-    sws.schedules.create("n", workflow="Report", cron="0 2 * * *", timezone="Europe/Berlin", inputs={"day": "d"})
+    nightly(sws)
     assert sws.schedules.claim("n") is None  # 01:00: nothing due
     clock.set(berlin(2026, 5, 1, 1, 59, 59))
     assert sws.schedules.claim("n") is None
@@ -178,7 +185,7 @@ def test_a_slot_is_claimed_once_and_only_when_due(sws: fk.Workspace) -> None:
 def test_without_catchup_only_the_latest_missed_slot_fires(sws: fk.Workspace) -> None:
     clock = FakeClock(berlin(2026, 5, 1, 12, 0))
     sws.schedules.clock = clock
-    sws.schedules.create("n", workflow="Report", cron="0 2 * * *", timezone="Europe/Berlin", inputs={"day": "d"})
+    nightly(sws)
     clock.set(berlin(2026, 5, 4, 12, 0))  # three nights missed
     claim = sws.schedules.claim("n")
     assert claim is not None and claim.slot == berlin(2026, 5, 4, 2) and claim.passed_over
@@ -188,8 +195,7 @@ def test_without_catchup_only_the_latest_missed_slot_fires(sws: fk.Workspace) ->
 def test_with_catchup_every_missed_slot_fires_in_order_up_to_the_bound(sws: fk.Workspace) -> None:
     clock = FakeClock(berlin(2026, 5, 1, 12, 0))
     sws.schedules.clock = clock
-    sws.schedules.create("n", workflow="Report", cron="0 2 * * *", timezone="Europe/Berlin", inputs={"day": "d"},
-                         catchup=True)  # fmt: skip
+    nightly(sws, catchup=True)
     clock.set(berlin(2026, 5, 4, 12, 0))
     slots = []
     for _ in range(10):  # bounded: at most 10 claims
@@ -211,8 +217,7 @@ def test_with_catchup_every_missed_slot_fires_in_order_up_to_the_bound(sws: fk.W
 def test_a_paused_schedule_does_not_fire_and_its_paused_slots_are_not_caught_up(sws: fk.Workspace) -> None:
     clock = FakeClock(berlin(2026, 5, 1, 12, 0))
     sws.schedules.clock = clock
-    sws.schedules.create("n", workflow="Report", cron="0 2 * * *", timezone="Europe/Berlin", inputs={"day": "d"},
-                         catchup=True)  # fmt: skip
+    nightly(sws, catchup=True)
     sws.schedules.pause("n")
     clock.set(berlin(2026, 5, 3, 12, 0))
     assert sws.schedules.claim("n") is None
@@ -225,7 +230,7 @@ def test_a_paused_schedule_does_not_fire_and_its_paused_slots_are_not_caught_up(
 
 def test_a_schedule_created_after_a_slot_does_not_fire_it(sws: fk.Workspace) -> None:
     sws.schedules.clock = FakeClock(berlin(2026, 5, 1, 2, 0, 30))
-    sws.schedules.create("n", workflow="Report", cron="0 2 * * *", timezone="Europe/Berlin", inputs={"day": "d"})
+    nightly(sws)
     assert sws.schedules.claim("n") is None
 
 

@@ -155,10 +155,10 @@ class ScheduleCollection:
         times = CronTimes(cron, tz)
         values = self._checked_inputs(inputs)
         self._check_workflow(workflow, values)
+        now = self.clock()
         return Schedule(
-            name, workflow, times.expression, times.timezone, values, bool(catchup), since=self.clock(),
-            created_at=self.clock(),
-        )  # fmt: skip
+            name, workflow, times.expression, times.timezone, values, bool(catchup), since=now, created_at=now
+        )
 
     # -- the collection --------------------------------------------------------------
     def create(
