@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 
 import pytest
 from engine_support import add_tools
@@ -85,3 +88,26 @@ def test_help_lists_schedules_and_the_scheduler(capsys: pytest.CaptureFixture[st
         cli.main(["--help"])
     out = capsys.readouterr().out
     assert "schedules" in out and "scheduler" in out
+
+
+def test_the_scheduler_command_fires_and_stops_on_sigterm_in_process(
+    root: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command as a function (so coverage sees the loop): every-second slots fire until SIGTERM."""
+    ws = fk.Workspace(root)
+    ws.schedules.create("tick", workflow="Report", cron="* * * * * *", inputs={"day": "x"})
+    before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+    timer = threading.Timer(2.5, os.kill, args=(os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        code = cli.main(["-w", root, "scheduler", "--poll", "0.2", "--grace", "10"])
+    finally:
+        timer.cancel()
+    err = capsys.readouterr().err
+    assert code == 0, err
+    fires = err.count("fire schedule 'tick'")
+    assert 1 <= fires <= 4 and "received SIGTERM" in err and "scheduler stopped" in err
+    runs = [run for run in ws.runs.list(workflow="Report", limit=None) if run.trigger == "schedule"]
+    assert len(runs) == fires and all(run.ok for run in runs)
+    assert ws.schedules.get("tick").last_run in {run.id for run in runs}
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before  # handlers given back

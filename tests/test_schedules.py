@@ -274,3 +274,32 @@ def test_the_scheduler_fires_runs_with_trigger_schedule_and_survives_failures(
     text = caplog.text
     assert text.count("fire schedule 'good'") == 2 and "slot 2026-05-01T12:10:00+00:00" in text
     assert "could not run: the store went away" in text
+
+
+def test_stopping_waits_for_runs_in_flight_up_to_the_grace(sws: fk.Workspace, caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    clock = FakeClock(datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc))
+    sws.schedules.clock = clock
+    sws.schedules.create("good", workflow="Report", cron="*/5 * * * *", inputs={"day": "mon"})
+    release, started = threading.Event(), threading.Event()
+
+    def slow_run(workflow: str, **options: object) -> fk.Run:
+        started.set()
+        release.wait(30)
+        return sws.run(workflow, **options)  # type: ignore[arg-type]
+
+    scheduler = Scheduler(sws.schedules, slow_run, clock=clock, poll=0.05)
+    clock.set(datetime(2026, 5, 1, 12, 5, tzinfo=timezone.utc))
+    stop = threading.Event()
+    caplog.set_level(logging.INFO, logger="flowkit.scheduler")
+    serving = threading.Thread(target=lambda: setattr(serving, "left", scheduler.serve(stop, grace=0.3)))
+    serving.start()
+    assert started.wait(10), "the due slot was not fired"
+    stop.set()
+    serving.join(10)
+    assert not serving.is_alive() and serving.left == 1  # type: ignore[attr-defined]
+    assert "waiting up to 0.3 s for 1 run(s) in flight" in caplog.text and "1 run(s) unfinished" in caplog.text
+    release.set()
+    assert scheduler.drain(30) == 0
+    assert [run.trigger for run in sws.runs.list(limit=None)] == ["schedule"]

@@ -8,12 +8,13 @@ process needs: log lines on stderr, and a clean stop on SIGTERM / Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .commands import _input_pair, _print_json, _table, _workspace
@@ -103,34 +104,51 @@ def schedules_resume(args: argparse.Namespace) -> int:
 
 
 # -- the scheduler --------------------------------------------------------------------
-def _log_to_stderr() -> logging.Logger:
+@contextlib.contextmanager
+def _logging_to_stderr() -> Iterator[logging.Logger]:
+    """The scheduler's log lines on stderr, one a line with its time, while the command runs."""
     log = logging.getLogger("flowkit.scheduler")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    saved = (log.level, log.propagate)
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    return log
+    try:
+        yield log
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(stop: threading.Event, log: logging.Logger) -> Iterator[None]:
+    """SIGTERM and Ctrl-C set `stop`; a second one interrupts the wait for runs in flight."""
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.info("received %s: no new runs; finishing", signal.Signals(signum).name)
+        stop.set()
+
+    saved = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 def scheduler_command(args: argparse.Namespace) -> int:
     from ..schedules import Scheduler
 
     ws = _workspace(args)
-    log = _log_to_stderr()
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if stop.is_set():  # a second signal: stop waiting for the runs in flight
-            raise KeyboardInterrupt
-        log.info("received %s: no new runs; finishing", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    scheduler = Scheduler(ws.schedules, ws.run, poll=args.poll, max_catchup=args.max_catchup, log=log)
-    log.info("workspace %s", ws.path)
-    left = scheduler.serve(stop, grace=args.grace)
+    with _logging_to_stderr() as log, _stopping_on_signals(stop, log):
+        scheduler = Scheduler(ws.schedules, ws.run, poll=args.poll, max_catchup=args.max_catchup, log=log)
+        log.info("workspace %s", ws.path)
+        left = scheduler.serve(stop, grace=args.grace)
     return 0 if not left else 1
 
 
