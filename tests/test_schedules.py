@@ -251,7 +251,8 @@ def test_the_scheduler_fires_runs_with_trigger_schedule_and_survives_failures(
             raise RuntimeError("the store went away")  # a run that raises, not only one that fails
         return sws.run(workflow, **options)  # type: ignore[arg-type]
 
-    scheduler = Scheduler(sws.schedules, run, clock=clock)
+    refreshes: list[float] = []
+    scheduler = Scheduler(sws.schedules, run, clock=clock, refresh=lambda: refreshes.append(clock()))
     assert scheduler.next_due() == datetime(2026, 5, 1, 12, 5, tzinfo=timezone.utc).timestamp()
     caplog.set_level(logging.INFO, logger="flowkit.scheduler")
     assert scheduler.tick() == []
@@ -261,6 +262,7 @@ def test_the_scheduler_fires_runs_with_trigger_schedule_and_survives_failures(
         assert sorted(claim.schedule.name for claim in fired) == ["bad", "good"]
         assert scheduler.drain(30) == 0
         assert scheduler.tick() == []
+    assert refreshes == [clock() - 300, clock()], "the modules are reloaded once per pass that fires, before it"
     runs = sws.runs.list(limit=None)
     assert sorted((r.workflow, r.status, r.trigger) for r in runs) == [
         ("Broken", "failed", "schedule"),

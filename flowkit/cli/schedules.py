@@ -146,7 +146,9 @@ def scheduler_command(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     stop = threading.Event()
     with _logging_to_stderr() as log, _stopping_on_signals(stop, log):
-        scheduler = Scheduler(ws.schedules, ws.run, poll=args.poll, max_catchup=args.max_catchup, log=log)
+        scheduler = Scheduler(
+            ws.schedules, ws.run, poll=args.poll, max_catchup=args.max_catchup, log=log, refresh=ws.registry.reload
+        )
         log.info("workspace %s", ws.path)
         left = scheduler.serve(stop, grace=args.grace)
     return 0 if not left else 1

@@ -40,6 +40,9 @@ class Scheduler:
         poll: the longest sleep between passes, in seconds (picks up new schedules).
         max_catchup: the most missed slots a ``catchup=True`` schedule fires after an absence.
         log: where fire and finish lines go.
+        refresh: called once before a pass fires anything. The CLI gives
+            ``ws.registry.reload``: a scheduler lives for weeks, and each run should
+            use the integration code as it is now, as a fresh ``flowkit run`` would.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class Scheduler:
         poll: float = 5.0,
         max_catchup: int = 100,
         log: logging.Logger = logger,
+        refresh: Callable[[], object] | None = None,
     ) -> None:
         self.schedules = schedules
         self._run = run
@@ -58,6 +62,7 @@ class Scheduler:
         self.poll = poll
         self.max_catchup = max_catchup
         self.log = log
+        self.refresh = refresh
         self._threads: set[threading.Thread] = set()
         self._guard = threading.Lock()
 
@@ -65,7 +70,7 @@ class Scheduler:
     def tick(self, now: float | None = None) -> list[Claim]:
         """Claim and fire every slot due at `now` (default: the clock); what was fired."""
         moment = self.clock() if now is None else now
-        fired: list[Claim] = []
+        claims: list[Claim] = []
         for schedule in self.schedules.list():
             if schedule.paused:
                 continue
@@ -77,9 +82,15 @@ class Scheduler:
                     break
                 if claim is None:
                     break
-                self.fire(claim)
-                fired.append(claim)
-        return fired
+                claims.append(claim)
+        if claims and self.refresh is not None:
+            try:
+                self.refresh()
+            except Exception:  # the runs go on with what is loaded; each reports its own errors
+                self.log.exception("reloading before firing failed")
+        for claim in claims:
+            self.fire(claim)
+        return claims
 
     def next_due(self, now: float | None = None) -> float | None:
         """When the next slot of any active schedule falls (seconds), or None when there is none."""
