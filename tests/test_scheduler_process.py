@@ -138,14 +138,20 @@ def test_a_scheduler_killed_and_restarted_never_fires_a_slot_twice(tws: fk.Works
     assert len(schedule_runs(tws)) == 6
 
 
-def test_sigterm_stops_the_scheduler_cleanly(tws: fk.Workspace, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_stop_the_scheduler_cleanly(tws: fk.Workspace, tmp_path: Path, signum: int) -> None:
     tws.schedules.create("tick", workflow="Tick", cron="0 2 * * *", timezone="Europe/Berlin")
     log = tmp_path / "s.log"
     process = start_scheduler(tws, log)
     try:
         wait_for(lambda: "scheduler started: 1 schedule(s)" in log.read_text(errors="replace"), 30, "the start line")
     finally:
-        code = stop(process)
+        if process.poll() is None:
+            process.send_signal(signum)
+        try:
+            code = process.wait(timeout=30)
+        finally:
+            stop(process)  # only if it is still running: SIGTERM, then kill
     text = log.read_text()
     assert code == 0, text
-    assert "received SIGTERM" in text and "scheduler stopped" in text and "Traceback" not in text
+    assert f"received {signal.Signals(signum).name}" in text and "scheduler stopped" in text and "Traceback" not in text
