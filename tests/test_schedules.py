@@ -305,3 +305,16 @@ def test_stopping_waits_for_runs_in_flight_up_to_the_grace(sws: fk.Workspace, ca
     release.set()
     assert scheduler.drain(30) == 0
     assert [run.trigger for run in sws.runs.list(limit=None)] == ["schedule"]
+
+
+def test_the_module_watcher_reloads_only_when_an_integration_file_changed(sws: fk.Workspace) -> None:
+    from flowkit.schedules import ModuleWatcher
+
+    watcher = ModuleWatcher(sws.registry)
+    assert watcher() is False, "nothing changed"
+    tasks = sws.path / "integrations" / "tools" / "tasks.py"
+    tasks.write_text(tasks.read_text() + "\n\ndef added_later(credentials, params):\n    return {'success': True}\n")
+    assert "added_later" not in sws.registry.tasks("tools")
+    assert watcher() is True
+    assert "added_later" in sws.registry.tasks("tools")
+    assert watcher() is False

@@ -141,13 +141,18 @@ def _stopping_on_signals(stop: threading.Event, log: logging.Logger) -> Iterator
 
 
 def scheduler_command(args: argparse.Namespace) -> int:
-    from ..schedules import Scheduler
+    from ..schedules import ModuleWatcher, Scheduler
 
     ws = _workspace(args)
     stop = threading.Event()
     with _logging_to_stderr() as log, _stopping_on_signals(stop, log):
         scheduler = Scheduler(
-            ws.schedules, ws.run, poll=args.poll, max_catchup=args.max_catchup, log=log, refresh=ws.registry.reload
+            ws.schedules,
+            ws.run,
+            poll=args.poll,
+            max_catchup=args.max_catchup,
+            log=log,
+            refresh=ModuleWatcher(ws.registry),
         )
         log.info("workspace %s", ws.path)
         left = scheduler.serve(stop, grace=args.grace)

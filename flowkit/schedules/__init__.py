@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from .collection import Claim, Schedule, ScheduleCollection
 from .cron import CRON_HELP, CronTimes, zone
-from .scheduler import TRIGGER, Scheduler, describe
+from .scheduler import TRIGGER, ModuleWatcher, Scheduler, describe
 
 __all__ = [
     "CRON_HELP",
     "TRIGGER",
     "Claim",
     "CronTimes",
+    "ModuleWatcher",
     "Schedule",
     "ScheduleCollection",
     "Scheduler",

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from ..integrations.registry import Registry
 from .collection import Claim, ScheduleCollection
 
 TRIGGER = "schedule"
@@ -40,9 +41,9 @@ class Scheduler:
         poll: the longest sleep between passes, in seconds (picks up new schedules).
         max_catchup: the most missed slots a ``catchup=True`` schedule fires after an absence.
         log: where fire and finish lines go.
-        refresh: called once before a pass fires anything. The CLI gives
-            ``ws.registry.reload``: a scheduler lives for weeks, and each run should
-            use the integration code as it is now, as a fresh ``flowkit run`` would.
+        refresh: called once before a pass fires anything. The CLI gives a
+            `ModuleWatcher`: a scheduler lives for weeks, and each run should use
+            the integration code as it is now, as a fresh ``flowkit run`` would.
     """
 
     def __init__(
@@ -183,6 +184,42 @@ class Scheduler:
             self.log.warning("stopped with %d run(s) unfinished; they are recorded as interrupted", left)
         self.log.info("scheduler stopped")
         return left
+
+
+class ModuleWatcher:
+    """Reloads a registry when a file of its integration folders changed: the scheduler's `refresh`.
+
+    ``registry.reload()`` re-imports every module (a second or so with the
+    built-ins' dependencies), too slow to do before every fire of an
+    every-second schedule; a ``stat`` of each file is not. The built-ins are not
+    watched: they change only when flowkit is upgraded, which needs a restart.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._seen = self._stamp()
+
+    def _stamp(self) -> frozenset[tuple[str, int, int]]:
+        stamps = set()
+        for source, folder in self.registry.sources():
+            if source == "builtin" or not folder.is_dir():
+                continue
+            for path in folder.rglob("*.py"):
+                try:
+                    info = path.stat()
+                except OSError:  # removed while we looked: the next look sees it gone
+                    continue
+                stamps.add((str(path), info.st_mtime_ns, info.st_size))
+        return frozenset(stamps)
+
+    def __call__(self) -> bool:
+        """Reload if anything changed since the last look; whether it did."""
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return False
+        self.registry.reload()
+        self._seen = stamp
+        return True
 
 
 def describe(slot: datetime | None) -> str:
