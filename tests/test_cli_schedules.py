@@ -57,7 +57,7 @@ def test_add_list_show_pause_resume_delete(root: str, capsys: pytest.CaptureFixt
     [
         (["--cron", "99 * * * *"], 2, "does not parse"),
         (["--cron", "0 2 * * *", "--timezone", "Nowhere/City"], 2, "Unknown timezone"),
-        (["--cron", "0 2 * * *", "-i", "day=tok-cli-secret-42"], 2, "stored credential 'token'"),
+        (["--cron", "0 2 * * *", "-i", "day=tok-cli-secret-42"], 2, "secret credential 'token'"),
         (["--cron", "0 2 * * *", "--inputs", "[1]"], 2, "must be a JSON object"),
         (["--cron", "0 2 * * *", "--inputs", "{nope"], 2, "not valid JSON"),
     ],

@@ -94,7 +94,7 @@ def test_create_list_get_pause_resume_delete(sws: fk.Workspace) -> None:
         ({"inputs": {"day": {1, 2}}}, ValidationError, "inputs.day"),
         ({"inputs": {"not a name": 1, "day": "x"}}, InvalidName, "not a name"),
         ({"inputs": {}}, ValidationError, "needs the input .day."),  # the workflow reads inputs.day
-        ({"inputs": {"day": "tok-very-secret-123"}}, ValidationError, "stored credential 'token'"),
+        ({"inputs": {"day": "tok-very-secret-123"}}, ValidationError, "secret credential 'token'"),
         ({"inputs": {"day": ["x", {"k": "Bearer tok-very-secret-123"}]}}, ValidationError, "Tools"),
     ],
 )

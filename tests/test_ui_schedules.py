@@ -89,7 +89,7 @@ def test_the_last_run_is_shown_with_its_status(sws: fk.Workspace) -> None:
     [
         ("inputs", "{not json", "Inputs: not valid JSON"),
         ("inputs", "[1, 2]", "must be a JSON object"),
-        ("inputs", '{"day": "right-key"}', "stored credential 'api_key'"),
+        ("inputs", '{"day": "right-key"}', "secret credential 'api_key'"),
         ("cron", "0 25 * * *", "does not parse"),
         ("name", "", "Schedule name must be a non-empty string"),
     ],
