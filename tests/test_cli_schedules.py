@@ -111,3 +111,15 @@ def test_the_scheduler_command_fires_and_stops_on_sigterm_in_process(
     assert len(runs) == fires and all(run.ok for run in runs)
     assert ws.schedules.get("tick").last_run in {run.id for run in runs}
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before  # handlers given back
+
+
+def test_a_schedule_whose_cron_no_longer_reads_is_listed_not_fatal(
+    root: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = fk.Workspace(root)
+    ws.schedules.create("s", workflow="Report", cron="0 2 * * *", inputs={"day": "x"})
+    ws.store.update_many("schedules", {"s": {"timezone": "Gone/Zone"}})  # e.g. dropped from tzdata
+    code, out, err = flowkit(capsys, "-w", root, "schedules", "list")
+    assert code == 0, err
+    assert "never (Unknown timezone 'Gone/Zone'" in out
+    assert "never (Unknown timezone" in fk.ui.ScheduleForm(ws).table.value

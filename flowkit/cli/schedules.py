@@ -24,11 +24,9 @@ Adder = Callable[..., None]
 
 # -- schedules -----------------------------------------------------------------------
 def schedules_list(args: argparse.Namespace) -> int:
-    from ..schedules import describe
 
     rows = []
     for schedule in _workspace(args).schedules.list(workflow=args.workflow):
-        nexts = [] if schedule.paused else schedule.next_fires(1)
         rows.append(
             {
                 "name": schedule.name,
@@ -38,7 +36,7 @@ def schedules_list(args: argparse.Namespace) -> int:
                 "state": "paused" if schedule.paused else "active",
                 "last slot": schedule.last_slot or "-",
                 "last run": schedule.last_run or "-",
-                "next": describe(nexts[0] if nexts else None),
+                "next": schedule.next_text(),
             }
         )
     columns = ["name", "workflow", "cron", "timezone", "state", "last slot", "last run", "next"]
@@ -56,7 +54,6 @@ def schedules_show(args: argparse.Namespace) -> int:
 
 def schedules_add(args: argparse.Namespace) -> int:
     from ..errors import ValidationError
-    from ..schedules import describe
 
     inputs = dict(_input_pair(item) for item in args.input)
     if args.inputs_json is not None:
@@ -76,7 +73,7 @@ def schedules_add(args: argparse.Namespace) -> int:
         catchup=args.catchup,
         paused=args.paused,
     )
-    nexts = "" if schedule.paused else f"; next run {describe(schedule.next_fires(1)[0])}"
+    nexts = "" if schedule.paused else f"; next run {schedule.next_text()}"
     print(
         f"Created schedule {schedule.name!r}: {schedule.workflow!r} at {schedule.cron!r} ({schedule.timezone}){nexts}."
     )
@@ -96,10 +93,8 @@ def schedules_pause(args: argparse.Namespace) -> int:
 
 
 def schedules_resume(args: argparse.Namespace) -> int:
-    from ..schedules import describe
-
     schedule = _workspace(args).schedules.resume(args.name)
-    print(f"Resumed schedule {args.name!r}; next run {describe(schedule.next_fires(1)[0])}.")
+    print(f"Resumed schedule {args.name!r}; next run {schedule.next_text()}.")
     return 0
 
 

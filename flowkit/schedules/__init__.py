@@ -11,8 +11,8 @@ Nothing here imports `Workspace`: the scheduler is handed ``ws.schedules`` and `
 from __future__ import annotations
 
 from .collection import Claim, Schedule, ScheduleCollection
-from .cron import CRON_HELP, CronTimes, zone
-from .scheduler import TRIGGER, ModuleWatcher, Scheduler, describe
+from .cron import CRON_HELP, CronTimes, describe, zone
+from .scheduler import TRIGGER, ModuleWatcher, Scheduler
 
 __all__ = [
     "CRON_HELP",

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AlreadyExistsError, ScheduleNotFound, ValidationError
+from ..errors import AlreadyExistsError, FlowkitError, ScheduleNotFound, ValidationError
 from ..jsonvalue import check_json
 from ..model import check_identifier, check_label
 from ..redaction import refuse_secrets
 from ..store import Store
-from .cron import CronTimes
+from .cron import CronTimes, describe
 
 if TYPE_CHECKING:
     from ..catalog import IntegrationCollection
@@ -80,6 +80,16 @@ class Schedule:
         """Its next `count` fire times after now (and after its last slot), in its timezone."""
         after = max(self.base, _utc(time.time() if now is None else now))
         return self.times.after(after, count)
+
+    def next_text(self, *, now: float | None = None) -> str:
+        """When it fires next, for people: ``2026-12-02 02:00 CET``, ``paused``, or why it cannot."""
+        if self.paused:
+            return "paused"
+        try:
+            upcoming = self.next_fires(1, now=now)
+        except FlowkitError as exc:  # a hand-edited cron, a timezone gone from tzdata
+            return f"never ({exc})"
+        return describe(upcoming[0]) if upcoming else "never"
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

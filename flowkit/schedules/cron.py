@@ -126,3 +126,11 @@ class CronTimes:
                 break
             found.append(fire)
         return found
+
+
+def describe(slot: datetime | None) -> str:
+    """A fire time for people: ``2026-12-01 02:00 CET`` (seconds shown when not zero)."""
+    if slot is None:
+        return "-"
+    shown = slot.strftime("%Y-%m-%d %H:%M:%S" if slot.second else "%Y-%m-%d %H:%M")
+    return f"{shown} {slot.tzname() or slot.astimezone(UTC).tzname()}"

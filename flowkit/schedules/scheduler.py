@@ -18,7 +18,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from ..integrations.registry import Registry
@@ -220,11 +219,3 @@ class ModuleWatcher:
         self.registry.reload()
         self._seen = stamp
         return True
-
-
-def describe(slot: datetime | None) -> str:
-    """A fire time for people: ``2026-12-01 02:00 CET`` (seconds shown when not zero)."""
-    if slot is None:
-        return "-"
-    shown = slot.strftime("%Y-%m-%d %H:%M:%S" if slot.second else "%Y-%m-%d %H:%M")
-    return f"{shown} {slot.tzname() or slot.astimezone(timezone.utc).tzname()}"

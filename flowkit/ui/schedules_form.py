@@ -114,16 +114,12 @@ class ScheduleForm(ListForm):
 
     def _next(self, schedule: Schedule) -> str:
         """When it fires next, for people (the workspace's clock, so tests can fix it)."""
-        upcoming = schedule.next_fires(1, now=self.ws.schedules.clock())
-        return describe(upcoming[0] if upcoming else None)
+        return schedule.next_text(now=self.ws.schedules.clock())
 
     def _table(self, schedules: list[Schedule]) -> str:
         rows = []
         for s in schedules:
-            try:
-                upcoming = self._next(s) if not s.paused else "paused"
-            except (FlowkitError, IndexError) as exc:
-                upcoming = f"— ({exc})"
+            upcoming = self._next(s)
             cells = [
                 s.name,
                 s.workflow,
@@ -231,5 +227,5 @@ class ScheduleForm(ListForm):
             self.new()
         self.refresh()
         self.list.value = saved.name
-        upcoming = "paused" if saved.paused else f"next run {self._next(saved)}"
+        upcoming = f"next run {self._next(saved)}"
         self.feedback.ok(f"{verb} the schedule {saved.name!r}; {upcoming}.")
