@@ -376,8 +376,15 @@ class WorkflowCollection:
         return sorted((Workflow.from_dict(d) for d in self._store.all(self.collection)), key=lambda w: w.name)
 
     def delete(self, name: str) -> None:
-        self.get(name)
-        self._store.delete(self.collection, name)
+        """Delete a workflow no schedule runs."""
+        with self._store.locked():
+            self.get(name)
+            users = sorted(doc["name"] for doc in self._store.all("schedules") if doc.get("workflow") == name)
+            if users:
+                raise InUseError(
+                    f"Workflow {name!r} is run by the schedule(s) {', '.join(users)}; delete those first.", users=users
+                )
+            self._store.delete(self.collection, name)
 
 
 class RunCollection:

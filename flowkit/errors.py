@@ -11,6 +11,7 @@ Where a caller would naturally expect a built-in, the class inherits it too.
     │   ├── IntegrationNotFound
     │   ├── WorkflowNotFound
     │   ├── RunNotFound
+│   ├── ScheduleNotFound
     │   ├── ModuleNotFound
     │   └── UnknownTask
     ├── AlreadyExistsError
@@ -85,6 +86,12 @@ class RunNotFound(NotFoundError):
     """Raised when a run id is not in the run history."""
 
     kind = "run"
+
+
+class ScheduleNotFound(NotFoundError):
+    """Raised when no schedule has that name."""
+
+    kind = "schedule"
 
 
 class ModuleNotFound(NotFoundError):

@@ -4,6 +4,7 @@ A workspace is a folder::
 
     <workspace>/
       types.json, integrations.json, workflows.json   TinyDB collections
+      schedules.json                                  schedules and their last fired slots
       .lock                                           the inter-process write lock
       runs/                                           run history (see flowkit.store.RunStore)
       integrations/                                   the user's integration modules
@@ -31,6 +32,7 @@ from .atomic import sweep_temp_files
 from .catalog import IntegrationCollection, RunCollection, TypeCollection, WorkflowCollection
 from .errors import SecretKeyError, TypeNotFound
 from .integrations.registry import Registry
+from .schedules import ScheduleCollection
 from .store import FileStore, Store
 
 if TYPE_CHECKING:
@@ -87,6 +89,7 @@ class Workspace:
         self.integrations = IntegrationCollection(self.store, self.types, self.registry, self.keyring)
         self.workflows = WorkflowCollection(self.store, self.validate, self.integrations.stored_secrets)
         self.runs = RunCollection(self.store.runs, self.host)
+        self.schedules = ScheduleCollection(self.store, self.validate, self.integrations)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"

@@ -1,4 +1,4 @@
-"""The App: four tabs over one workspace, refreshed on opening a tab, and Reload integrations."""
+"""The App: five tabs over one workspace, refreshed on opening a tab, and Reload integrations."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ from ui_support import add_demo_integration, add_demo_module
 import flowkit as fk
 
 
-def test_app_has_the_four_tabs_with_their_hooks(ws: fk.Workspace) -> None:
+def test_app_has_the_five_tabs_with_their_hooks(ws: fk.Workspace) -> None:
     app = fk.ui.App(ws)
-    assert app.tabs.titles == ("Integration Types", "Integrations", "Workflows", "Runs")
+    assert app.tabs.titles == ("Integration Types", "Integrations", "Workflows", "Runs", "Schedules")
     assert "flowkit-app" in app.widget._dom_classes and "flowkit-tabs" in app.tabs._dom_classes
     pages = [page._dom_classes[0] for page in app.tabs.children]
-    assert pages == ["flowkit-tab-types", "flowkit-tab-integrations", "flowkit-tab-workflows", "flowkit-tab-runs"]
+    assert pages == [
+        "flowkit-tab-types",
+        "flowkit-tab-integrations",
+        "flowkit-tab-workflows",
+        "flowkit-tab-runs",
+        "flowkit-tab-schedules",
+    ]
     assert app.tabs.children[1].children == (app.integrations.widget,)
     assert str(ws.path) in app.header.value and "0 type(s)" in app.header.value
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import commands as c
+from . import schedules
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         (("--quiet", "-q"), {"action": "store_true", "help": "no progress bar"}),
         (("--dask",), DASK_OPTION),
     )
+    schedules.add_commands(sub, _add, _group)
     _add(
         sub,
         "lab",

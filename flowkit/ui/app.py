@@ -1,4 +1,4 @@
-"""`App`: the whole notebook UI in one widget — four tabs and a Reload button."""
+"""`App`: the whole notebook UI in one widget — five tabs and a Reload button."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ from .builder import WorkflowBuilder
 from .common import Feedback, Screen, button, guarded, hook
 from .integration_form import IntegrationForm
 from .run_view import RunsPanel
+from .schedules_form import ScheduleForm
 from .types_form import TypeForm
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-TITLES = ("Integration Types", "Integrations", "Workflows", "Runs")
+TITLES = ("Integration Types", "Integrations", "Workflows", "Runs", "Schedules")
 
 
 class App(Screen):
-    """Integration Types, Integrations, Workflows and Runs, as tabs over one workspace.
+    """Integration Types, Integrations, Workflows, Runs and Schedules, as tabs over one workspace.
 
     Opening a tab re-reads what it lists, so a type created in the first tab is
     offered in the second. **Reload integrations** re-discovers the integration
@@ -30,7 +31,7 @@ class App(Screen):
         ws: the workspace.
 
     Attributes:
-        types, integrations, workflows, runs: the four screens.
+        types, integrations, workflows, runs, schedules: the five screens.
         widget: the App, to display.
     """
 
@@ -40,7 +41,8 @@ class App(Screen):
         self.integrations = IntegrationForm(ws)
         self.workflows = WorkflowBuilder(ws)
         self.runs = RunsPanel(ws)
-        self.screens = (self.types, self.integrations, self.workflows, self.runs)
+        self.schedules = ScheduleForm(ws)
+        self.screens = (self.types, self.integrations, self.workflows, self.runs, self.schedules)
         self.feedback = Feedback("flowkit-reload-feedback")
         self.header = hook(w.HTML(), "flowkit-app-header")
         self.reload_button = button(
@@ -50,7 +52,9 @@ class App(Screen):
         self.reload_button.on_click(guarded(self.feedback, self.reload))
         pages = [
             hook(w.VBox([screen.widget]), f"flowkit-tab-{css}")
-            for screen, css in zip(self.screens, ("types", "integrations", "workflows", "runs"), strict=True)
+            for screen, css in zip(
+                self.screens, ("types", "integrations", "workflows", "runs", "schedules"), strict=True
+            )
         ]
         self.tabs = hook(w.Tab(children=pages, titles=TITLES), "flowkit-tabs")
         self.tabs.observe(lambda change: guarded(self.feedback, self.refresh)(), names="selected_index")
