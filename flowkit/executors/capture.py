@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from ..redaction import Redactor
 
@@ -52,13 +52,13 @@ class ProcessExit(BaseException):  # noqa: N818 -- it stands for the call, like 
     """Raised in a task thread that calls ``os._exit`` while a run is going: it fails that call only."""
 
 
-def _guarded_exit(code: int) -> None:
+def _guarded_exit(status: int) -> NoReturn:
     if guard_exit and getattr(_local, "log", None) is not None and os.getpid() == _saved.get("pid"):
         raise ProcessExit(
-            f"os._exit({code}) was refused: it would end the whole process running the workflow. "
+            f"os._exit({status}) was refused: it would end the whole process running the workflow. "
             "A task that must end its own process needs a timeout (it then runs in a child process)."
         )
-    real_exit(code)
+    real_exit(status)
 
 
 class CallLog:

@@ -127,7 +127,7 @@ class Execution:
         self.retries: list[tuple[float, int, str]] = []  # (due, tie-breaker, node), a heap
         self.sequence = itertools.count()
         self.in_flight = 0
-        self.events: EventsFile | None = None
+        self.events: Any = None  # an EventsFile once the run is recorded
         self.run = Run(workflow.name)
 
     # 1. validate ------------------------------------------------------------------
