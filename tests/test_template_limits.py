@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -113,6 +114,17 @@ def test_the_render_budget_is_configurable(hostile: fk.Workspace) -> None:
     run = hostile.run(slow, render_budget=fk.RenderBudget(seconds=0.2))
     assert run.nodes["use"].status == "failed" and "0.2 s rendering budget" in (run.nodes["use"].error or "")
     assert time.monotonic() - started < 5.0
+    # The render itself stopped (not only the engine's wait for it): no render thread runs on.
+    assert _render_threads_end(within=2.0)
+
+
+def _render_threads_end(within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not [thread for thread in threading.enumerate() if thread.name.startswith("flowkit-render")]:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 @pytest.mark.parametrize(

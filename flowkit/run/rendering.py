@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import ParamsError, TemplateError
 from ..schema import validate_values
 from .template_budget import GRACE, RenderBudget
-from .templating import INPUTS, needs_jinja, render_within
+from .templating import INPUTS, needs_jinja, render, render_within
 from .validation import NodePlan
 
 Deliver = Callable[[str, "concurrent.futures.Future[dict[str, Any]]"], None]
@@ -51,9 +51,9 @@ class ParamRenderer:
             context[ref] = self.results[ref]
         return context
 
-    def render(self, plan: NodePlan, context: dict[str, Any]) -> dict[str, Any]:
-        """A node's params rendered under the budget, and checked against the task's declaration."""
-        params = render_within(plan.params, context, self.budget)
+    def render(self, plan: NodePlan, context: dict[str, Any], *, metered: bool = True) -> dict[str, Any]:
+        """A node's params rendered (under the budget when `metered`), and checked against the task's declaration."""
+        params = render_within(plan.params, context, self.budget) if metered else render(plan.params, context)
         if plan.declared is not None:
             params = validate_values(plan.declared, params, what="rendered params", error=ParamsError)
         return params
@@ -66,8 +66,8 @@ class ParamRenderer:
         """
         if not plan.templated:
             return plan.params
-        if not needs_jinja(plan.params):
-            return self.render(plan, self.context(plan))
+        if not needs_jinja(plan.params):  # plain references: dict lookups, nothing to meter
+            return self.render(plan, self.context(plan), metered=False)
         future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
         context = self.context(plan)
 
