@@ -63,6 +63,18 @@ def test_checking_a_huge_format_allocates_nothing(hostile: fk.Workspace) -> None
     assert peak < 50_000_000, f"checking a template allocated {peak:,} bytes"
 
 
+def test_checking_calls_no_filter(hostile: fk.Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Jinja's optimiser would call a filter of constants while compiling: checking must not compile so.
+    from flowkit.run import templating
+
+    calls: list[object] = []
+    filters = templating.environment().filters
+    monkeypatch.setitem(filters, "upper", lambda value: calls.append(value) or str(value).upper())
+    wf = _one_node("{{ 'abc' | upper }} and {{ ('x' | upper) ~ count.words }}")
+    assert hostile.validate(wf) == []
+    assert calls == []
+
+
 def test_a_template_reading_names_is_still_checked(hostile: fk.Workspace) -> None:
     wf = _one_node("{{ (nope.x + count.words) * 2 }} {% for i in range(3) %}{{ i }}{% endfor %}")
     problems = hostile.validate(wf)
