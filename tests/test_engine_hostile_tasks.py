@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 from pathlib import Path
@@ -126,3 +127,46 @@ def test_a_task_closing_stdout_does_not_break_the_cli(hostile: fk.Workspace) -> 
         assert "after" in done.stdout and ": success" in done.stdout
     run = hostile.runs.list(workflow="closes")[0]
     assert "before closing" in run.nodes["close"].log
+
+
+def test_a_task_closing_stdout_leaves_the_scripts_stdout_open(hostile: fk.Workspace, tmp_path: Path) -> None:
+    done = run_script(
+        tmp_path,
+        f"""
+        import flowkit as fk
+        ws = fk.Workspace({str(hostile.path)!r})
+        wf = fk.Workflow("closes")
+        wf.add_node("close", integration="Hostile", task="closes_stdout")
+        wf.add_node("after", integration="Hostile", task="quick")
+        wf.connect("close", "after")
+        def show(event):
+            print("event", event.kind, event.node or "", flush=True)
+        run = ws.run(wf, on_event=show)
+        print("done", run.status, flush=True)
+        """,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "done success"
+    assert "event node_finished after" in lines
+
+
+class _BrokenFutures(fk.Executor):
+    """An executor whose calls come back as a BaseException raised by its own machinery."""
+
+    width = 1
+
+    def submit(self, fn: object, *args: object) -> concurrent.futures.Future[object]:
+        future: concurrent.futures.Future[object] = concurrent.futures.Future()
+        future.set_exception(GeneratorExit("the executor's worker was closed"))
+        return future
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_an_executor_failing_with_a_base_exception_fails_that_node_only(hostile: fk.Workspace) -> None:
+    run = hostile.run(_beside("quick"), executor=_BrokenFutures())
+    assert run.status == "failed"
+    assert {node.status for node in run.nodes.values()} <= {"failed", "skipped"}
+    assert "could not run on" in (run.nodes["bad"].error or "") and "GeneratorExit" in (run.nodes["bad"].error or "")
