@@ -471,3 +471,17 @@ def test_a_run_deadline_on_dask_kills_the_timed_call(
     assert run.status == "cancelled"
     assert (run.nodes["slow"].status, run.nodes["after"].status) == ("cancelled", "skipped")
     assert wait_gone(int(wait_for_file(pidfile)), within=5)
+
+
+def test_an_integrations_own_exception_class_goes_back_as_text(ws: fk.Workspace) -> None:
+    # The class exists where the module is loaded (the worker), maybe not on the driver: send its text.
+    from hostile_support import add_hostile
+
+    from flowkit.executors.dask_executor import _portable
+
+    add_hostile(ws)
+    raises = ws.registry.task("hostile", "raises").func
+    custom = raises.__globals__["Custom"]
+    assert custom.__module__.startswith("flowkit._plugins.")
+    back = _portable(custom("custom base exception"))
+    assert isinstance(back, ExecutorError) and str(back) == "Custom: custom base exception"
