@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from helpers import write_integration
+from helpers import gone, wait_gone, write_integration  # noqa: F401 -- re-exported for the tests
 
 import flowkit as fk
 
@@ -89,31 +89,20 @@ def add_hostile(ws: fk.Workspace) -> fk.Workspace:
     return ws
 
 
-def run_script(tmp_path: Path, source: str, *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `source` as a Python script in a fresh interpreter; raises TimeoutExpired past `timeout`."""
+def run_script(
+    ws: fk.Workspace, tmp_path: Path, body: str, *, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `body` in a fresh interpreter, after ``import time``, ``import flowkit as fk`` and ``ws = <ws>``.
+
+    Raises:
+        subprocess.TimeoutExpired: past `timeout` seconds (a script that hangs is killed).
+    """
     script = tmp_path / f"script-{time.monotonic_ns()}.py"
-    script.write_text(textwrap.dedent(source))
+    preamble = f"import time\nimport flowkit as fk\nws = fk.Workspace({str(ws.path)!r})\n"
+    script.write_text(preamble + textwrap.dedent(body))
     return subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
     )
-
-
-def gone(pid: int) -> bool:
-    """Whether `pid` no longer runs (exited, or a zombie waiting to be reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-
-
-def wait_gone(pid: int, within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if gone(pid):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def wait_for_file(path: Path, within: float = 60.0) -> str:

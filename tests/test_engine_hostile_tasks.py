@@ -59,10 +59,9 @@ def test_a_base_exception_in_a_timed_task_fails_its_node_only(hostile: fk.Worksp
 @pytest.mark.parametrize("executor", ["threads", "inline"])
 def test_os_exit_in_an_untimed_task_fails_its_node_only(hostile: fk.Workspace, tmp_path: Path, executor: str) -> None:
     done = run_script(
+        hostile,
         tmp_path,
         f"""
-        import flowkit as fk
-        ws = fk.Workspace({str(hostile.path)!r})
         wf = fk.Workflow("exits")
         wf.add_node("ok", integration="Hostile", task="quick")
         wf.add_node("bad", integration="Hostile", task="hard_exit")
@@ -85,10 +84,9 @@ def test_a_forking_task_completes_the_run_once_and_leaves_no_orphan(
 ) -> None:
     child = tmp_path / "child.pid"
     done = run_script(
+        hostile,
         tmp_path,
         f"""
-        import flowkit as fk
-        ws = fk.Workspace({str(hostile.path)!r})
         wf = fk.Workflow("forks")
         wf.add_node("fork", integration="Hostile", task="forks", params={{"child": {str(child)!r}}})
         wf.add_node("after", integration="Hostile", task="quick")
@@ -131,10 +129,9 @@ def test_a_task_closing_stdout_does_not_break_the_cli(hostile: fk.Workspace) -> 
 
 def test_a_task_closing_stdout_leaves_the_scripts_stdout_open(hostile: fk.Workspace, tmp_path: Path) -> None:
     done = run_script(
+        hostile,
         tmp_path,
-        f"""
-        import flowkit as fk
-        ws = fk.Workspace({str(hostile.path)!r})
+        """
         wf = fk.Workflow("closes")
         wf.add_node("close", integration="Hostile", task="closes_stdout")
         wf.add_node("after", integration="Hostile", task="quick")
