@@ -144,6 +144,10 @@ def _render_threads_end(within: float) -> bool:
         "{{ 'x' | center(5000000) }}",
         "{{ 7 ** 10000000 }}",
         "{% for i in range(100000) %}{{ 'abcdefghijklmnopqrstuvwxyz' }}{% endfor %}",
+        "{% macro double(s) %}{{ double(s ~ s) }}{% endmacro %}{{ double('x') }}",
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+        "{% set ns = namespace(x=2) %}{% for i in range(60) %}{% set ns.x = ns.x * ns.x %}{% endfor %}",
+        "{{ ('x' * 900000) | replace('x', 'x' * 900000) }}",
     ],
 )
 def test_output_past_the_size_budget_fails_the_node(hostile: fk.Workspace, text: str) -> None:

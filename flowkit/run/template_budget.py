@@ -12,11 +12,12 @@ what it may cost is bounded three ways while one node's params render:
   produces it, and the result a single expression returns is measured;
 * **work**: one operation can allocate far more than it outputs in a single
   step that no trace function interrupts (``9**(9**9)``, ``'x' * 10**9``,
-  ``'%300000000s' % 'x'``, ``'x' | center(10**9)``). The environment
-  intercepts the arithmetic operators, ``str.format`` and the filters that
-  take a width, refuses any one result over the size limit before making it,
-  and charges each result to the render, which may make at most
-  `WORK_FACTOR` × the size limit in all.
+  ``'%300000000s' % 'x'``, ``'x' | center(10**9)``), and a loop or a
+  recursive macro can double a value at each step. The environment
+  intercepts the arithmetic operators, ``~``, ``str.format`` and the filters
+  that take a width or replace text, refuses any one result over the size
+  limit before making it, and charges each result to the render, which may
+  make at most `WORK_FACTOR` × the size limit in all.
 
 The engine renders rich templates off its own thread as well, and gives up on
 a render that overruns its time by `GRACE` seconds, so no template can stall
@@ -178,6 +179,8 @@ def _predicted(op: str, left: Any, right: Any) -> int | None:
                 return _size(sequence) * max(times, 0)  # type: ignore[operator]
     if op == "+" and _size(left) is not None and _size(right) is not None:
         return _size(left) + _size(right)  # type: ignore[operator]
+    if op == "*" and isinstance(left, int) and isinstance(right, int):  # squaring in a loop doubles each time
+        return int((left.bit_length() + right.bit_length()) * 0.302) + 1
     return None
 
 
@@ -203,6 +206,13 @@ def binop(op: str, left: Any, right: Any) -> Any:
     if op == "%" and isinstance(result, str):
         _refuse_over(len(result))
     return result
+
+
+def concat(parts: tuple[Any, ...]) -> str:
+    """Jinja's ``a ~ b``, charged to the render like any other result (a macro doubling a string recurses)."""
+    text = "".join(map(str, parts))
+    _refuse_over(len(text))
+    return text
 
 
 def _guard_width(name: str, fn: Callable[..., Any], width_args: tuple[int, ...], keywords: tuple[str, ...]) -> Any:
