@@ -68,6 +68,16 @@ def sleeps(credentials, params):
     return {"success": True, "message": "slept"}
 
 
+def spawns(credentials, params):
+    """Start `sleep 60`, note both pids, and wait for it."""
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "60"])
+    Path(params["pids"]).write_text(f"{os.getpid()} {sleeper.pid}")
+    sleeper.wait()
+    return {"success": True, "message": "slept"}
+
+
 def quick(credentials, params):
     return {"success": True, "message": "quick", "words": 3}
 

@@ -127,6 +127,18 @@ def test_a_timed_node_dies_with_its_killed_driver(hostile: fk.Workspace, tmp_pat
     assert wait_gone(pid, within=3), "the timed node outlived its SIGKILLed driver"
 
 
+def test_what_a_timed_node_started_dies_with_its_killed_driver(hostile: fk.Workspace, tmp_path: Path) -> None:
+    wf = fk.Workflow("spawns")
+    wf.add_node("spawn", integration="Hostile", task="spawns", params={"pids": str(tmp_path / "pids")}, timeout=120)
+    hostile.workflows.save(wf)
+    process = subprocess.Popen([*FLOWKIT, "-w", str(hostile.path), "run", "spawns"], env=dict(os.environ))
+    pids = [int(pid) for pid in wait_for_file(tmp_path / "pids").split()]
+    process.kill()
+    process.wait(timeout=10)
+    for pid in pids:
+        assert wait_gone(pid, within=3), f"process {pid} outlived the SIGKILLed driver"
+
+
 def test_a_job_stops_its_node_processes_at_its_time_limit(hostile: fk.Workspace, tmp_path: Path) -> None:
     hostile.workflows.save(_workflow(tmp_path))
     done = subprocess.run(

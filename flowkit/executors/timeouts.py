@@ -12,10 +12,10 @@ is gone when its node is marked failed.
 The child must not outlive what drives it either. On Linux it asks the kernel
 for SIGKILL when its parent (the fork server, which exits as soon as the
 driving process is gone) dies (``prctl(PR_SET_PDEATHSIG)``), and everywhere
-a watchdog thread checks every `WATCH_INTERVAL` seconds that the driving
-process still lives and kills the child's group if not. So SIGKILL of
-``flowkit run``, or a job's kernel ended at its time limit, ends the timed
-calls it had running too.
+a reaper process in its group checks every `WATCH_INTERVAL` seconds that the
+driving process still lives and kills the whole group if not (`_die_with`).
+So SIGKILL of ``flowkit run``, or a job's kernel ended at its time limit, ends
+the timed calls it had running too, and what they started.
 
 Calls carry a *scope* (their run's id): `stop_scope` stops every running
 call of a scope at once, and refuses ones that start later, when the run
@@ -124,29 +124,39 @@ def _alive(pid: int) -> bool:
         return True  # no /proc (macOS): kill(pid, 0) has answered
 
 
-def _kill_own_group() -> None:
-    """SIGKILL this child and its process group (only ever its own group, never its parent's)."""
-    if os.getpgid(0) == os.getpid():
-        os.killpg(0, signal.SIGKILL)
+def _kill_group(leader: int) -> None:
+    """SIGKILL the call's process group, led by its child `leader` (never a group the call did not make)."""
+    if os.getpgid(0) == leader:  # setsid ran in the child: the group is the call's own
+        os.killpg(leader, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _die_with(driver: int) -> None:
-    """Make this child end when the process driving the run does (see the module docstring)."""
-    parent = os.getppid()
+def _die_with(driver: int, writer: Any) -> None:
+    """Make this child, and what it starts, end when the process driving the run does.
+
+    The child asks for SIGKILL when its parent, the fork server, dies (Linux;
+    the server exits as soon as the driver is gone), which ends the child even
+    inside a C call holding the GIL. A *reaper*, a second process in the
+    call's group, checks every `WATCH_INTERVAL` seconds that the driver lives
+    and kills the whole group when it does not: the processes the task
+    started, and the child itself where there is no parent-death signal
+    (macOS). It leaves quietly once the child has ended.
+    """
+    child, parent = os.getpid(), os.getppid()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent or not _alive(driver):  # it went before the signal was asked for
-        _kill_own_group()
-
-    def watch() -> None:
-        while True:
-            time.sleep(WATCH_INTERVAL)
-            if not _alive(driver):
-                _kill_own_group()  # this child and everything it started
-
-    threading.Thread(target=watch, name="flowkit-watchdog", daemon=True).start()
+        _kill_group(child)
+    if os.fork() == 0:  # the reaper: this process has one thread here, so forking is safe
+        try:
+            writer.close()  # only the child answers the driver
+            while os.getppid() == child:
+                time.sleep(WATCH_INTERVAL)
+                if not _alive(driver):
+                    _kill_group(child)
+        finally:
+            os._exit(0)
 
 
 def child_main(
@@ -162,7 +172,7 @@ def child_main(
     """The child's body: run the call with its output caught, send the outcome back."""
     with contextlib.suppress(OSError):
         os.setsid()  # its own process group: the whole group is killed on timeout
-    _die_with(driver)
+    _die_with(driver, writer)
     from . import capture
 
     capture.guard_exit = False  # ending this process ends only this call
