@@ -59,6 +59,15 @@ def test_a_run_deadline_stops_every_running_node(hostile: fk.Workspace, tmp_path
     assert 2.0 <= elapsed < 2.0 + 3.0
     _check_cancelled(hostile, run, tmp_path)
     assert "deadline" in (run.error or "")
+    (tmp_path / "release").write_text("go")
+    again = hostile.resume(run)  # what was cancelled or skipped runs again; what succeeded is reused
+    assert again.status == "success"
+    assert {name: node.reused for name, node in again.nodes.items()} == {
+        "timed": False,
+        "untimed": False,
+        "child": False,
+        "fast": True,
+    }
 
 
 def test_an_event_set_from_another_thread_cancels_the_run(hostile: fk.Workspace, tmp_path: Path) -> None:
