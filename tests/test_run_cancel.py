@@ -160,3 +160,14 @@ def test_a_job_stops_its_node_processes_at_its_time_limit(hostile: fk.Workspace,
     assert done.returncode == 1, done.stderr
     pid = int(wait_for_file(tmp_path / "timed.pid", within=1))
     assert wait_gone(pid, within=3), "the job's timed node outlived the job"
+
+
+def test_a_job_run_in_its_kernel_is_cancelled_at_its_time_limit(hostile: fk.Workspace, tmp_path: Path) -> None:
+    # What the job notebook runs (also under plain papermill, which has no time limit of its own).
+    from flowkit.jobs.in_kernel import run_workflow_job
+
+    hostile.workflows.save(_workflow(tmp_path))
+    started = time.monotonic()
+    run = run_workflow_job(None, "sleepy", timeout=2, ws=hostile)
+    assert time.monotonic() - started < 2.0 + 3.0
+    _check_cancelled(hostile, run, tmp_path)
