@@ -131,9 +131,12 @@ def test_a_timed_node_dies_with_its_killed_driver(hostile: fk.Workspace, tmp_pat
     hostile.workflows.save(_workflow(tmp_path))
     process = _cli(hostile)
     pid = int(wait_for_file(tmp_path / "timed.pid"))
+    with open(f"/proc/{pid}/stat") as handle:
+        server = int(handle.read().rsplit(")", 1)[1].split()[1])  # its parent: the fork server
     process.kill()
     process.wait(timeout=10)
     assert wait_gone(pid, within=3), "the timed node outlived its SIGKILLed driver"
+    assert wait_gone(server, within=3), "the fork server outlived its SIGKILLed driver"
 
 
 def test_what_a_timed_node_started_dies_with_its_killed_driver(hostile: fk.Workspace, tmp_path: Path) -> None:

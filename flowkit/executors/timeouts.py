@@ -143,6 +143,13 @@ def _die_with(driver: int, writer: Any) -> None:
     (macOS). It leaves quietly once the child has ended.
     """
     child, parent = os.getpid(), os.getppid()
+    # The fork server exits when the last copy of the driver's "alive" pipe closes, and it hands
+    # every child a copy: without closing ours, the server (our parent) would live as long as we do.
+    alive = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive)
+        forkserver._forkserver._forkserver_alive_fd = None  # type: ignore[attr-defined]
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
