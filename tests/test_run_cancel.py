@@ -174,3 +174,37 @@ def test_a_job_run_in_its_kernel_is_cancelled_at_its_time_limit(hostile: fk.Work
     run = run_workflow_job(None, "sleepy", timeout=2, ws=hostile)
     assert time.monotonic() - started < 2.0 + 3.0
     _check_cancelled(hostile, run, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"deadline": 0}, "deadline must be a positive number"),
+        ({"deadline": True}, "deadline must be a positive number"),
+        ({"cancel": "soon"}, "cancel must be a threading.Event"),
+        ({"render_budget": 5}, "render_budget must be a flowkit.RenderBudget"),
+    ],
+)
+def test_bad_limits_are_refused_before_anything_runs(
+    hostile: fk.Workspace, tmp_path: Path, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(fk.errors.ValidationError, match=message):
+        hostile.run(_workflow(tmp_path), **options)  # type: ignore[arg-type]
+    assert hostile.runs.list() == []
+
+
+@pytest.mark.parametrize(("seconds", "max_chars"), [(0, 10), (-1, 10), (1, 0), (1, 1.5), ("1", 10)])
+def test_a_render_budget_must_be_positive(seconds: object, max_chars: object) -> None:
+    with pytest.raises(fk.errors.ValidationError, match="RenderBudget"):
+        fk.RenderBudget(seconds=seconds, max_chars=max_chars)  # type: ignore[arg-type]
+
+
+def test_a_run_handle_reports_its_run_and_refuses_a_cancel_of_its_own(hostile: fk.Workspace, tmp_path: Path) -> None:
+    with pytest.raises(fk.errors.ValidationError, match="handle.cancel"):
+        hostile.start(_workflow(tmp_path), cancel=threading.Event())
+    wf = fk.Workflow("quick")
+    wf.add_node("fast", integration="Hostile", task="quick")
+    handle = hostile.start(wf)
+    run = handle.result(timeout=60)
+    assert handle.done() and run.status == "success"
+    assert handle.run is run and repr(handle) == f"RunHandle({run.id}, done)"
