@@ -206,3 +206,33 @@ def test_the_form_reads_json_text_with_templates_as_a_structure() -> None:
         "delay": "{{ count.words }}"
     }
     assert parse_text("json", "{{ inputs.query }}", what="query", templates=True) == "{{ inputs.query }}"
+
+
+def test_the_time_budget_holds_under_a_tracer_that_reinstalls_itself() -> None:
+    # coverage's tracer, called from another trace function, installs itself in that one's place.
+    import sys
+
+    from flowkit.run.templating import render_within
+
+    slow = "{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}x"
+    outcome: dict[str, object] = {}
+
+    def foreign(frame: object, event: str, arg: object) -> None:
+        sys.settrace(foreign)
+
+    def work() -> None:
+        sys.settrace(foreign)
+        started = time.monotonic()
+        try:
+            render_within({"v": slow}, {}, fk.RenderBudget(seconds=0.2))
+        except fk.errors.TemplateError as exc:
+            outcome["error"] = str(exc)
+        finally:
+            sys.settrace(None)
+            outcome["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(60)
+    assert "0.2 s rendering budget" in str(outcome.get("error")), outcome
+    assert float(outcome["elapsed"]) < 2.0  # type: ignore[arg-type]

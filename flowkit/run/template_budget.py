@@ -51,6 +51,19 @@ class RenderBudgetExceeded(TemplateError):
     """Raised when a template runs past its rendering budget (time, output size or work)."""
 
 
+class Spent(BaseException):  # noqa: N818 -- a signal inside a render, like GeneratorExit
+    """Raised inside a render that passes its budget; the renderer turns it into its `error`.
+
+    A BaseException so that no ``except Exception`` in a filter or in Jinja's
+    runtime can swallow it: the trace function that raises it is switched off
+    by Python for the rest of the render, so it must stop the render there.
+    """
+
+    def __init__(self, error: RenderBudgetExceeded) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass(frozen=True)
 class RenderBudget:
     """How long one node's params may take to render, and how much they may produce.
@@ -91,10 +104,11 @@ DEFAULT_BUDGET = RenderBudget()
 class _Meter:
     """One render's clock and tally; lives in a thread-local while the render runs."""
 
-    __slots__ = ("budget", "deadline", "made", "output")
+    __slots__ = ("budget", "deadline", "made", "output", "previous")
 
-    def __init__(self, budget: RenderBudget) -> None:
+    def __init__(self, budget: RenderBudget, previous: Callable[..., Any] | None) -> None:
         self.budget = budget
+        self.previous = previous  # the thread's own trace function (coverage, a debugger), still called
         self.deadline = time.monotonic() + budget.seconds
         self.made = 0  # characters of every intercepted result
         self.output = 0  # characters output so far
@@ -102,7 +116,7 @@ class _Meter:
     def charge(self, size: int) -> None:
         self.made += size
         if size > self.budget.max_chars or self.made > WORK_FACTOR * self.budget.max_chars:
-            raise self.budget.too_big(size)
+            raise Spent(self.budget.too_big(size))
 
 
 def _meter() -> _Meter | None:
@@ -110,17 +124,39 @@ def _meter() -> _Meter | None:
 
 
 def _trace(frame: Any, event: str, arg: Any) -> Callable[..., Any] | None:
+    """The render thread's trace function: checks the clock at each call, and each line of a template."""
     meter = _meter()
-    if meter is not None and time.monotonic() > meter.deadline:
-        raise meter.budget.too_long()  # raised into the traced frame: the render stops there
-    return _trace if frame.f_code.co_filename == _TEMPLATE_FILE else None
+    if meter is None:
+        return None
+    if time.monotonic() > meter.deadline:
+        raise Spent(meter.budget.too_long())  # raised into the traced frame: the render stops there
+    inner = None
+    if meter.previous is not None:
+        inner = meter.previous(frame, event, arg)
+        if sys.gettrace() is not _trace:  # coverage's tracer, called so, installs itself in our place
+            sys.settrace(_trace)
+    return _watching(meter, inner) if frame.f_code.co_filename == _TEMPLATE_FILE else inner
+
+
+def _watching(meter: _Meter, inner: Callable[..., Any] | None) -> Callable[..., Any]:
+    """A template frame's local trace function: the clock at every line, then the thread's own tracer."""
+
+    def local(frame: Any, event: str, arg: Any) -> Callable[..., Any]:
+        nonlocal inner
+        if time.monotonic() > meter.deadline:
+            raise Spent(meter.budget.too_long())
+        if inner is not None:
+            inner = inner(frame, event, arg)
+        return local
+
+    return local
 
 
 @contextmanager
 def metered(budget: RenderBudget) -> Iterator[_Meter]:
     """Render under `budget` on this thread: time traced, work and output counted."""
     previous_meter, previous_trace = _meter(), sys.gettrace()
-    meter = _local.meter = _Meter(budget)
+    meter = _local.meter = _Meter(budget, previous_trace)
     sys.settrace(_trace)
     try:
         yield meter
@@ -138,7 +174,7 @@ def count_output(chunks: Iterator[str]) -> str:
     for chunk in chunks:
         meter.output += len(chunk)
         if meter.output > meter.budget.max_chars:
-            raise meter.budget.too_big(meter.output)
+            raise Spent(meter.budget.too_big(meter.output))
         parts.append(chunk)
     return "".join(parts)
 
@@ -157,7 +193,7 @@ def _refuse_over(size: int) -> None:
     if meter is not None:
         meter.charge(size)
     elif size > DEFAULT_BUDGET.max_chars:
-        raise DEFAULT_BUDGET.too_big(size)
+        raise Spent(DEFAULT_BUDGET.too_big(size))
 
 
 def check_format(text: Any) -> None:
@@ -290,4 +326,4 @@ def measure(value: Any) -> None:
         except (TypeError, ValueError, RecursionError):
             return  # not JSON: the caller reports that
     if size > meter.budget.max_chars:
-        raise meter.budget.too_big(size)
+        raise Spent(meter.budget.too_big(size))

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import NotJSONError, TemplateError
 from ..jsonvalue import check_json
-from .template_budget import DEFAULT_BUDGET, RenderBudget, RenderBudgetExceeded, metered
+from .template_budget import DEFAULT_BUDGET, RenderBudget, RenderBudgetExceeded, Spent, metered
 
 #: How much of a template an error message quotes.
 QUOTED = 80
@@ -275,8 +275,8 @@ def render_string(text: str, context: Mapping[str, Any]) -> Any:
         if isinstance(value, Undefined):
             str(value)  # a StrictUndefined raises here, saying what is missing (or refused)
         measure(value)
-    except RenderBudgetExceeded as exc:
-        raise RenderBudgetExceeded(f"{_quoted(text)} {exc}") from None
+    except Spent as spent:
+        raise RenderBudgetExceeded(f"{_quoted(text)} {spent.error}") from None
     except UndefinedError as exc:
         raise TemplateError(f"{_quoted(text)} does not resolve: {exc.message}.") from None
     except SecurityError as exc:
@@ -315,5 +315,8 @@ def render(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
 
 def render_within(value: Any, context: Mapping[str, Any], budget: RenderBudget = DEFAULT_BUDGET) -> Any:
     """`render` under `budget`, on this thread (the engine calls it on a thread of its own for rich templates)."""
-    with metered(budget):
-        return render(value, context)
+    try:
+        with metered(budget):
+            return render(value, context)
+    except Spent as spent:  # past the budget outside one template's evaluation (compiling it, say)
+        raise spent.error from None
