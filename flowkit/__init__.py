@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from .integrations.connection import ConnectionReport
     from .jobs.recording import record
     from .model import Integration, IntegrationType, Node, NodeRun, Param, Run, Workflow
+    from .run.control import RunHandle
     from .run.events import Event
+    from .run.template_budget import RenderBudget
     from .run.validation import Problem
     from .workspace import Workspace
 
@@ -41,7 +43,9 @@ _EXPORTS = {
     "NodeRun": "model",
     "Param": "model",
     "Problem": "run.validation",
+    "RenderBudget": "run.template_budget",
     "Run": "model",
+    "RunHandle": "run.control",
     "TaskFailed": "errors",
     "ThreadExecutor": "executors",
     "Workflow": "model",
@@ -64,7 +68,9 @@ __all__ = [
     "NodeRun",
     "Param",
     "Problem",
+    "RenderBudget",
     "Run",
+    "RunHandle",
     "TaskFailed",
     "ThreadExecutor",
     "Workflow",

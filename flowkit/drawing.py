@@ -89,9 +89,10 @@ STATUS_COLOURS: dict[str, str] = {
     "success": "#43a047",
     "failed": "#e53935",
     "skipped": "#e0e0e0",
+    "cancelled": "#fb8c00",
 }
 # Dark text on the light fills, white on the strong ones (contrast ≥ 4.5 either way).
-_TEXT_COLOURS = {"pending": "#212121", "skipped": "#616161"}
+_TEXT_COLOURS = {"pending": "#212121", "skipped": "#616161", "cancelled": "#212121"}
 
 BOX_WIDTH = 190
 BOX_HEIGHT = 46

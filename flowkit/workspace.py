@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 
     from .executors.base import Executor
     from .model import Run, Workflow
+    from .run.control import CancelEvent, RunHandle
     from .run.engine import Event, RunParts
+    from .run.template_budget import RenderBudget
     from .run.validation import Lookups, Problem
 
 ENV_WORKSPACE = "FLOWKIT_WORKSPACE"
@@ -207,11 +209,18 @@ class Workspace:
         only: Iterable[str] | None = None,
         from_run: Run | str | None = None,
         max_workers: int | None = None,
+        deadline: float | None = None,
+        cancel: CancelEvent | None = None,
+        render_budget: RenderBudget | None = None,
     ) -> Run:
         """Run a workflow to its end and return the finished `Run` (also saved in ``ws.runs``).
 
         A workflow with errors is refused (`WorkflowInvalid`) before anything runs.
         A failing node fails the run; the run is still returned, never raised.
+        A run stopped early (its `deadline`, its `cancel` event, Ctrl-C on the
+        main thread) is returned with status ``cancelled``: its running nodes
+        ``cancelled`` (timed ones killed; an untimed one, in a thread that cannot
+        be stopped, is no longer waited for), the others ``skipped``.
 
         Args:
             workflow: a `Workflow`, or the name of a saved one.
@@ -222,6 +231,10 @@ class Workspace:
             only: run just these nodes, taking upstream results from `from_run`.
             from_run: the earlier run (or its id) that `only` takes results from.
             max_workers: the width of the executor flowkit builds.
+            deadline: seconds the whole run may take.
+            cancel: a `threading.Event` (or anything with ``is_set()``) that cancels the run once set.
+            render_budget: what rendering one node's params may cost (`flowkit.RenderBudget`;
+                default 1 s and 1,000,000 characters).
         """
         from .run.launch import run_workflow
 
@@ -235,7 +248,19 @@ class Workspace:
             only=only,
             from_run=self.runs.get(from_run) if isinstance(from_run, str) else from_run,
             max_workers=max_workers,
+            deadline=deadline,
+            cancel=cancel,
+            render_budget=render_budget,
         )
+
+    def start(self, workflow: Workflow | str, **options: Any) -> RunHandle:
+        """Start a run on a background thread; ``handle.cancel()`` cancels it, ``handle.result()`` waits for it.
+
+        Options are those of `run` (but `cancel`); `on_event` callbacks then run on that thread.
+        """
+        from .run.control import start_in_background
+
+        return start_in_background(self.run, workflow, options)
 
     def resume(
         self,
@@ -246,12 +271,15 @@ class Workspace:
         on_event: Callable[[Event], None] | Iterable[Callable[[Event], None]] | None = None,
         trigger: str = "api",
         max_workers: int | None = None,
+        deadline: float | None = None,
+        cancel: CancelEvent | None = None,
+        render_budget: RenderBudget | None = None,
     ) -> Run:
         """Re-run what did not succeed in `run`: a new run of the same workflow snapshot.
 
-        Nodes that succeeded keep their results (``reused=True``); failed and
-        skipped ones run again. The new run's ``resumed_from`` is `run`'s id.
-        Options are those of `run`; `inputs` default to the earlier run's.
+        Nodes that succeeded keep their results (``reused=True``); failed,
+        cancelled and skipped ones run again. The new run's ``resumed_from`` is
+        `run`'s id. Options are those of `run`; `inputs` default to the earlier run's.
         """
         from .run.launch import run_workflow
 
@@ -265,6 +293,9 @@ class Workspace:
             trigger=trigger,
             max_workers=max_workers,
             resume=earlier,
+            deadline=deadline,
+            cancel=cancel,
+            render_budget=render_budget,
         )
 
     def info(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import textwrap
+import time
 from pathlib import Path
 
 
@@ -40,3 +41,21 @@ def find_canary(canary: str, *texts: str | bytes) -> list[str]:
 def scan_tree(canary: str, root: Path) -> list[Path]:
     """Every file under `root` (hidden ones too) holding the canary in any form."""
     return [path for path in Path(root).rglob("*") if path.is_file() and find_canary(canary, path.read_bytes())]
+
+
+def gone(pid: int) -> bool:
+    """Whether `pid` no longer runs (exited, or a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def wait_gone(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if gone(pid):
+            return True
+        time.sleep(0.02)
+    return False

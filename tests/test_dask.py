@@ -61,7 +61,9 @@ PROBE = """
             time.sleep(0.05)
 
     def die(credentials, params):
-        os._exit(1)  # the whole worker process goes
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)  # the whole worker process goes (os._exit is refused in a task)
 
     def gate(credentials, params):
         if not Path(params["flag"]).exists():
@@ -425,3 +427,61 @@ def test_a_worker_dying_mid_call_fails_that_node_only(ws: fk.Workspace, client: 
     assert run.nodes["after"].status == "skipped"
     assert run.nodes["independent"].status == "success"
     assert ws.runs.get(run.id).status == "failed"
+
+
+# -- hostile tasks and cancelling (issue 13) ------------------------------------------------------
+@pytest.mark.parametrize("kind", ["KeyboardInterrupt", "SystemExit", "GeneratorExit", "Custom"])
+def test_a_base_exception_on_a_worker_fails_that_node_only(
+    ws: fk.Workspace, executor: DaskExecutor, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hostile_support import add_hostile
+
+    add_hostile(ws)
+    wf = fk.Workflow("base")
+    wf.add_node("ok", integration="Hostile", task="quick")
+    wf.add_node("bad", integration="Hostile", task="raises", params={"kind": kind})
+    wf.add_node("after", integration="Hostile", task="quick")
+    wf.connect("bad", "after")
+    run = ws.run(wf, executor=executor)
+    assert {name: node.status for name, node in run.nodes.items()} == {
+        "ok": "success",
+        "bad": "failed",
+        "after": "skipped",
+    }
+    error = run.nodes["bad"].error or ""
+    assert error.startswith("hostile.raises raised ") and kind in error
+    assert "ModuleNotFoundError" not in error
+    assert not [record for record in caplog.records if record.levelname == "CRITICAL"]
+
+
+def test_a_run_deadline_on_dask_kills_the_timed_call(
+    ws: fk.Workspace, client: Any, tmp_path: Path, executor: DaskExecutor
+) -> None:
+    from hostile_support import add_hostile, wait_for_file, wait_gone
+
+    add_hostile(ws)
+    pidfile = tmp_path / "sleeper.pid"
+    wf = fk.Workflow("deadline")
+    wf.add_node(
+        "slow", integration="Hostile", task="sleeps", params={"pidfile": str(pidfile), "seconds": 60}, timeout=120
+    )
+    wf.add_node("after", integration="Hostile", task="quick")
+    wf.connect("slow", "after")
+    run = ws.run(wf, executor=executor, deadline=8)
+    assert run.status == "cancelled"
+    assert (run.nodes["slow"].status, run.nodes["after"].status) == ("cancelled", "skipped")
+    assert wait_gone(int(wait_for_file(pidfile)), within=5)
+
+
+def test_an_integrations_own_exception_class_goes_back_as_text(ws: fk.Workspace) -> None:
+    # The class exists where the module is loaded (the worker), maybe not on the driver: send its text.
+    from hostile_support import add_hostile
+
+    from flowkit.executors.dask_executor import _portable
+
+    add_hostile(ws)
+    raises = ws.registry.task("hostile", "raises").func
+    custom = raises.__globals__["Custom"]
+    assert custom.__module__.startswith("flowkit._plugins.")
+    back = _portable(custom("custom base exception"))
+    assert isinstance(back, ExecutorError) and str(back) == "Custom: custom base exception"

@@ -115,6 +115,7 @@ def test_statuses_colour_nodes_and_the_legend_lists_every_status() -> None:
         "success": "#43a047",
         "failed": "#e53935",
         "skipped": "#e0e0e0",
+        "cancelled": "#fb8c00",
     }
     legend = [g for g in root.iter(f"{SVG}g") if g.get("class") == "flowkit-legend-item"]
     assert [g.get("data-status") for g in legend] == list(drawing.STATUS_COLOURS)

@@ -6,11 +6,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 from engine_support import add_tools
+from helpers import wait_gone
 
 import flowkit as fk
 
@@ -63,24 +63,6 @@ def hanging(ws: fk.Workspace) -> fk.Workspace:
     return ws
 
 
-def _gone(pid: int) -> bool:
-    """Whether `pid` no longer runs (exited, or a zombie waiting to be reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-
-
-def _wait_gone(pid: int, within: float = 2.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if _gone(pid):
-            return True
-        time.sleep(0.01)
-    return False
-
-
 @pytest.mark.parametrize("task", ["spins", "catches_everything", "ignores_sigterm"])
 def test_a_hanging_task_is_stopped_at_its_timeout(hanging: fk.Workspace, tmp_path: Path, task: str) -> None:
     pids = tmp_path / "pids"
@@ -99,7 +81,7 @@ def test_a_hanging_task_is_stopped_at_its_timeout(hanging: fk.Workspace, tmp_pat
     assert (run.nodes["after"].status, run.nodes["beside"].status) == ("skipped", "success")
     assert hanging.runs.get(run.id).nodes["stuck"].error == stuck.error
     for pid in map(int, pids.read_text().split()):
-        assert _wait_gone(pid), f"process {pid} of the timed-out task still runs"
+        assert wait_gone(pid, within=2.0), f"process {pid} of the timed-out task still runs"
 
 
 def test_a_timed_task_that_finishes_returns_its_result_and_output(hanging: fk.Workspace) -> None:

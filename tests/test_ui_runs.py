@@ -81,7 +81,7 @@ def test_resume_reruns_the_failed_part_live(ws: fk.Workspace, tmp_path) -> None:
     assert run.nodes["first"].reused and not run.nodes["gate"].reused
     assert view.resume_button.disabled  # a successful run has nothing to resume
     view.resume_button.click()  # disabled in the browser; the handler still answers if called
-    assert view.feedback.is_error and "only a failed run can be resumed" in view.feedback.text
+    assert view.feedback.is_error and "only a failed or cancelled run can be resumed" in view.feedback.text
 
 
 def test_runs_panel_lists_filters_and_shows_a_run(ws: fk.Workspace, tmp_path) -> None:

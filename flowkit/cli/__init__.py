@@ -5,7 +5,8 @@ maps flowkit errors to exit codes. Heavy modules load inside the commands, so
 ``flowkit --help`` starts fast.
 
 Exit codes: 0 ok; 1 a run or job failed; 2 bad input or refused; 3 not found;
-4 secret key problem; 5 workspace file damaged or locked.
+4 secret key problem; 5 workspace file damaged or locked; 6 a run cancelled
+(``flowkit run --timeout`` passed, or Ctrl-C).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .commands import EXIT_FAILED, EXIT_INVALID, EXIT_KEY, EXIT_NOT_FOUND, EXIT_STORE, lab
+from .commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_KEY, EXIT_NOT_FOUND, EXIT_STORE, lab
 from .parser import build_parser
 
 __all__ = [
+    "EXIT_CANCELLED",
     "EXIT_FAILED",
     "EXIT_INVALID",
     "EXIT_KEY",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_KEY, EXIT_STORE = 1, 2, 3, 4, 5
+EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_KEY, EXIT_STORE, EXIT_CANCELLED = 1, 2, 3, 4, 5, 6
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
@@ -312,10 +313,12 @@ def run_command(args: argparse.Namespace) -> int:
             max_workers=None if dask else args.max_workers,
             trigger="cli",
             on_event=callbacks,
+            deadline=args.timeout,
         )
     finally:
         if dask is not None:
             dask.shutdown()
+    _reopen_closed_streams()
     rows = []
     for name, node in run.nodes.items():
         error = (node.error or "").strip().splitlines()
@@ -330,4 +333,12 @@ def run_command(args: argparse.Namespace) -> int:
     print(_table(rows, ["node", "status", "duration", "error"]))
     duration = f" in {run.duration:.2f}s" if run.duration is not None else ""
     print(f"Run {run.id} of {run.workflow!r}: {run.status}{duration}. Details: flowkit runs show {run.id}")
-    return 0 if run.ok else EXIT_FAILED
+    return 0 if run.ok else EXIT_CANCELLED if run.status == "cancelled" else EXIT_FAILED
+
+
+def _reopen_closed_streams() -> None:
+    """Print on, even if a task closed ``sys.stdout`` or ``sys.stderr`` (their descriptors stay open)."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if stream is None or stream.closed:
+            setattr(sys, name, open(os.dup(fd), "w", encoding="utf-8", errors="replace", buffering=1))

@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.runs_list,
         "list the newest runs",
         (("--workflow",), {}),
-        (("--status",), {"choices": ["running", "success", "failed"]}),
+        (("--status",), {"choices": ["running", "success", "failed", "cancelled"]}),
         (("--limit", "-n"), {"type": int, "default": 20}),
     )
     _add(runs, "show", c.runs_show, "show one run as JSON", (("id",), {}))
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "run",
         c.run_command,
-        "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails",
+        "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails, 6 when cancelled",
         (("workflow",), {"help": "the saved workflow's name"}),
         (
             ("-i", "--input"),
@@ -144,6 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
             {"type": int, "default": None, "metavar": "N", "help": "nodes run at once (threads; default 32)"},
         ),
         (("--dask",), DASK_OPTION),
+        (
+            ("--timeout",),
+            {
+                "type": float,
+                "default": None,
+                "metavar": "SECONDS",
+                "help": "cancel the run past this many seconds: running nodes stopped, the rest skipped (exit 6)",
+            },
+        ),
         (
             ("--progress",),
             {

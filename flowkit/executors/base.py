@@ -16,6 +16,8 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import importlib
+import queue
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,9 @@ class Executor(abc.ABC):
 
     Subclasses implement `submit` and `shutdown` and set `width`. `run_started`
     and `run_finished` are optional hooks (no-ops here) called by the engine
-    around each run, on the driver thread.
+    around each run, on the driver thread; `run_cancelled` stops a cancelled
+    run's calls (here: its timed calls in this process) and `abandon` releases
+    the workers of a run that will not wait for its calls.
     """
 
     #: How many calls run at the same time.
@@ -58,7 +62,22 @@ class Executor(abc.ABC):
         """Hook: a run is about to submit its first node."""
 
     def run_finished(self, run: Run) -> None:  # noqa: B027 -- an optional hook, empty on purpose
-        """Hook: a run has ended (every submitted call has completed)."""
+        """Hook: a run has ended (every submitted call has completed, unless it was cancelled)."""
+
+    def run_cancelled(self, run: Run) -> None:
+        """Hook: `run` is cancelled; stop its running calls where possible (timed calls run in processes).
+
+        The default stops the timed calls of the run made in this process. A
+        call without a timeout runs in a thread, which cannot be stopped: the
+        engine records it cancelled and stops waiting for it.
+        """
+        from .timeouts import stop_scope
+
+        stop_scope(run.id)
+
+    def abandon(self) -> None:
+        """Release the workers without waiting for calls still running (after a cancelled run)."""
+        self.shutdown()
 
     def __enter__(self) -> Executor:
         return self
@@ -73,6 +92,11 @@ class Executor(abc.ABC):
 class ThreadExecutor(Executor):
     """Runs calls on a pool of threads (the default executor).
 
+    The threads are daemons: a call without a timeout cannot be stopped, and
+    after a cancelled run one may still be running; it must not keep the
+    interpreter from exiting (a ``concurrent.futures`` pool joins its threads
+    at exit).
+
     Args:
         max_workers: how many calls run at once; default 32.
     """
@@ -83,13 +107,56 @@ class ThreadExecutor(Executor):
             raise ValidationError(f"max_workers must be a whole number ≥ 1, got {max_workers!r}.")
         self.width = width
         self.lone_calls_inline = True
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=width, thread_name_prefix="flowkit-node")
+        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
+        self._work = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        return self._pool.submit(fn, *args)
+        if self._closed:
+            raise RuntimeError("This ThreadExecutor is shut down.")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._work.put((future, fn, args))
+        if not self._idle.acquire(blocking=False):  # no idle thread: start one, up to the width
+            with self._lock:
+                if len(self._threads) < self.width:
+                    thread = threading.Thread(
+                        target=self._serve, name=f"flowkit-node_{len(self._threads)}", daemon=True
+                    )
+                    self._threads.append(thread)
+                    thread.start()
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            future, fn, args = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # the future carries it, as a pool's would
+                    future.set_exception(exc)
+            del item, future
+            self._idle.release()
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._close(wait=True)
+
+    def abandon(self) -> None:
+        self._close(wait=False)
+
+    def _close(self, *, wait: bool) -> None:
+        with self._lock:
+            self._closed, threads = True, list(self._threads)
+        for _ in threads:
+            self._work.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
 
 
 class InlineExecutor(Executor):

@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import NotJSONError
 from ..jsonvalue import check_json
 from ..redaction import Redactor, secret_leaves
-from .capture import printable, task_output
+from .capture import printable, real_exit, task_output
 
 TaskFunction = Callable[[dict[str, Any], dict[str, Any]], Any]
 
@@ -98,6 +98,22 @@ def judge(name: str, result: Any) -> tuple[str | None, bool]:
     return None, True
 
 
+def _in_this_process(fn: TaskFunction, credentials: dict[str, Any], params: dict[str, Any]) -> Any:
+    """Call the task; a copy of this process that the task forked ends as soon as it comes back here.
+
+    A forked child returning from the task would otherwise go on running
+    flowkit's code: finish the run a second time, or wait for work forever in
+    a copy of the thread pool. It ends at once, without flushing the parent's
+    buffers, and the parent carries on with the task's result.
+    """
+    pid = os.getpid()
+    try:
+        return fn(credentials, params)
+    finally:
+        if os.getpid() != pid:
+            real_exit(0)
+
+
 def call_here(
     module: str,
     location: str,
@@ -113,7 +129,7 @@ def call_here(
     with task_output(redactor) as log:
         try:
             fn = find_task(module, location, task)
-            result = fn(dict(credentials), dict(params))
+            result = _in_this_process(fn, dict(credentials), dict(params))
             error, keep = judge(name, result)
         except BaseException as exc:  # KeyboardInterrupt, GeneratorExit, a custom one: the node's failure
             error, keep = f"{name} raised {_describe(exc)}", False

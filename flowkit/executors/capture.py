@@ -12,16 +12,23 @@ threads into their call's log.
 Python-level output only: a C extension or a subprocess writing straight to
 file descriptor 1 bypasses ``sys.stdout``. Calls with a timeout run in a child
 process whose descriptors 1 and 2 are redirected too (see `flowkit.executors.call`).
+
+While capture is on, two things a task could do to the whole process are
+turned into failures of its own call: ``sys.stdout.close()`` from a task
+thread closes nothing (the run, and the command line printing after it, go
+on writing), and ``os._exit()`` from a task thread raises `ProcessExit`
+instead of ending the process that drives the run, with every other node in it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from ..redaction import Redactor
 
@@ -34,6 +41,24 @@ _lock = threading.Lock()
 _users = 0
 _active: list[Redactor] = []
 _saved: dict[str, Any] = {}
+
+#: The real ``os._exit``: flowkit's own code ends a process with this one.
+real_exit = os._exit
+#: Whether `os._exit` from a task thread is refused (off in a timed call's own child process).
+guard_exit = True
+
+
+class ProcessExit(BaseException):  # noqa: N818 -- it stands for the call, like SystemExit
+    """Raised in a task thread that calls ``os._exit`` while a run is going: it fails that call only."""
+
+
+def _guarded_exit(status: int) -> NoReturn:
+    if guard_exit and getattr(_local, "log", None) is not None and os.getpid() == _saved.get("pid"):
+        raise ProcessExit(
+            f"os._exit({status}) was refused: it would end the whole process running the workflow. "
+            "A task that must end its own process needs a timeout (it then runs in a child process)."
+        )
+    real_exit(status)
 
 
 class CallLog:
@@ -88,6 +113,13 @@ class _StreamProxy:
         if getattr(_local, "log", None) is None:
             self._target.flush()
 
+    def close(self) -> None:
+        log = getattr(_local, "log", None)
+        if log is not None:  # a task closing the run's stdout: nothing else could print after it
+            log.write("[flowkit: the task closed sys.stdout/sys.stderr; ignored]\n")
+            return
+        self._target.close()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target, name)
 
@@ -140,8 +172,13 @@ def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
 
 def _install() -> None:
     _saved.update(
-        stdout=sys.stdout, stderr=sys.stderr, factory=logging.getLogRecordFactory(), handler=_TaskLogHandler()
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+        factory=logging.getLogRecordFactory(),
+        handler=_TaskLogHandler(),
+        pid=os.getpid(),
     )
+    os._exit = _guarded_exit
     sys.stdout = _StreamProxy(sys.stdout)  # type: ignore[assignment]
     sys.stderr = _StreamProxy(sys.stderr)  # type: ignore[assignment]
     logging.setLogRecordFactory(_redacting_factory)
@@ -157,6 +194,8 @@ def _uninstall() -> None:
     if logging.getLogRecordFactory() is _redacting_factory:
         logging.setLogRecordFactory(_saved["factory"])
     logging.getLogger().removeHandler(_saved["handler"])
+    if os._exit is _guarded_exit:
+        os._exit = real_exit
     _saved.clear()
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import os
 import threading
@@ -52,6 +53,7 @@ from . import invoke
 from .base import Executor
 from .call import find_task
 from .dask_shipping import ModuleShipment, ModuleSource, pack_module, shipped_folder, signature
+from .timeouts import stop_scope
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -167,14 +169,21 @@ def run_on_worker(call: NodeCall) -> tuple[bool, Any]:
 
 
 def _portable(exc: BaseException) -> BaseException:
-    """`exc` if it survives pickling, else an `ExecutorError` with its text."""
+    """`exc` if it survives pickling (and its class exists on the driver), else an `ExecutorError` with its text."""
     import pickle
 
     try:
+        if type(exc).__module__.startswith("flowkit._plugins."):  # an integration's own class: not on the driver
+            raise TypeError(type(exc).__module__)
         pickle.loads(pickle.dumps(exc))
         return exc
     except Exception:
         return ExecutorError(f"{type(exc).__name__}: {exc}")
+
+
+async def _stop_on_worker(scope: str) -> None:
+    """`stop_scope` on a worker (a coroutine: ``client.run(..., wait=False)`` takes only those)."""
+    stop_scope(scope)
 
 
 # -- on the driver --------------------------------------------------------------------------------
@@ -280,6 +289,15 @@ class DaskExecutor(Executor):
     def run_finished(self, run: Run) -> None:
         self._local.run_id = None
         self._local.checked = {}
+
+    def run_cancelled(self, run: Run) -> None:
+        """Kill the run's timed calls on every worker; drop the outcomes of its calls still out (threads)."""
+        with contextlib.suppress(Exception):  # a worker that cannot be reached has nothing to stop either
+            self.client.run(_stop_on_worker, run.id, wait=False)
+        with self._lock:
+            keys = [key for key in self._pending if f"-{run.id}-" in key]
+        for key in keys:
+            self._settle(key, False, ExecutorError(f"Dask task {key} was cancelled with its run."))
 
     # -- shipping -------------------------------------------------------------------------
     def _ship(self, module: str, location: str) -> tuple[str, str]:

@@ -25,6 +25,7 @@ def call_task(
     params: dict[str, Any],
     timeout: float | None = None,
     secrets: Sequence[str] | None = None,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """Run one task call anywhere: here, or in a killable child process when `timeout` is set.
 
@@ -37,6 +38,8 @@ def call_task(
         timeout: seconds before the call is stopped, or None.
         secrets: the secret values to mask in the call's log, error and output
             notebooks (`redaction.secret_leaves`); None masks every credential value.
+        scope: what the call belongs to (a run's id): `flowkit.executors.timeouts.stop_scope`
+            stops every timed call of a scope at once, when its run is cancelled.
 
     Returns:
         The outcome: ``ok``, ``result`` (as the task returned it: it is handed on),
@@ -44,4 +47,4 @@ def call_task(
     """
     if timeout is None:
         return call_here(module, location, task, credentials, params, secrets)
-    return call_in_child(module, location, task, credentials, params, timeout, secrets)
+    return call_in_child(module, location, task, credentials, params, timeout, secrets, scope=scope)

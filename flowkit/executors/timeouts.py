@@ -8,17 +8,33 @@ its outcome back through a pipe; when the time is up the whole group gets
 SIGTERM, a short grace, then SIGKILL — so a task stuck in ``while True``,
 catching ``BaseException`` or ignoring SIGTERM, and anything it started,
 is gone when its node is marked failed.
+
+The child must not outlive what drives it either. On Linux it asks the kernel
+for SIGKILL when its parent (the fork server, which exits as soon as the
+driving process is gone) dies (``prctl(PR_SET_PDEATHSIG)``), and everywhere
+a reaper process in its group checks every `WATCH_INTERVAL` seconds that the
+driving process still lives and kills the whole group if not (`_die_with`).
+So SIGKILL of ``flowkit run``, or a job's kernel ended at its time limit, ends
+the timed calls it had running too, and what they started.
+
+Calls carry a *scope* (their run's id): `stop_scope` stops every running
+call of a scope at once, and refuses ones that start later, when the run
+is cancelled or passes its deadline.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import ctypes
 import functools
 import io
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
@@ -30,6 +46,13 @@ from .call import call_here, call_redactor
 
 #: After SIGTERM a timed-out task gets this long to exit before SIGKILL.
 TERM_GRACE = 0.1
+#: Seconds between a child's checks that the process driving it still lives.
+WATCH_INTERVAL = 0.25
+_PR_SET_PDEATHSIG = 1
+
+_scopes: dict[str, set[Any]] = {}  # scope -> its running child processes
+_stopped: collections.deque[str] = collections.deque(maxlen=256)  # scopes stopped lately
+_scopes_lock = threading.RLock()  # re-entrant: stop_scope may run in a signal handler (Ctrl-C)
 
 
 class _Popen(popen_forkserver.Popen):
@@ -86,8 +109,66 @@ def ensure_server() -> None:
     probe.join()
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, killed but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return True  # no /proc (macOS): kill(pid, 0) has answered
+
+
+def _kill_group(leader: int) -> None:
+    """SIGKILL the call's process group, led by its child `leader` (never a group the call did not make)."""
+    if os.getpgid(0) == leader:  # setsid ran in the child: the group is the call's own
+        os.killpg(leader, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _die_with(driver: int, writer: Any) -> None:
+    """Make this child, and what it starts, end when the process driving the run does.
+
+    The child asks for SIGKILL when its parent, the fork server, dies (Linux;
+    the server exits as soon as the driver is gone), which ends the child even
+    inside a C call holding the GIL. A *reaper*, a second process in the
+    call's group, checks every `WATCH_INTERVAL` seconds that the driver lives
+    and kills the whole group when it does not: the processes the task
+    started, and the child itself where there is no parent-death signal
+    (macOS). It leaves quietly once the child has ended.
+    """
+    child, parent = os.getpid(), os.getppid()
+    # The fork server exits when the last copy of the driver's "alive" pipe closes, and it hands
+    # every child a copy: without closing ours, the server (our parent) would live as long as we do.
+    alive = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive)
+        forkserver._forkserver._forkserver_alive_fd = None  # type: ignore[attr-defined]
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent or not _alive(driver):  # it went before the signal was asked for
+        _kill_group(child)
+    if os.fork() == 0:  # the reaper: this process has one thread here, so forking is safe
+        try:
+            writer.close()  # only the child answers the driver
+            while os.getppid() == child:
+                time.sleep(WATCH_INTERVAL)
+                if not _alive(driver):
+                    _kill_group(child)
+        finally:
+            os._exit(0)
+
+
 def child_main(
     writer: Any,
+    driver: int,
     module: str,
     location: str,
     task: str,
@@ -98,6 +179,10 @@ def child_main(
     """The child's body: run the call with its output caught, send the outcome back."""
     with contextlib.suppress(OSError):
         os.setsid()  # its own process group: the whole group is killed on timeout
+    _die_with(driver, writer)
+    from . import capture
+
+    capture.guard_exit = False  # ending this process ends only this call
     # Descriptors 1 and 2 go to a private file, so even a subprocess's output is caught.
     with tempfile.TemporaryFile() as raw:
         for fd in (1, 2):
@@ -128,6 +213,46 @@ def _stop(process: Any) -> None:
     process.join(5.0)
 
 
+def stop_scope(scope: str) -> int:
+    """Stop every running timed call of `scope` (SIGTERM, a moment's grace, SIGKILL) and refuse later ones.
+
+    Returns how many were running. Safe from any thread; the threads waiting
+    on those calls get their outcome at once (the process ended).
+    """
+    with _scopes_lock:
+        if scope not in _stopped:
+            _stopped.append(scope)
+        processes = list(_scopes.get(scope, ()))
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    if processes:
+        time.sleep(TERM_GRACE)
+    for process in processes:
+        _signal_group(process, signal.SIGKILL)
+    return len(processes)
+
+
+def _register(scope: str | None, process: Any) -> bool:
+    """Note a started child under its scope; False if the scope is stopped already."""
+    if scope is None:
+        return True
+    with _scopes_lock:
+        if scope in _stopped:
+            return False
+        _scopes.setdefault(scope, set()).add(process)
+        return True
+
+
+def _unregister(scope: str | None, process: Any) -> None:
+    if scope is not None:
+        with _scopes_lock:
+            running = _scopes.get(scope)
+            if running is not None:
+                running.discard(process)
+                if not running:
+                    del _scopes[scope]
+
+
 def call_in_child(
     module: str,
     location: str,
@@ -136,20 +261,31 @@ def call_in_child(
     params: dict[str, Any],
     timeout: float,
     secrets: Sequence[str] | None = None,
+    *,
+    scope: str | None = None,
 ) -> dict[str, Any]:
-    """Run the task in a child process, stopping it after `timeout` seconds."""
+    """Run the task in a child process, stopping it after `timeout` seconds (or when its scope is stopped)."""
     name = f"{module}.{task}"
+    with _scopes_lock:
+        if scope is not None and scope in _stopped:
+            return _stopped_outcome(name)
     ensure_server()
     reader, writer = multiprocessing.Pipe(duplex=False)
     process = TaskProcess(
-        target=child_main, args=(writer, module, location, task, credentials, params, secrets), name=f"flowkit {name}"
+        target=child_main,
+        args=(writer, os.getpid(), module, location, task, credentials, params, secrets),
+        name=f"flowkit {name}",
     )
     deadline = time.monotonic() + timeout
     process.start()
     writer.close()
     outcome: dict[str, Any] | None = None
     timed_out = False
+    registered = False
     try:
+        registered = _register(scope, process)
+        if not registered:
+            return _stopped_outcome(name)
         ready = wait([reader, process.sentinel], timeout=max(0.0, deadline - time.monotonic()))
         if reader in ready:
             with contextlib.suppress(EOFError, OSError):
@@ -157,6 +293,8 @@ def call_in_child(
             process.join(1.0)  # it exits right after sending
         timed_out = not ready
     finally:
+        if registered:
+            _unregister(scope, process)
         if process.exitcode is None:
             _stop(process)
         reader.close()
@@ -164,6 +302,13 @@ def call_in_child(
         return outcome
     if timed_out:
         error = f"{name} timed out after {timeout:g} s and was stopped."
+    elif scope is not None and scope in _stopped:
+        return _stopped_outcome(name)
     else:
         error = f"{name} ended its process (exit code {process.exitcode}) without returning a result."
     return {"ok": False, "result": None, "error": error, "log": "", "timed_out": timed_out}
+
+
+def _stopped_outcome(name: str) -> dict[str, Any]:
+    error = f"{name} was stopped: its run was cancelled."
+    return {"ok": False, "result": None, "error": error, "log": "", "timed_out": False}

@@ -48,6 +48,10 @@ def parse_inputs(inputs: str | Mapping[str, Any] | None) -> dict[str, Any]:
     return check_json(dict(inputs), "inputs")
 
 
+#: Seconds a run cancelled at the job's time limit has to end before the kernel ends itself.
+KERNEL_GRACE = 5.0
+
+
 def run_workflow_job(
     workspace: str | None,
     workflow: str,
@@ -64,8 +68,10 @@ def run_workflow_job(
         workflow: the saved workflow's name.
         inputs: the run's inputs (see `parse_inputs`).
         report: this output notebook's path, stored as the run's ``report``.
-        timeout: seconds the run may take; past it the kernel ends itself
-            (see `_deadline`). None: no limit here (the job runner keeps its own).
+        timeout: seconds the run may take: past it the run is cancelled (its
+            timed nodes killed, recorded ``cancelled``), and should it still
+            not end, the kernel ends itself `KERNEL_GRACE` seconds later (see
+            `_deadline`). None: no limit here (the job runner keeps its own).
         ws: an open workspace to use instead of `workspace`.
     """
     from ..workspace import Workspace
@@ -73,6 +79,8 @@ def run_workflow_job(
     if not workflow:
         raise JobError("No workflow given: set the `workflow` parameter to the name of a saved workflow.")
     values = parse_inputs(inputs)
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
     ws = ws if ws is not None else Workspace(workspace or None)
     started: list[str] = []
 
@@ -84,8 +92,8 @@ def run_workflow_job(
             run.report = report or None
             record("run_id", run.id)
 
-    with _deadline(timeout):
-        run = ws.run(workflow, inputs=values, trigger=TRIGGER, on_event=on_event)
+    with _deadline(None if timeout is None else timeout + KERNEL_GRACE):
+        run = ws.run(workflow, inputs=values, trigger=TRIGGER, on_event=on_event, deadline=timeout)
     if not started:
         record("run_id", run.id)
     record("status", run.status)
@@ -104,8 +112,6 @@ def _deadline(timeout: float | None) -> Iterator[None]:
     if timeout is None:
         yield
         return
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
 
     def expire() -> None:
         sys.stderr.write(f"flowkit: the job ran past its {timeout:.0f} s time limit; ending its kernel.\n")

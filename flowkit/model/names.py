@@ -12,10 +12,11 @@ PARAM_KINDS = ("text", "password", "number", "integer", "boolean", "choice", "js
 SECRET_KINDS = ("password", "json")
 
 
-NODE_STATUSES = ("pending", "running", "success", "failed", "skipped")
+#: ``cancelled``: the node was running when its run was cancelled (stopped, or no longer waited for).
+NODE_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled")
 
-
-RUN_STATUSES = ("running", "success", "failed")
+#: ``cancelled``: the run was stopped early (its deadline, a cancel, Ctrl-C); see `Workspace.run`.
+RUN_STATUSES = ("running", "success", "failed", "cancelled")
 
 
 MASK = "***"

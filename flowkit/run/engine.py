@@ -16,14 +16,15 @@ The pipeline of one run, top to bottom (`execute`):
    the node's descendants while independent branches carry on;
 5. **finish**: write the whole run durably and tell the `on_event` callbacks.
 
+Params that need Jinja render off the driver, under a budget (`flowkit.run.rendering`).
+A run ends early, ``cancelled``, when its `RunControl` says so (`flowkit.run.control`).
+
 All bookkeeping happens on the calling ("driver") thread: workers only run
 `flowkit.executors.invoke.call_task` and hand back its outcome through a queue, so the
 `Run` needs no locks and callbacks always run on the driver thread. When a
 node is the only one that can run (a chain), and the executor allows it, the
 driver makes the call itself: a pool thread would add two thread switches
-and nothing could run beside it anyway. Event lines are written in batches,
-handed to the OS whenever the driver is about to wait, run a task or call a
-callback, so a killed process leaves every line of what happened before.
+and nothing could run beside it anyway.
 
 The engine is handed what a run needs (`RunParts`: the lookups to check the
 workflow against, the run log, the host name) by `flowkit.Workspace`, never the
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import os
 import queue
 import time
@@ -52,15 +52,14 @@ from ..executors import call, capture, invoke
 from ..executors.base import Executor, InlineExecutor
 from ..model import Integration, NodeRun, Run, Workflow
 from ..redaction import Redactor, StoredSecret, secret_leaves
-from ..schema import validate_values
 from ..store import RunLog
-from .events import Event, EventCallback, deliver
-from .templating import INPUTS, render
+from .control import RunControl, cancel_nodes, stop_local_calls
+from .events import Event, EventCallback, EventsFile, deliver
+from .rendering import ParamRenderer
+from .template_budget import DEFAULT_BUDGET, RenderBudget
 from .validation import Lookups, NodePlan, analyze, refusal
 
 __all__ = ["Event", "Execution", "RunParts"]
-
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,8 @@ class Execution:
         callbacks: list[EventCallback],
         trigger: str,
         resumed_from: str | None = None,
+        control: RunControl | None = None,
+        render_budget: RenderBudget = DEFAULT_BUDGET,
     ) -> None:
         self.parts = parts
         self.workflow = workflow
@@ -116,14 +117,17 @@ class Execution:
         self.secrets: tuple[str, ...] = ()
         self.redactor = Redactor()
         self.results: dict[str, Any] = {}  # what nodes handed on, as they returned it
+        self.done: queue.SimpleQueue[tuple[str, str, Any]] = queue.SimpleQueue()  # (kind, node, future)
         self.sent: dict[str, dict[str, Any]] = {}
-        self.done: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.control = control or RunControl()
+        self.params = ParamRenderer(inputs, self.results, render_budget, lambda *done: self.done.put(("render", *done)))
+        self.abandoned = False  # cancelled with calls still running, which nobody waits for
         self.remaining: dict[str, int] = {}  # parents each waiting node still waits for
         self.ready: deque[str] = deque()
         self.retries: list[tuple[float, int, str]] = []  # (due, tie-breaker, node), a heap
         self.sequence = itertools.count()
         self.in_flight = 0
-        self.events: Any = None
+        self.events: Any = None  # an EventsFile once the run is recorded
         self.run = Run(workflow.name)
 
     # 1. validate ------------------------------------------------------------------
@@ -174,24 +178,11 @@ class Execution:
             elif name in self.scope:
                 run.nodes[name] = NodeRun(name)
         self.parts.log.save(run.to_dict(), run.summary(), checked=True)  # each value was checked on arrival
-        self.events = self.parts.log.open_events(run.id)
-        # Lines are handed to the OS in batches, each time before this thread may
-        # wait or run a task (`flush`): a killed process still leaves every line of
-        # what happened before, at one write() per batch instead of per line.
-
-    def record(self, node_run: NodeRun) -> None:
-        """Append a node's state to the events file (buffered until the next `flush`)."""
-        self.events.write(_encode(node_run.to_dict()) + "\n")
+        self.events = EventsFile(self.parts.log.open_events(run.id))
 
     def flush(self) -> None:
-        """Hand the buffered event lines to the OS (no fsync: see store.RunStore)."""
+        """Hand the buffered event lines to the OS, before this thread may wait or run a task."""
         self.events.flush()
-
-    def record_start(self, node_run: NodeRun) -> None:
-        """Note that a node started: a killed run then shows where it stopped (a short line, it is per node)."""
-        self.events.write(
-            _encode({"name": node_run.name, "status": "running", "started_at": node_run.started_at}) + "\n"
-        )
 
     def emit(self, kind: str, node: str | None = None) -> None:
         if self.callbacks:
@@ -200,34 +191,42 @@ class Execution:
             deliver(self.callbacks, Event(kind, self.run, node))
 
     # 4. schedule ------------------------------------------------------------------
-    def render(self, plan: NodePlan) -> dict[str, Any]:
-        if not plan.templated:
-            return plan.params
-        context = {INPUTS: self.inputs}
-        for ref in plan.refs:
-            context[ref] = self.results[ref]
-        params = render(plan.params, context)
-        if plan.declared is not None:
-            params = validate_values(plan.declared, params, what="rendered params", error=ParamsError)
-        return params
-
-    def begin(self, name: str) -> dict[str, Any] | None:
-        """Mark a node running and render its params; None (and the node failed) if they do not render."""
-        plan = self.plans[name]
+    def begin(self, name: str) -> None:
+        """Mark a node running and render its params (see `flowkit.run.rendering`); call it once they are there."""
         node_run = self.run.nodes[name]
         node_run.status = "running"
         node_run.started_at = time.time()
-        self.record_start(node_run)
+        self.events.started(node_run)
         self.emit("node_started", name)
+        self.proceed(name, partial(self.params.start, name, self.plans[name]))
+
+    def rendered(self, name: str, future: Any) -> None:
+        """A render made aside has ended."""
+        self.proceed(name, partial(self.params.take, name, future))
+
+    def proceed(self, name: str, params_of: Any) -> None:
+        """Call the node once `params_of()` gives its params (None: not yet); a failed render fails the node."""
         try:
-            params = self.render(plan)
+            params = params_of()
         except (TemplateError, ParamsError) as exc:
-            node_run.params = self.redactor(plan.params)
-            self.fail(name, self.redactor.text(f"Node {name!r}: {exc}"))
-            return None
-        node_run.params = self.redactor(params)
+            self.render_failed(name, exc)
+            return
+        if params is not None:
+            self.dispatch(name, params)
+
+    def render_failed(self, name: str, exc: Exception) -> None:
+        self.run.nodes[name].params = self.redactor(self.plans[name].params)
+        self.fail(name, self.redactor.text(f"Node {name!r}: {exc}"))
+
+    def dispatch(self, name: str, params: dict[str, Any]) -> None:
+        """Call a node with its rendered params: on this thread when nothing else could run meanwhile."""
+        self.run.nodes[name].params = self.redactor(params)
         self.sent[name] = params  # handed to the task as rendered; a retry repeats it (the record is masked)
-        return params
+        busy = self.ready or self.in_flight or self.retries or self.params.pending
+        if self.executor.lone_calls_inline and not busy and not self.control.active:
+            self.complete(name, self.call_here(name))
+        else:
+            self.submit(name)
 
     def arguments(self, name: str) -> tuple[Any, ...]:
         """The plain data `invoke.call_task` gets for a node."""
@@ -241,6 +240,7 @@ class Execution:
             self.sent[name],
             plan.timeout,
             self.secrets,
+            self.run.id,  # the scope: cancelling the run stops its timed calls
         )
 
     def submit(self, name: str) -> None:
@@ -251,24 +251,31 @@ class Execution:
             future = self.executor.submit(invoke.call_task, *self.arguments(name))
         except Exception as exc:
             future = _failed_future(exc)
-        future.add_done_callback(partial(_deliver, self.done, name))
+        future.add_done_callback(lambda done: self.done.put(("call", name, done)))
         self.in_flight += 1
 
     def call_here(self, name: str) -> dict[str, Any]:
         """Make a node's call on this thread: when nothing else can run meanwhile, it saves two thread switches."""
         self.flush()
+        self.control.calling = True  # Ctrl-C now raises into the call (see RunControl)
         try:
             return invoke.call_task(*self.arguments(name))
+        except KeyboardInterrupt as exc:
+            if self.control.reason is None:
+                raise
+            return self.unrunnable(name, exc)
         except Exception as exc:
             return self.unrunnable(name, exc)
+        finally:
+            self.control.calling = False
 
     def outcome(self, name: str, future: Any) -> dict[str, Any]:
         try:
             return dict(future.result())
-        except Exception as exc:
+        except BaseException as exc:  # raised by the executor's machinery, on its thread, not here
             return self.unrunnable(name, exc)
 
-    def unrunnable(self, name: str, exc: Exception) -> dict[str, Any]:
+    def unrunnable(self, name: str, exc: BaseException) -> dict[str, Any]:
         """The outcome of a call that could not be made at all (the executor failed, not the task)."""
         plan = self.plans[name]
         error = f"{plan.module}.{plan.task} could not run on {self.executor!r}: {type(exc).__name__}: {exc}"
@@ -279,6 +286,8 @@ class Execution:
         plan = self.plans[name]
         node_run = self.run.nodes[name]
         self.log_attempt(name, outcome)
+        if not outcome["ok"] and self.control.check() is not None:
+            return  # stopped by the cancel: `cancel_all` records it cancelled
         if outcome["ok"]:
             self.succeed(name, outcome)
             for child in self.graph.successors(name):
@@ -317,7 +326,7 @@ class Execution:
                 self.end(skipped)
 
     def end(self, node_run: NodeRun) -> None:
-        self.record(node_run)
+        self.events.ended(node_run)
         self.emit("node_finished", node_run.name)
 
     def log_attempt(self, name: str, outcome: dict[str, Any]) -> None:
@@ -336,29 +345,45 @@ class Execution:
                 self.remaining[name] = count
                 if count == 0:
                     self.ready.append(name)
-        inline = self.executor.lone_calls_inline
         while True:
-            while self.ready:
-                name = self.ready.popleft()
-                if self.begin(name) is None:
-                    continue
-                if inline and not self.ready and not self.in_flight and not self.retries:
-                    self.complete(name, self.call_here(name))
-                else:
-                    self.submit(name)
+            while self.ready and self.control.check() is None:
+                self.begin(self.ready.popleft())
+            if self.control.check() is not None:
+                self.cancel_all()
+                return
             now = time.monotonic()
             while self.retries and self.retries[0][0] <= now:
                 self.submit(heapq.heappop(self.retries)[2])
-            if not self.in_flight and not self.retries:
+            for name in self.params.overdue(now):
+                self.render_failed(name, self.params.budget.too_long())
+            if self.ready:
+                continue
+            if not self.in_flight and not self.retries and not self.params.pending:
                 return
-            wait = max(0.0, self.retries[0][0] - now) if self.retries else None
             try:
                 self.flush()
-                name, future = self.done.get(timeout=wait)
+                kind, name, future = self.done.get(timeout=self.wait_time(now))
             except queue.Empty:
                 continue
-            self.in_flight -= 1
-            self.complete(name, self.outcome(name, future))
+            if kind == "call":
+                self.in_flight -= 1
+                self.complete(name, self.outcome(name, future))
+            elif kind == "render":  # a "wake" (the run was cancelled) needs nothing: the control says so
+                self.rendered(name, future)
+
+    def wait_time(self, now: float) -> float | None:
+        """How long the driver may wait for an outcome: until the next retry, render limit or control check."""
+        dues = [self.retries[0][0]] if self.retries else []
+        return self.control.wait_limit(now, *dues, *self.params.pending.values())
+
+    def cancel_all(self) -> None:
+        """Stop a cancelled run: running nodes cancelled (their processes stopped), waiting ones skipped."""
+        self.executor.run_cancelled(self.run)  # stops what it can; were it to raise, `execute` records the run
+        for node_run in cancel_nodes(self.run, nx.topological_sort(self.graph), self.control.reason or ""):
+            self.end(node_run)
+        self.abandoned = bool(self.in_flight or self.params.pending)
+        self.params.abandon()
+        self.retries.clear()
 
     # 5. finish --------------------------------------------------------------------
     def finish(self, error: str | None = None) -> None:
@@ -370,6 +395,8 @@ class Execution:
         run.status = "success" if not failed and error is None else "failed"
         if error is not None:
             run.error = error
+        elif self.control.reason is not None:
+            run.status, run.error = "cancelled", f"Cancelled: {self.control.reason}."
         elif failed:
             run.error = f"{len(failed)} node(s) failed: {', '.join(failed)}."
         run.finished_at = time.time()
@@ -386,10 +413,17 @@ class Execution:
         self.emit("run_started")
         for name in self.reused:
             self.emit("node_finished", name)
+        self.control.on_cancel(partial(self.done.put, ("wake", "", None)))
+        self.control.on_cancel(partial(stop_local_calls, self.run.id))
         try:
-            with capture.capturing(self.redactor):
+            with capture.capturing(self.redactor), self.control.watching():
                 self.executor.run_started(self.run)
                 self.schedule()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, but still say what ran
+            self.control.cancel("interrupted (Ctrl-C)")
+            self.cancel_all()
+            self.finish()
+            raise
         except BaseException as exc:
             self.finish(self.redactor.text(f"The run stopped: {type(exc).__name__}: {exc}"))
             raise
@@ -399,10 +433,6 @@ class Execution:
             self.executor.run_finished(self.run)
             self.emit("run_finished")
         return self.run
-
-
-def _deliver(done: queue.SimpleQueue[tuple[str, Any]], name: str, future: Any) -> None:
-    done.put((name, future))
 
 
 def _failed_future(exc: BaseException) -> Any:

@@ -1,21 +1,25 @@
 """Run events: what ``on_event`` callbacks receive, on the thread that drives the run.
 
 The engine reports four moments — ``run_started``, ``node_started``,
-``node_finished`` (also for skipped and reused nodes) and ``run_finished`` —
-for progress bars and the live drawing. A callback that raises is logged and
-the run goes on.
+``node_finished`` (also for skipped, cancelled and reused nodes) and
+``run_finished`` — for progress bars and the live drawing. A callback that
+raises is logged and the run goes on. The same moments go to the run's
+events file (`EventsFile`), so a killed process leaves a record of them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ValidationError
 from ..model import NodeRun, Run
 
 logger = logging.getLogger(__name__)
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 EVENT_KINDS = ("run_started", "node_started", "node_finished", "run_finished")
 
@@ -63,3 +67,32 @@ def deliver(callbacks: list[EventCallback], event: Event) -> None:
             callback(event)
         except Exception:  # a broken progress bar must not break the run
             logger.exception("An on_event callback failed on %s %s; the run goes on.", event.kind, event.node or "")
+
+
+class EventsFile:
+    """A run's events file (``runs/<id>.events.jsonl``): one line as each node starts and ends.
+
+    Lines are handed to the OS in batches, each time before the driver may
+    wait or run a task (`flush`): a killed process still leaves every line of
+    what happened before, at one write() per batch instead of per line (no
+    fsync: see `flowkit.store.RunLog`).
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def started(self, node_run: NodeRun) -> None:
+        """Note that a node started: a killed run then shows where it stopped (a short line, it is per node)."""
+        self.handle.write(
+            _encode({"name": node_run.name, "status": "running", "started_at": node_run.started_at}) + "\n"
+        )
+
+    def ended(self, node_run: NodeRun) -> None:
+        """Append a node's final state (buffered until the next `flush`)."""
+        self.handle.write(_encode(node_run.to_dict()) + "\n")
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()

@@ -1,4 +1,8 @@
-"""Start a run: choose what it executes (all, ``only=``, a resume), its inputs and its executor, then drive it."""
+"""Start a run: choose what it executes (all, ``only=``, a resume), its inputs, executor and limits, then drive it.
+
+The executor a run builds is released at the end without waiting for calls a
+cancelled run left running (untimed calls in threads, which cannot be stopped).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from ..executors.base import Executor, choose_executor
 from ..jsonvalue import check_json
 from ..model import Run, Workflow
 from ..redaction import RUN_INPUT_ADVICE, refuse_secrets
+from .control import CancelEvent, RunControl
 from .engine import Execution, RunParts
 from .events import EventCallback, make_callbacks
 from .selection import select_only, select_resume
+from .template_budget import DEFAULT_BUDGET, RenderBudget
 
 
 def run_workflow(
@@ -27,8 +33,14 @@ def run_workflow(
     from_run: Run | None = None,
     max_workers: int | None = None,
     resume: Run | None = None,
+    deadline: float | None = None,
+    cancel: CancelEvent | None = None,
+    render_budget: RenderBudget | None = None,
 ) -> Run:
     """Run a workflow (see `Workspace.run`); with `resume`, re-run what did not succeed in that run."""
+    control = RunControl(deadline=deadline, cancel=cancel)
+    if render_budget is not None and not isinstance(render_budget, RenderBudget):
+        raise ValidationError(f"render_budget must be a flowkit.RenderBudget, got {type(render_budget).__name__}.")
     wf = resume.workflow_snapshot() if resume is not None else workflow
     if resume is not None:
         scope, reused = select_resume(wf, resume)
@@ -48,6 +60,7 @@ def run_workflow(
         refuse_secrets(given, parts.stored_secrets(), where="inputs", advice=RUN_INPUT_ADVICE)
     callbacks = make_callbacks(on_event)
     chosen, owned = choose_executor(executor, max_workers)
+    execution: Execution | None = None
     try:
         execution = Execution(
             parts,
@@ -59,8 +72,13 @@ def run_workflow(
             callbacks=callbacks,
             trigger=trigger,
             resumed_from=base.id if base is not None else None,
+            control=control,
+            render_budget=render_budget or DEFAULT_BUDGET,
         )
         return execution.execute()
     finally:
         if owned:
-            chosen.shutdown()
+            if execution is not None and execution.abandoned:
+                chosen.abandon()  # untimed calls of a cancelled run may still run: do not wait for them
+            else:
+                chosen.shutdown()

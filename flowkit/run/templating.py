@@ -13,6 +13,12 @@ empty string.
   without Jinja at all: it is the common case, it costs a dict lookup, and
   Jinja (≈ 80 ms to import, ≈ 0.2 ms to compile each template) is only loaded
   for anything richer.
+* Checking a template (`references`) parses it and walks the tree: nothing in
+  it is evaluated, not even constants (Jinja's optimiser, which folds them, is
+  off, and no output is computed at compile time), so ``{{ 9**(9**9) }}`` is
+  checked at once. A template nested too deeply to parse is a `TemplateError`.
+* Rendering runs under a `RenderBudget` of time, output and work
+  (`flowkit.run.template_budget`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ from typing import Any
 
 from ..errors import NotJSONError, TemplateError
 from ..jsonvalue import check_json
+from .template_budget import DEFAULT_BUDGET, RenderBudget, RenderBudgetExceeded, Spent, metered
+
+#: How much of a template an error message quotes.
+QUOTED = 80
 
 INPUTS = "inputs"
 _SINGLE = re.compile(r"\{\{((?:(?!\{\{|\}\}|\{%|%\}|\{#).)*)\}\}", re.S)
@@ -69,21 +79,80 @@ def _dotted(expression: str) -> list[str] | None:
     return match.group(1).split(".") if match else None
 
 
+def needs_jinja(value: Any) -> bool:
+    """Whether any template inside `value` is more than a plain ``{{ node.key }}`` (which needs no Jinja)."""
+    for _, text in template_strings(value, ""):
+        expression = single_expression(text)
+        if expression is None or _dotted(expression) is None:
+            return True
+    return False
+
+
+def _quoted(text: str) -> str:
+    return repr(text) if len(text) <= QUOTED else repr(text[:QUOTED]) + "…"
+
+
+def _too_deep(text: str) -> TemplateError:
+    return TemplateError(
+        f"{_quoted(text)} is nested too deeply to check or render (thousands of brackets, filters or "
+        "operators inside each other): split it into simpler templates."
+    )
+
+
 # -- Jinja, loaded on first need ---------------------------------------------------
 @lru_cache(maxsize=1)
 def environment() -> Any:
-    """The sandboxed Jinja environment (built once per process)."""
-    from jinja2 import StrictUndefined
+    """The sandboxed Jinja environment (built once per process).
+
+    Besides the sandbox: arithmetic, ``str.format`` and the width-taking
+    filters go through `flowkit.run.template_budget`, which refuses results over
+    the budget before making them; the optimiser is off and `finalize` takes
+    the context, so compiling a template never evaluates any of it.
+    """
+    from jinja2 import StrictUndefined, pass_context
+    from jinja2.compiler import CodeGenerator
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    from . import template_budget
+
+    @pass_context
+    def finalize(context: Any, value: Any) -> Any:
+        # A context-taking finalize also stops Jinja computing constant output at compile time.
+        return value
+
+    class Generator(CodeGenerator):
+        def visit_Concat(self, node: Any, frame: Any) -> None:  # `a ~ b`: counted like the operators
+            self.write("environment.concat((")
+            for arg in node.nodes:
+                self.visit(arg, frame)
+                self.write(", ")
+            self.write("))")
+
     class Environment(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset(template_budget.BINOPS)
+        code_generator_class = Generator
+        concat = staticmethod(template_budget.concat)  # type: ignore[assignment]
+
         # Results are dicts: `{{ repo.items }}` must mean the key "items", not dict.items.
         def getattr(self, obj: Any, attribute: str) -> Any:
             if isinstance(obj, dict) and attribute in obj:
                 return obj[attribute]
             return super().getattr(obj, attribute)
 
-    return Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            return template_budget.binop(operator, left, right)
+
+        def wrap_str_format(self, value: Any) -> Any:
+            wrapped = super().wrap_str_format(value)
+            if wrapped is not None:
+                template_budget.check_format(value.__self__)
+            return wrapped
+
+    env = Environment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, optimized=False, finalize=finalize
+    )
+    template_budget.guard_filters(env.filters)
+    return env
 
 
 @lru_cache(maxsize=4096)
@@ -99,11 +168,13 @@ def _compiled(text: str) -> tuple[str, Any]:
         return "template", env.from_string(text)
     except TemplateSyntaxError as exc:
         raise _syntax_error(text, exc) from None
+    except RecursionError:
+        raise _too_deep(text) from None
 
 
 def _syntax_error(text: str, exc: Any) -> TemplateError:
     reason = (exc.message or "syntax error").rstrip(".")
-    return TemplateError(f"{text!r} is not a valid template: {reason} (line {exc.lineno}).")
+    return TemplateError(f"{_quoted(text)} is not a valid template: {reason} (line {exc.lineno}).")
 
 
 def references(text: str) -> tuple[set[str], set[str]]:
@@ -116,26 +187,57 @@ def references(text: str) -> tuple[set[str], set[str]]:
     path = _dotted(expression) if expression is not None else None
     if path is not None:
         return {path[0]}, ({path[1]} if path[0] == INPUTS and len(path) > 1 else set())
-    from jinja2 import TemplateSyntaxError, meta, nodes
+    from jinja2 import TemplateSyntaxError, nodes
 
     env = environment()
     try:
-        ast = env.parse(text)
+        ast = env.parse(text)  # parsing evaluates nothing
+        names = _undeclared(env, ast) - set(env.globals)
+        # `inputs.x | default(...)` and `inputs.x is defined` read an input that may be left out.
+        optional = {id(item.node) for item in ast.find_all(nodes.Filter) if item.name in ("default", "d")}
+        optional |= {id(item.node) for item in ast.find_all(nodes.Test) if item.name in ("defined", "undefined")}
+        keys: set[str] = set()
+        for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+            target = node.node
+            if isinstance(target, nodes.Name) and target.name == INPUTS and id(node) not in optional:
+                if isinstance(node, nodes.Getattr):
+                    keys.add(node.attr)
+                elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                    keys.add(node.arg.value)
     except TemplateSyntaxError as exc:
         raise _syntax_error(text, exc) from None
-    names = set(meta.find_undeclared_variables(ast)) - set(env.globals)
-    keys: set[str] = set()
-    # `inputs.x | default(...)` and `inputs.x is defined` read an input that may be left out.
-    optional = {id(item.node) for item in ast.find_all(nodes.Filter) if item.name in ("default", "d")}
-    optional |= {id(item.node) for item in ast.find_all(nodes.Test) if item.name in ("defined", "undefined")}
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        target = node.node
-        if isinstance(target, nodes.Name) and target.name == INPUTS and id(node) not in optional:
-            if isinstance(node, nodes.Getattr):
-                keys.add(node.attr)
-            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-                keys.add(node.arg.value)
+    except RecursionError:
+        raise _too_deep(text) from None
     return names, keys
+
+
+def _undeclared(env: Any, ast: Any) -> set[str]:
+    """The names a parsed template reads from its context (what ``jinja2.meta`` finds), evaluating nothing.
+
+    ``jinja2.meta.find_undeclared_variables`` runs the code generator with
+    its optimiser on, which computes constant expressions (``9**(9**9)``);
+    this is the same walk with the optimiser off (and our environment's
+    `finalize` keeps output from being computed either).
+    """
+    from jinja2.compiler import CodeGenerator
+
+    class Tracker(CodeGenerator):
+        def __init__(self) -> None:
+            super().__init__(env, "<introspection>", "<introspection>", optimized=False)
+            self.undeclared: set[str] = set()
+
+        def write(self, x: str) -> None:
+            """Write nothing: only the names are wanted."""
+
+        def enter_frame(self, frame: Any) -> None:
+            super().enter_frame(frame)
+            for action, param in frame.symbols.loads.values():
+                if action == "resolve":
+                    self.undeclared.add(param)
+
+    tracker = Tracker()
+    tracker.visit(ast)
+    return tracker.undeclared
 
 
 # -- rendering ----------------------------------------------------------------------
@@ -149,10 +251,11 @@ def _lookup(path: list[str], context: Mapping[str, Any]) -> Any:
 
 
 def render_string(text: str, context: Mapping[str, Any]) -> Any:
-    """Evaluate one template string against `context`.
+    """Evaluate one template string against `context` (under the thread's `RenderBudget`, if any).
 
     Raises:
-        TemplateError: it does not parse or a name or key does not resolve.
+        TemplateError: it does not parse, a name or key does not resolve, or
+            it runs past its budget (`RenderBudgetExceeded`).
     """
     expression = single_expression(text)
     if expression is not None:
@@ -164,17 +267,24 @@ def render_string(text: str, context: Mapping[str, Any]) -> Any:
     from jinja2 import Undefined
     from jinja2.exceptions import SecurityError, UndefinedError
 
+    from .template_budget import count_output, measure
+
     kind, compiled = _compiled(text)
     try:
-        value = compiled(**context) if kind == "expression" else compiled.render(**context)
+        value = compiled(**context) if kind == "expression" else count_output(compiled.generate(**context))
         if isinstance(value, Undefined):
             str(value)  # a StrictUndefined raises here, saying what is missing (or refused)
+        measure(value)
+    except Spent as spent:
+        raise RenderBudgetExceeded(f"{_quoted(text)} {spent.error}") from None
     except UndefinedError as exc:
-        raise TemplateError(f"{text!r} does not resolve: {exc.message}.") from None
+        raise TemplateError(f"{_quoted(text)} does not resolve: {exc.message}.") from None
     except SecurityError as exc:
-        raise TemplateError(f"{text!r} was refused by the template sandbox: {exc}") from None
+        raise TemplateError(f"{_quoted(text)} was refused by the template sandbox: {exc}") from None
+    except RecursionError:
+        raise _too_deep(text) from None
     except Exception as exc:  # a template is user input: any failure inside it is the template's
-        raise TemplateError(f"{text!r} failed: {type(exc).__name__}: {exc}.") from None
+        raise TemplateError(f"{_quoted(text)} failed: {type(exc).__name__}: {exc}.") from None
     return value
 
 
@@ -190,14 +300,23 @@ def render(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
         try:
             rendered = render_string(value, context)
         except TemplateError as exc:
-            raise TemplateError(f"param {path!r}: {exc}") from None
+            raise type(exc)(f"param {path!r}: {exc}") from None
         try:
             check_json(rendered, path)
         except NotJSONError as exc:
-            raise TemplateError(f"param {path!r}: {value!r} does not give a JSON value: {exc}") from None
+            raise TemplateError(f"param {path!r}: {_quoted(value)} does not give a JSON value: {exc}") from None
         return rendered
     if isinstance(value, dict):
         return {key: render(item, context, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
     if isinstance(value, list):
         return [render(item, context, f"{path}[{index}]") for index, item in enumerate(value)]
     return value
+
+
+def render_within(value: Any, context: Mapping[str, Any], budget: RenderBudget = DEFAULT_BUDGET) -> Any:
+    """`render` under `budget`, on this thread (the engine calls it on a thread of its own for rich templates)."""
+    try:
+        with metered(budget):
+            return render(value, context)
+    except Spent as spent:  # past the budget outside one template's evaluation (compiling it, say)
+        raise spent.error from None

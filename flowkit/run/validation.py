@@ -9,6 +9,7 @@ and `ws.run` refuse a workflow with errors.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -206,12 +207,15 @@ class _Checker:
         if spec.params is not None:
             for reason in param_problems(spec.params, node.params, allow_templates=True):
                 found.append(Problem("error", name, f"Params of {integration.type}.{node.task}: {reason}."))
+        params = node.params
+        if spec.params is not None:
+            params, problems = structured_json(spec.params, params)
+            found += [Problem("error", name, problem) for problem in problems]
         refs: set[str] = set()
         templated = False
-        for path, text in templating.template_strings(node.params, ""):
+        for path, text in templating.template_strings(params, ""):
             templated = True
             found += self.template(name, path, text, refs, acyclic)
-        params = node.params
         if not templated and spec.params is not None and not any(p.severity == "error" for p in found):
             params = validate_values(spec.params, params, what=f"Node {name!r}", error=ParamsError)
         plan = NodePlan(
@@ -266,6 +270,33 @@ class _Checker:
                     )
                 )
         return found
+
+
+def structured_json(declared: list[Param], params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Params with each ``json`` field given as JSON text holding templates read as the structure it writes.
+
+    A json field holds a structure whose string leaves may be templates:
+    ``'{"delay": "{{ count.words }}"}'`` (as typed into a form) means the
+    object ``{"delay": <count.words>}``, not the text it renders to. A field
+    that is one ``{{ expression }}`` keeps the expression's value; JSON text
+    that does not parse (``{"delay": {{ count.words }}}``) is a problem.
+    """
+    kinds = {param.name: param.kind for param in declared}
+    fixed, problems = dict(params), []
+    for key, value in params.items():
+        if kinds.get(key) != "json" or not templating.is_template(value):
+            continue
+        text = value.strip()
+        if templating.single_expression(text) is not None or not text.startswith(("{", "[")):
+            continue
+        try:
+            fixed[key] = json.loads(text)
+        except ValueError:
+            problems.append(
+                f"Param {key!r} is a json field, and this text is neither JSON nor one {{{{ expression }}}}: "
+                'put each template inside a JSON string, e.g. {"delay": "{{ count.words }}"}'
+            )
+    return fixed, problems
 
 
 def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | None = None) -> Analysis:

@@ -323,7 +323,7 @@ class WorkflowBuilder(Screen):
         self.run_button.disabled = False
         if run is None:
             return  # LiveRun has shown the error
-        icon = "✅" if run.status == "success" else "❌"
+        icon = {"success": "✅", "cancelled": "⏹"}.get(run.status, "❌")
         message = f"{icon} Run {run.id} of {run.workflow!r}: {run.status}."
         if run.status == "success":
             self.feedback.ok(message)

@@ -273,7 +273,7 @@ def result_table(run: Run, names: Iterable[str] | None = None) -> str:
 def run_summary(run: Run) -> str:
     """One paragraph about a run: id, workflow, status, trigger, duration, error."""
     duration = "" if run.duration is None else f" in {run.duration:.2f} s"
-    icon = {"success": "✅", "failed": "❌"}.get(run.status, "⏳")
+    icon = {"success": "✅", "failed": "❌", "cancelled": "⏹"}.get(run.status, "⏳")
     error = f"<br>{html.escape(run.error)}" if run.error else ""
     resumed = f" (resumes {html.escape(run.resumed_from)})" if run.resumed_from else ""
     return (

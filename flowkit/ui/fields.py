@@ -21,6 +21,7 @@ import ipywidgets as w
 
 from ..errors import ValidationError
 from ..model import Param
+from ..run.templating import single_expression
 from ..schema import is_template
 from .common import hook
 
@@ -46,6 +47,14 @@ def parse_text(kind: str, text: str, *, what: str, templates: bool = False) -> A
     if text.strip() == "":
         return None
     if templates and is_template(text):
+        if kind == "json" and text.strip().startswith(("{", "[")) and single_expression(text) is None:
+            try:  # a structure whose string leaves are templates
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(
+                    f"{what}: not valid JSON ({exc.msg}); put each template inside a JSON string, "
+                    'e.g. {"delay": "{{ node.value }}"}, or make the whole field one {{ expression }}.'
+                ) from exc
         return text
     if kind in ("text", "password", "choice"):
         return text

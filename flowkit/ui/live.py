@@ -21,7 +21,7 @@ from .. import drawing
 from ..model import Run, Workflow
 from .common import Feedback, result_table, run_summary, text_of
 
-FINISHED = ("success", "failed", "skipped")
+FINISHED = ("success", "failed", "skipped", "cancelled")
 
 
 class LiveRun:

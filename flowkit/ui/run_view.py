@@ -20,6 +20,10 @@ ALL = "(all)"
 HISTORY_LIMIT = 200
 
 
+#: The statuses of runs that Resume re-runs.
+RESUMABLE = ("failed", "cancelled")
+
+
 class RunView(Screen):
     """One run: summary, DAG coloured by status, per-node table; Resume for a failed run.
 
@@ -66,14 +70,16 @@ class RunView(Screen):
         self.summary.value = run_summary(run)
         self.picture.value = drawing.to_html(drawing.draw_run(run))
         self.nodes.value = result_table(run)
-        self.resume_button.disabled = self.ws is None or run.status != "failed"
+        self.resume_button.disabled = self.ws is None or run.status not in RESUMABLE
 
     def resume(self) -> None:
-        """Re-run the failed and skipped nodes in a background thread, showing progress live."""
+        """Re-run the failed, cancelled and skipped nodes in a background thread, showing progress live."""
         if self.ws is None:
             raise ValidationError("This view has no workspace to resume in; use RunView(run, ws).")
-        if self.run.status != "failed":
-            raise ValidationError(f"Run {self.run.id} is {self.run.status}; only a failed run can be resumed.")
+        if self.run.status not in RESUMABLE:
+            raise ValidationError(
+                f"Run {self.run.id} is {self.run.status}; only a failed or cancelled run can be resumed."
+            )
         ws, previous = self.ws, self.run
         self.resume_button.disabled = True
         self.progress.layout.display = None
