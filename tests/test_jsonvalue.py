@@ -68,6 +68,12 @@ def test_nesting_deeper_than_the_limit_is_refused_and_the_limit_itself_is_fine()
         check_json(nested(100_000))  # no RecursionError
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a":' * 5000 + "1" + "}" * 5000])
+def test_reading_text_nested_too_deep_is_a_json_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(errors.NotJSONError, match="nested deeper"):
+        loads(text)
+
+
 GOOD = [
     None,
     True,

@@ -299,6 +299,46 @@ def test_invalid_display_names_are_refused(name) -> None:
         fk.Integration(name, "demo")
 
 
+INVISIBLE = {
+    "bidi override": "Pay\u202eyap",
+    "bidi isolate": "Pay\u2066x",
+    "left-to-right mark": "Pay\u200e",
+    "zero-width space": "Pa\u200by",
+    "zero-width joiner": "Pa\u200dy",
+    "byte order mark": "\ufeffPay",
+    "C1 control (NEL)": "Pa\x85y",
+    "C1 control (CSI)": "Pa\x9by",
+    "line separator": "Pa\u2028y",
+}
+
+
+@pytest.mark.parametrize("name", list(INVISIBLE.values()), ids=list(INVISIBLE))
+def test_names_with_invisible_or_control_characters_are_refused(name: str) -> None:
+    with pytest.raises(errors.InvalidName, match="invisible or control"):
+        check_label(name, "Workflow name")
+    with pytest.raises(errors.InvalidName):
+        fk.Workflow(name)
+    with pytest.raises(errors.InvalidName):
+        fk.Integration(name, "demo")
+    with pytest.raises(errors.InvalidName):
+        fk.Workflow("ok").add_node("n", integration=name, task="t")
+
+
+def test_names_are_normalised_to_nfc_so_twins_cannot_coexist(ws: fk.Workspace) -> None:
+    composed, decomposed = "Caf\u00e9", "Cafe\u0301"
+    assert check_label(decomposed, "Workflow name") == composed
+    assert fk.Workflow(decomposed).name == composed
+    assert fk.Integration(decomposed, "demo").name == composed
+    node = fk.Workflow("w").add_node("n", integration=decomposed, task="t")
+    assert node.integration == composed
+    ws.types.create("demo", check_module=False)
+    ws.integrations.create(composed, type="demo", credentials={})
+    with pytest.raises(errors.AlreadyExistsError):
+        ws.integrations.create(decomposed, type="demo", credentials={})
+    assert ws.integrations.get(decomposed).name == composed
+    assert [item.name for item in ws.integrations.list()] == [composed]
+
+
 def test_display_names_may_hold_spaces_and_unicode() -> None:
     assert fk.Workflow("Notify the team ✓").name == "Notify the team ✓"
     assert fk.Integration("My Slack Workspace", "slack").name == "My Slack Workspace"
