@@ -270,11 +270,15 @@ def test_reading_a_fifo_does_not_block(root: Path) -> None:
     assert results[0]["success"] is False and "not a regular file" in results[0]["message"]
 
 
-def make_deep(folder: Path, depth: int) -> None:
+def make_deep(folder: Path, depth: int, *, siblings: bool = False) -> None:
+    """`depth` nested folders "d"; with `siblings`, each level also holds "e/f" (listed after "d"'s subtree)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         for _ in range(depth):
             os.mkdir("d", dir_fd=fd)
+            if siblings:
+                os.mkdir("e", dir_fd=fd)
+                os.close(os.open("e/f", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
             child = os.open("d", os.O_RDONLY, dir_fd=fd)
             os.close(fd)
             fd = child
@@ -292,6 +296,9 @@ def remove_deep(folder: Path, depth: int) -> None:
                 os.close(fd)
                 fd = child
             os.rmdir("d", dir_fd=fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink("e/f", dir_fd=fd)
+                os.rmdir("e", dir_fd=fd)
         finally:
             os.close(fd)
 
@@ -305,3 +312,22 @@ def test_listing_a_very_deep_tree_does_not_hit_the_recursion_limit(root: Path) -
     assert result["success"] is True and result["count"] == 1202  # a.txt, b.csv and 1,200 folders
     deepest = max(result["entries"], key=lambda entry: entry["path"].count("/"))
     assert deepest["path"] == "docs/" + "/".join(["d"] * 1200)
+
+
+def test_a_deep_listing_comes_back_up_in_order(root: Path) -> None:
+    """Past the folders it keeps open, the walk opens shallower ones again on the way back up."""
+    depth = 300
+    make_deep(root / "docs", depth, siblings=True)
+    open_before = len(os.listdir("/proc/self/fd"))
+    try:
+        result = run("list", root, path="docs", recursive=True, limit=5000)
+        assert len(os.listdir("/proc/self/fd")) == open_before  # no descriptor left open
+    finally:
+        remove_deep(root / "docs", depth)
+    down = ["docs" + "/d" * level for level in range(1, depth + 1)]
+    up = [
+        path
+        for level in range(depth - 1, -1, -1)
+        for path in ("docs" + "/d" * level + "/e", "docs" + "/d" * level + "/e/f")
+    ]
+    assert [entry["path"] for entry in result["entries"]] == ["docs/a.txt", "docs/b.csv", *down, *up]
