@@ -216,6 +216,7 @@ class _Checker:
         for path, text in templating.template_strings(params, ""):
             templated = True
             found += self.template(name, path, text, refs, acyclic)
+        found += _untemplated(spec, name, node.params)
         if not templated and spec.params is not None and not any(p.severity == "error" for p in found):
             params = validate_values(spec.params, params, what=f"Node {name!r}", error=ParamsError)
         plan = NodePlan(
@@ -297,6 +298,16 @@ def structured_json(declared: list[Param], params: dict[str, Any]) -> tuple[dict
                 'put each template inside a JSON string, e.g. {"delay": "{{ count.words }}"}'
             )
     return fixed, problems
+
+
+def _untemplated(spec: TaskSpec, name: str, params: dict[str, Any]) -> list[Problem]:
+    """A warning for each param the task wants free of templates (``untemplated``) that holds one."""
+    advice = spec.untemplated
+    return [
+        Problem("warning", name, f"Param {field!r} of {spec.module}.{spec.name} is a template: {advice[field]}.")
+        for field in advice
+        if field in params and templating.has_templates(params[field])
+    ]
 
 
 def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | None = None) -> Analysis:
