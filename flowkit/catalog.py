@@ -27,7 +27,17 @@ from .errors import (
     WorkflowNotFound,
 )
 from .integrations.registry import Registry
-from .model import Credentials, Integration, IntegrationType, Param, Run, Workflow, check_label, params_from
+from .model import (
+    Credentials,
+    Integration,
+    IntegrationType,
+    Param,
+    Run,
+    Workflow,
+    check_label,
+    normal_label,
+    params_from,
+)
 from .redaction import PARAMS_ADVICE, Redactor, StoredSecret, refuse_secrets, secret_leaves, url_passwords
 from .schema import validate_values
 from .store import RunLog, Store
@@ -140,7 +150,6 @@ class IntegrationCollection:
         return [doc["key_id"] for doc in self._store.all(self.collection)]
 
     def _checked(self, name: str, type_name: str, credentials: dict[str, Any], *, what: str) -> dict[str, Any]:
-        check_label(name, "Integration name")
         itype = self._types.get(type_name)
         values = validate_values(itype.params, credentials, what=what, error=CredentialsError)
         return {key: value for key, value in values.items() if value != ""}
@@ -151,6 +160,7 @@ class IntegrationCollection:
 
     def create(self, name: str, *, type: str, credentials: dict[str, Any]) -> Integration:
         """Validate `credentials` against the type and store them encrypted."""
+        name = check_label(name, "Integration name")
         values = self._checked(name, type, credentials, what=f"Credentials of {name!r}")
         # Encrypt under the lock: a key rotation (which holds it) cannot
         # slip in between and leave this record under a retired key.
@@ -163,6 +173,7 @@ class IntegrationCollection:
         """Change credentials; a blank or missing password field keeps the stored value."""
         with self._store.locked():
             current = self.get(name)
+            name = current.name  # as stored (NFC)
             itype = self._types.get(current.type)
             try:
                 merged = current.credentials.reveal()
@@ -197,7 +208,7 @@ class IntegrationCollection:
 
     def get(self, name: str) -> Integration:
         """The integration; its credentials decrypt on first access and never print."""
-        doc = self._store.get(self.collection, name)
+        doc = self._store.get(self.collection, normal_label(name) if isinstance(name, str) else name)
         if doc is None:
             raise IntegrationNotFound(name, hint="Create it with ws.integrations.create(...).")
         return self._from_doc(doc)
@@ -270,7 +281,7 @@ class IntegrationCollection:
     def delete(self, name: str) -> None:
         """Delete an integration no saved workflow uses."""
         with self._store.locked():
-            self.get(name)
+            name = self.get(name).name
             users = sorted(
                 wf["name"]
                 for wf in self._store.all("workflows")
@@ -367,7 +378,7 @@ class WorkflowCollection:
             refuse_secrets(node.params, stored, where=f"Node {node.name!r}: params", advice=PARAMS_ADVICE)
 
     def get(self, name: str) -> Workflow:
-        doc = self._store.get(self.collection, name)
+        doc = self._store.get(self.collection, normal_label(name) if isinstance(name, str) else name)
         if doc is None:
             raise WorkflowNotFound(name, hint="Save it with ws.workflows.save(workflow).")
         return Workflow.from_dict(doc)
@@ -378,7 +389,7 @@ class WorkflowCollection:
     def delete(self, name: str) -> None:
         """Delete a workflow no schedule runs."""
         with self._store.locked():
-            self.get(name)
+            name = self.get(name).name
             users = sorted(doc["name"] for doc in self._store.all("schedules") if doc.get("workflow") == name)
             if users:
                 raise InUseError(
