@@ -32,9 +32,9 @@ from tinydb.table import Table
 
 from .. import jsonvalue
 from ..atomic import atomic_write, sweep_temp_files
-from ..errors import CorruptStoreError, LockTimeout, StoreError
+from ..errors import LockTimeout, StoreError
 from .base import Store
-from .checksum import dumps_checksummed, read_json_file
+from .checksum import check_table, dumps_checksummed, read_checked
 from .runs import RunStore
 
 LOCK_TIMEOUT = 30.0
@@ -56,9 +56,7 @@ class AtomicJSONStorage(Storage):
     def read(self) -> dict[str, Any] | None:
         if self._memo is not None:
             return self._memo
-        data = read_json_file(self.path)
-        if data is not None and not isinstance(data, dict):
-            raise CorruptStoreError(str(self.path), "the top level is not a JSON object")
+        data = check_table(self.path, *read_checked(self.path))
         self._memo = data
         return data
 
