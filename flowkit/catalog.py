@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import crypto
 from .atomic import pid_alive
 from .errors import (
     AlreadyExistsError,
+    CorruptStoreError,
     CredentialsError,
     DamagedRecordError,
     IntegrationNotFound,
@@ -33,6 +34,7 @@ from .model import (
     IntegrationType,
     Param,
     Run,
+    RunSummary,
     Workflow,
     check_label,
     normal_label,
@@ -398,6 +400,13 @@ class WorkflowCollection:
             self._store.delete(self.collection, name)
 
 
+class RunListing(NamedTuple):
+    """The runs a listing found, newest first, and the run files it found damaged (not listed)."""
+
+    runs: list[RunSummary]
+    damaged: list[CorruptStoreError]
+
+
 class RunCollection:
     """Run history, newest first."""
 
@@ -405,33 +414,69 @@ class RunCollection:
         self._log = log
         self._host = host
 
+    def _interrupted(self, status: str, host: str | None, pid: int | None) -> bool:
+        return status == "running" and host == self._host and bool(pid) and not pid_alive(int(pid or 0))
+
     def get(self, run_id: str) -> Run:
         """A run; one whose process died mid-run says it was interrupted."""
         run = Run.from_dict(self._log.load(run_id))
-        if run.status == "running" and run.host == self._host and run.pid and not pid_alive(run.pid):
+        if self._interrupted(run.status, run.host, run.pid):
             run.status = "failed"
             run.error = f"Interrupted: process {run.pid} ended before the run finished."
         return run
 
-    def list(self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20) -> list[Run]:
-        """The newest runs first, optionally of one workflow or status.
+    def listing(self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20) -> RunListing:
+        """The newest runs first, as summaries from the run index, and the damaged run files met on the way.
 
-        The status filter applies to the status `get` reports: a run indexed as
-        running whose process died is listed as failed (interrupted).
+        Nothing of the runs' nodes or results is read, so memory stays flat
+        however large they are; each listed run's file is still checked whole
+        (in chunks), and a damaged one is reported in `damaged` instead of
+        ending the listing. A run indexed as running whose process died is
+        listed as failed (interrupted); the status filter applies to that.
         """
-        found: builtins.list[Run] = []
-        for summary in self._log.summaries(workflow=workflow):
-            if status is not None and summary.get("status") not in (status, "running"):
+        runs: builtins.list[RunSummary] = []
+        damaged: builtins.list[CorruptStoreError] = []
+        for entry in self._log.summaries(workflow=workflow):
+            if status is not None and entry.get("status") not in (status, "running"):
                 continue
             try:
-                run = self.get(summary["id"])
+                summary = self._summary(entry)
+                if status is not None and summary.status != status:
+                    continue
+                self._log.verify(summary.id)
             except RunNotFound:
+                continue  # indexed, but its file was removed by hand
+            except CorruptStoreError as exc:
+                damaged.append(exc)
                 continue
-            if status is not None and run.status != status:
-                continue
-            found.append(run)
-            if limit is not None and len(found) >= limit:
+            runs.append(summary)
+            if limit is not None and len(runs) >= limit:
                 break
+        return RunListing(runs, damaged)
+
+    def _summary(self, entry: dict[str, Any]) -> RunSummary:
+        summary = RunSummary.from_dict(entry)
+        if summary.status == "running" and summary.pid is None:
+            # An index line written before runs recorded their process: the file says.
+            run = self.get(summary.id)
+            summary.status, summary.error = run.status, run.error
+        elif self._interrupted(summary.status, summary.host, summary.pid):
+            summary.status = "failed"
+            summary.error = f"Interrupted: process {summary.pid} ended before the run finished."
+        return summary
+
+    def list(self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20) -> list[Run]:
+        """The newest runs first, whole, optionally of one workflow or status (damaged ones left out).
+
+        For a long history or large results, `listing` gives summaries and
+        says which run files are damaged.
+        """
+        found: builtins.list[Run] = []
+        for summary in self.listing(workflow=workflow, status=status, limit=limit).runs:
+            try:
+                found.append(self.get(summary.id))
+            except (RunNotFound, CorruptStoreError):
+                continue  # deleted or damaged since it was listed
         return found
 
     def save(self, run: Run, *, final: bool = True, checked: bool = False) -> None:

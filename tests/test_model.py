@@ -133,6 +133,8 @@ def test_a_run_and_its_node_runs_round_trip() -> None:
         "trigger": "cli",
         "started_at": run.started_at,
         "finished_at": run.finished_at,
+        "pid": 123,
+        "host": "box",
     }
     assert "failed=1" in repr(again) and "skipped=1" in repr(again) and "success=2" in repr(again)
 

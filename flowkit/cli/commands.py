@@ -156,10 +156,14 @@ def workflows_delete(args: argparse.Namespace) -> int:
 
 # -- runs ------------------------------------------------------------------------
 def runs_list(args: argparse.Namespace) -> int:
+    """The newest runs from the run index; a damaged run file is reported on stderr, not listed."""
     import time
 
     rows = []
-    for run in _workspace(args).runs.list(workflow=args.workflow, status=args.status, limit=args.limit):
+    listing = _workspace(args).runs.listing(workflow=args.workflow, status=args.status, limit=args.limit)
+    for problem in listing.damaged:
+        print(f"warning: a run is not listed: {problem}", file=sys.stderr)
+    for run in listing.runs:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
         duration = f"{run.duration:.2f}s" if run.duration is not None else "-"
         rows.append(

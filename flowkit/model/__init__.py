@@ -22,7 +22,7 @@ from .names import (
     normal_label,
 )
 from .params import Credentials, Integration, IntegrationType, Param, params_from
-from .runs import NodeRun, Run, new_run_id
+from .runs import NodeRun, Run, RunSummary, new_run_id
 from .workflow import Node, Workflow
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Param",
     "RUN_STATUSES",
     "Run",
+    "RunSummary",
     "Workflow",
     "check_identifier",
     "check_label",

@@ -59,7 +59,7 @@ def read_checked(path: Path) -> tuple[Any, bool]:
     return data, checksummed
 
 
-def verify_file(path: Path, *, chunk: int = 1 << 20) -> bool:
+def verify_file(path: Path, *, chunk: int = 1 << 16) -> bool:
     """Check a file against its checksum member reading it in chunks, so memory stays flat.
 
     Returns:
