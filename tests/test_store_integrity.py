@@ -188,3 +188,34 @@ def test_a_run_does_not_read_every_saved_workflow(tmp_path: Path) -> None:
     median_run_seconds(empty, 2), median_run_seconds(full, 2)  # warm up
     ratio = median_run_seconds(full) / median_run_seconds(empty)
     assert ratio < 3, f"a run with {saved / 1e6:.1f} MB of saved workflows took {ratio:.1f}× the time"
+
+
+# -- workflows: a file each ------------------------------------------------------------------------
+def test_workflows_are_a_file_each_and_a_single_file_from_before_is_converted(tools: fk.Workspace) -> None:
+    from flowkit.store import dumps_checksummed
+
+    folder = tools.store.path("workflows")
+    assert folder is not None and folder.is_dir() and [p.suffix for p in folder.iterdir()] == [".json"]
+    docs = {"1": {**fk.Workflow("old one").to_dict(), "version": 3}, "2": {**fk.Workflow("Café ✓/x").to_dict()}}
+    legacy = tools.path / "workflows.json"
+    legacy.write_bytes(dumps_checksummed({"_default": docs}))
+    reopened = fk.Workspace(tools.path)
+    assert [wf.name for wf in reopened.workflows.list()] == ["Café ✓/x", "old one", "pair"]
+    assert reopened.workflows.get("old one").version == 3
+    assert not legacy.exists() and len(list(folder.iterdir())) == 3
+    assert all(path.parent == folder for path in folder.iterdir())
+
+
+def test_a_damaged_single_file_from_before_is_reported_not_converted(tools: fk.Workspace) -> None:
+    legacy = tools.path / "workflows.json"
+    legacy.write_bytes(b'{"_default": {"1": {"name": "x"}}, "_flowkit_checksum": "sha256:00"}')
+    with pytest.raises(errors.CorruptStoreError) as caught:
+        fk.Workspace(tools.path).workflows.list()
+    assert caught.value.path == str(legacy) and legacy.exists()
+
+
+def test_a_workflow_file_renamed_by_hand_is_damaged(tools: fk.Workspace) -> None:
+    (path,) = collection_files(tools, "workflows")
+    path.rename(path.with_name("copy-" + path.name))
+    with pytest.raises(errors.CorruptStoreError, match="renamed or copied by hand"):
+        tools.workflows.list()
