@@ -3,8 +3,9 @@
 A workspace is a folder::
 
     <workspace>/
-      types.json, integrations.json, workflows.json   TinyDB collections
+      types.json, integrations.json                   TinyDB collections
       schedules.json                                  schedules and their last fired slots
+      workflows/                                      a file per saved workflow (see flowkit.store.folder)
       .lock                                           the inter-process write lock
       runs/                                           run history (see flowkit.store.RunStore)
       integrations/                                   the user's integration modules
