@@ -30,6 +30,17 @@ SUFFIX = ".json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+def file_name(name: str) -> str:
+    """The file name of the document called `name`: a readable part, and a hash that makes it unique.
+
+    Names are display names (spaces, any script, "/"), so the readable part is
+    only a hint; the hash of the whole name is what tells files apart.
+    """
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    readable = _UNSAFE.sub("-", name).strip("-.")[:40] or "doc"
+    return f"{readable}-{digest}{SUFFIX}"
+
+
 class DocumentFolder:
     """The documents of one collection, a file each, in `folder`.
 
@@ -41,32 +52,25 @@ class DocumentFolder:
         self.folder = Path(folder)
 
     def file(self, name: str) -> Path:
-        """The file of the document called `name`: a readable part, and a hash that makes it unique.
+        """The file of the document called `name` (see `file_name`)."""
+        return self.folder / file_name(name)
 
-        Names are display names (spaces, any script, "/"), so the readable part
-        is only a hint; the hash of the whole name is what tells files apart.
-        """
-        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:20]
-        readable = _UNSAFE.sub("-", name).strip("-.")[:40] or "doc"
-        return self.folder / f"{readable}-{digest}{SUFFIX}"
-
-    def _files(self) -> list[Path]:
+    def _files(self) -> list[str]:
         try:
-            entries = list(os.scandir(self.folder))
+            with os.scandir(self.folder) as entries:
+                return [entry.name for entry in entries if entry.name.endswith(SUFFIX) and entry.name[0] != "."]
         except FileNotFoundError:
             return []
-        return sorted(
-            Path(entry.path) for entry in entries if entry.name.endswith(SUFFIX) and not entry.name.startswith(".")
-        )
 
-    def _read(self, path: Path) -> dict[str, Any] | None:
+    def _read(self, file: str) -> dict[str, Any] | None:
+        path = self.folder / file
         data, checksummed = read_checked(path)
         if data is None:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             kind = "no checksum and no document name" if not checksummed else "no document name"
             raise CorruptStoreError(str(path), f"it is not a flowkit document ({kind})")
-        if self.file(data["name"]) != path:
+        if file_name(data["name"]) != file:
             raise CorruptStoreError(
                 str(path), f"it holds {data['name']!r}, whose file this is not (renamed or copied by hand)"
             )
@@ -74,11 +78,11 @@ class DocumentFolder:
 
     def get(self, name: str) -> dict[str, Any] | None:
         """The document called `name`, or None (`CorruptStoreError` if its file is damaged)."""
-        return self._read(self.file(name))
+        return self._read(file_name(name))
 
     def all(self) -> list[dict[str, Any]]:
         """Every document, by name."""
-        docs = [doc for doc in map(self._read, self._files()) if doc is not None]
+        docs = [doc for doc in map(self._read, sorted(self._files())) if doc is not None]
         return sorted(docs, key=lambda doc: str(doc["name"]))
 
     def count(self) -> int:

@@ -53,6 +53,9 @@ class RunStore(RunLog):
         self.index_path = self.folder / "index.jsonl"
         self.snapshots = self.folder / "snapshots"
         self._last_snapshot: tuple[Any, str] | None = None
+        # Run files found whole, by (inode, size, mtime): a file is only ever replaced (a new inode),
+        # so listing again in the same process (the runs panel's refresh) does not read them again.
+        self._verified: dict[str, tuple[int, int, int]] = {}
 
     def _run_path(self, run_id: str) -> Path:
         if not re.fullmatch(r"[0-9A-Za-z_-]{1,80}", run_id or ""):
@@ -151,14 +154,22 @@ class RunStore(RunLog):
         return record
 
     def verify(self, run_id: str) -> None:
-        """Check a run file in chunks (flat memory); one without a checksum is parsed to be judged."""
+        """Check a run file in chunks (flat memory); one without a checksum is parsed to be judged.
+
+        A file found whole is not read again by this store while its inode,
+        size and mtime stay the same (flowkit only ever replaces run files).
+        """
         path = self._run_path(run_id)
         try:
-            if verify_file(path):
+            status = path.stat()
+            stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
+            if self._verified.get(run_id) == stamp:
                 return
+            if not verify_file(path):
+                self._record(run_id)
         except FileNotFoundError:
             raise RunNotFound(run_id) from None
-        self._record(run_id)
+        self._verified[run_id] = stamp
 
     def load(self, run_id: str) -> dict[str, Any]:
         record = self._record(run_id)
