@@ -220,14 +220,20 @@ def test_in_a_workflow_run(ws, root: Path) -> None:
 
 # -- races, special files, deep trees ----------------------------------------------------------------
 def swap_forever(link: Path, inside: Path, outside: Path, stop: threading.Event) -> None:
-    """Flip `link` between a real folder inside the root and a symbolic link out of it, as fast as possible."""
+    """Flip `link` between a real folder inside the root and a symbolic link out of it, over and over.
+
+    Each state lasts about 0.2 ms: long enough that reads and writes get through (the test's
+    self-check), short enough that many calls see the swap happen while they run.
+    """
     parked = link.with_name(link.name + ".real")
     while not stop.is_set():
         with contextlib.suppress(OSError):
             os.rename(inside, link)  # a real folder...
+        stop.wait(0.0002)
         with contextlib.suppress(OSError):
             os.rename(link, parked)
             os.symlink(outside, link)  # ...then a link out of the root
+            stop.wait(0.0002)
             os.unlink(link)
             os.rename(parked, inside)
 
