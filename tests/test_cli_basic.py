@@ -143,15 +143,17 @@ DEEP = "[" * 100_000 + "]" * 100_000
         ["run", "wf", "-i", "x=" + "[" * 200 + "]" * 200],
         ["job", "wf", "-p", "x", DEEP],
         ["job", "wf", "--batch", "{batch}"],
+        ["schedules", "add", "nightly", "--workflow", "wf", "--cron", "0 3 * * *", "-i", f"x={DEEP}"],
+        ["schedules", "add", "nightly", "--workflow", "wf", "--cron", "0 3 * * *", "--inputs", f'{{"x": {DEEP}}}'],
     ],
-    ids=["run -i", "run -i (past the depth limit)", "job -p", "job --batch"],
+    ids=["run -i", "run -i (past the depth limit)", "job -p", "job --batch", "schedules -i", "schedules --inputs"],
 )
 def test_deeply_nested_json_input_is_an_input_error(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
     batch = tmp_path / "batch.jsonl"
     batch.write_text('{"x": 1}\n{"x": ' + DEEP + "}\n")
-    code, _, err = flowkit(capsys, "-w", str(root), *[arg.format(batch=batch) for arg in argv])
+    code, _, err = flowkit(capsys, "-w", str(root), *[arg.replace("{batch}", str(batch)) for arg in argv])
     assert code == cli.EXIT_INVALID, err
     assert "nested deeper" in err and "Traceback" not in err
 
