@@ -425,3 +425,22 @@ def test_lazy_credentials_list_their_fields_without_decrypting() -> None:
     assert creds["token"] == "abc" and calls == [1]  # decrypted once
     with pytest.raises(errors.ValidationError):
         Credentials(fields=["x"])["x"]
+
+
+def test_schedule_and_workflow_names_are_nfc_so_a_schedule_still_guards_its_workflow(ws: fk.Workspace) -> None:
+    """A schedule named, or naming its workflow, in NFD finds and protects the NFC workflow."""
+    from engine_support import add_tools
+
+    add_tools(ws)
+    flow = fk.Workflow("Caf\u00e9")
+    flow.add_node("n", integration="Tools", task="noop")
+    ws.workflows.save(flow)
+    schedule = ws.schedules.create("Nui\u0301t", workflow="Cafe\u0301", cron="0 2 * * *")
+    assert (schedule.name, schedule.workflow) == ("Nu\u00edt", "Caf\u00e9")
+    assert ws.schedules.get("Nu\u00edt").workflow == "Caf\u00e9"
+    with pytest.raises(errors.InUseError):
+        ws.workflows.delete("Caf\u00e9")
+    ws.schedules.pause("Nui\u0301t")
+    ws.schedules.delete("Nui\u0301t")
+    ws.workflows.delete("Cafe\u0301")
+    assert ws.workflows.list() == []
