@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import crypto
 from .atomic import sweep_temp_files
-from .catalog import IntegrationCollection, RunCollection, TypeCollection, WorkflowCollection
+from .catalog import IntegrationCollection, TypeCollection, WorkflowCollection
 from .errors import SecretKeyError, TypeNotFound
+from .history import RunCollection
 from .integrations.registry import Registry
 from .schedules import ScheduleCollection
 from .store import FileStore, Store
