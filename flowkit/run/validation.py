@@ -9,13 +9,13 @@ and `ws.run` refuse a workflow with errors.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import networkx as nx
 
+from .. import jsonvalue
 from ..errors import (
     FlowkitError,
     InvalidName,
@@ -291,7 +291,7 @@ def structured_json(declared: list[Param], params: dict[str, Any]) -> tuple[dict
         if templating.single_expression(text) is not None or not text.startswith(("{", "[")):
             continue
         try:
-            fixed[key] = json.loads(text)
+            fixed[key] = jsonvalue.loads(text)  # nesting too deep to read is a ValueError too
         except ValueError:
             problems.append(
                 f"Param {key!r} is a json field, and this text is neither JSON nor one {{{{ expression }}}}: "
