@@ -10,15 +10,24 @@ compared by medians:
    least a durable write can cost). Goal ≤ 5.
 3. listing the 20 newest runs (``ws.runs.list()``, whole `Run` objects) with
    10,000 stored ÷ with 100. Goal ≤ 2.
-4. opening a workspace holding 1,000 integrations and 1,000 workflows and
+4. a one-node run (``ws.run``, inline) in a workspace holding 2.5 MB of saved
+   workflows ÷ in a workspace holding only that one. Goal ≤ 1.5. For
+   reference, the same with the workflows in one file (the layout before:
+   every run parsed them all).
+5. listing the 20 newest runs (``ws.runs.listing()``) whose results are 2 MB
+   each ÷ 200 KB each: peak memory (goal ≤ 1.5: flat); for reference, the
+   peak of ``ws.runs.list()``, which loads each whole run; the time of a
+   listing with 2 MB results ÷ small ones (report: each listed file is checked
+   against its checksum), and of listing again in the same process.
+6. opening a workspace holding 1,000 integrations and 1,000 workflows and
    listing both (absolute ms, in this process and in a fresh one).
-5. a cold ``flowkit --help`` ÷ ``python -c pass`` (absolute ms too).
-6. for reference, what the store replaced: one insert into a default
+7. a cold ``flowkit --help`` ÷ ``python -c pass`` (absolute ms too).
+8. for reference, what the store replaced: one insert into a default
    ``TinyDB`` JSON file with 10,000 documents ÷ with 100.
 
-The stored histories are written directly in the store's layout (run file +
-index line per run) rather than through 10,000 durable saves, which would only
-make the set-up slow; the measured operations go through the public API.
+The stored histories are written directly in the store's layout (checksummed
+run file + index line per run) rather than through 10,000 durable saves, which
+would only make the set-up slow; the measured operations go through the public API.
 """
 
 from __future__ import annotations
@@ -30,13 +39,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchkit import bench_workspace
+
 import flowkit as fk
 from flowkit import jsonvalue
 from flowkit.model import new_run_id
+from flowkit.store import FileStore, dumps_checksummed
 
 
 def sample_run(workflow: str = "Nightly report", nodes: int = 10) -> fk.Run:
@@ -56,16 +69,22 @@ def sample_run(workflow: str = "Nightly report", nodes: int = 10) -> fk.Run:
     return run
 
 
-def fill_history(ws: fk.Workspace, count: int) -> None:
-    """Store `count` finished runs in the RunStore layout: one file each plus an index line."""
+def fill_history(ws: fk.Workspace, count: int, *, result_bytes: int = 0) -> None:
+    """Store `count` finished runs in the RunStore layout: one checksummed file each plus an index line.
+
+    Args:
+        result_bytes: also give one node of each run a result this large.
+    """
     folder = ws.store.runs.folder
     folder.mkdir(parents=True, exist_ok=True)
     template = sample_run()
+    if result_bytes:
+        template.nodes["step_0"].result = {"success": True, "message": "big", "data": "x" * result_bytes}
     lines = []
     for i in range(count):
         template.id = new_run_id()
         template.workflow = f"Workflow {i % 7}"
-        (folder / f"{template.id}.json").write_text(jsonvalue.dumps(template.to_dict()))
+        (folder / f"{template.id}.json").write_bytes(dumps_checksummed(template.to_dict()))
         lines.append("\n" + jsonvalue.dumps(template.summary()) + "\n")
     with open(ws.store.runs.index_path, "a", encoding="utf-8") as index:
         index.write("".join(lines))
@@ -135,6 +154,109 @@ def measure_runs(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
     ]
 
 
+NOOP = """
+def noop(credentials, params):
+    return {"success": True, "message": "ok"}
+"""
+
+
+def measure_workflows(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
+    """A one-node run beside 2.5 MB of other saved workflows, and in a workspace holding only its own."""
+    empty, full = bench_workspace(root / "wf-empty", NOOP), bench_workspace(root / "wf-full", NOOP)
+    for ws in (empty, full):
+        one = fk.Workflow("one")
+        one.add_node("only", integration="Bench", task="noop")
+        ws.workflows.save(one)
+    for i in range(50):
+        other = fk.Workflow(f"Other {i}", "sixty nodes of 700-byte params")
+        for n in range(60):
+            other.add_node(f"n{n}", integration="Bench", task="noop", params={"text": f"{n} " + "x" * 700})
+        full.store.upsert("workflows", {**other.to_dict(), "version": 1})  # saved as ws.workflows.save does
+    saved = sum(path.stat().st_size for path in full.path.joinpath("workflows").iterdir())
+    # The layout before: every workflow in one file, which each run parsed and checksummed whole.
+    single = fk.Workspace(full.path, store=FileStore(full.path, folders=()))
+    with single.store.locked():
+        docs = {str(i + 1): doc for i, doc in enumerate(full.store.all("workflows"))}
+        single.store.path("workflows").write_bytes(dumps_checksummed({"_default": docs}))
+
+    def run(ws: fk.Workspace) -> Callable[[], None]:
+        return lambda: ws.run("one", executor="inline")
+
+    for ws in (empty, full, single):
+        run(ws)()  # warm: the module loaded, the key read
+    times = alternate(repeats * 3, empty=run(empty), full=run(full), single=run(single))
+    return [
+        (
+            f"one-node run: {saved / 1e6:.1f} MB of workflows saved ÷ none",
+            times["full"] / times["empty"],
+            "≤ 1.5",
+            f"{times['full'] * 1e3:.2f} ms vs {times['empty'] * 1e3:.2f} ms",
+        ),
+        (
+            "reference: the same, workflows in one file (before)",
+            times["single"] / times["empty"],
+            "reference",
+            f"{times['single'] * 1e3:.2f} ms",
+        ),
+    ]
+
+
+def peak_bytes(action: Callable[[], Any]) -> int:
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def measure_listing(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
+    """Listing the 20 newest runs as their results grow: peak memory, and time in a fresh process state."""
+    sizes = {"small": 0, "200 KB": 200_000, "2 MB": 2_000_000}
+    paths = {name: root / f"list-{index}" for index, name in enumerate(sizes)}
+    for name, size in sizes.items():
+        fill_history(fk.Workspace(paths[name]), 20, result_bytes=size)
+
+    def cold(name: str) -> Callable[[], Any]:
+        # A new Workspace each time: nothing checked before is remembered.
+        return lambda: fk.Workspace(paths[name]).runs.listing(limit=20)
+
+    assert len(cold("2 MB")().runs) == 20
+    peaks = {name: statistics.median(peak_bytes(cold(name)) for _ in range(3)) for name in sizes}
+    whole = peak_bytes(lambda: fk.Workspace(paths["2 MB"]).runs.list(limit=20))
+    times = alternate(repeats, **{name: cold(name) for name in sizes})
+    again = fk.Workspace(paths["2 MB"])
+    again.runs.listing(limit=20)
+    warm = alternate(repeats, small=cold("small"), again=lambda: again.runs.listing(limit=20))
+    return [
+        (
+            "runs listing, 20 runs: 2 MB results ÷ 200 KB, peak memory",
+            peaks["2 MB"] / peaks["200 KB"],
+            "≤ 1.5",
+            f"{peaks['2 MB'] / 1e6:.2f} MB vs {peaks['200 KB'] / 1e6:.2f} MB (small results: "
+            f"{peaks['small'] / 1e6:.2f} MB)",
+        ),
+        (
+            "reference: ws.runs.list() (whole runs), 2 MB results, peak",
+            whole / 1e6,
+            "MB",
+            "what listing from the index avoids",
+        ),
+        (
+            "runs listing, 20 runs: 2 MB results ÷ small, time",
+            times["2 MB"] / times["small"],
+            "report",
+            f"{times['2 MB'] * 1e3:.1f} ms vs {times['small'] * 1e3:.1f} ms (each file checked in chunks)",
+        ),
+        (
+            "the same listed again in one process ÷ small, first time",
+            warm["again"] / warm["small"],
+            "report",
+            f"{warm['again'] * 1e3:.2f} ms (files found whole are not read again)",
+        ),
+    ]
+
+
 def fill_collections(ws: fk.Workspace, count: int) -> None:
     """`count` encrypted integrations and `count` five-node workflows, written in one transaction each."""
     ws.types.create("demo", params=[fk.Param("token", kind="password", required=True)], check_module=False)
@@ -158,10 +280,11 @@ def fill_collections(ws: fk.Workspace, count: int) -> None:
             if n:
                 wf.connect(f"step_{n - 1}", f"step_{n}")
         workflows.append({**wf.to_dict(), "version": 1})
-    with ws.store.transaction("integrations") as table:
-        table.insert_multiple(integrations)
-    with ws.store.transaction("workflows") as table:
-        table.insert_multiple(workflows)
+    with ws.store.locked():  # written in the store's layout, as fill_history does for runs
+        table = {str(i + 1): doc for i, doc in enumerate(integrations)}
+        ws.store.path("integrations").write_bytes(dumps_checksummed({"_default": table}))
+        for doc in workflows:
+            ws.store.upsert("workflows", doc)
 
 
 def measure_open(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
@@ -181,7 +304,7 @@ def measure_open(root: Path, repeats: int) -> list[tuple[str, float, str, str]]:
     cold = statistics.median(
         timed(lambda: subprocess.run([sys.executable, "-c", code], check=True)) for _ in range(max(3, repeats // 2))
     )
-    size = sum(p.stat().st_size for p in path.glob("*.json")) / 1e6
+    size = sum(p.stat().st_size for p in path.glob("**/*.json")) / 1e6
     return [
         ("open a workspace (Workspace(path))", times["open"] * 1e3, "ms", ""),
         (
@@ -242,6 +365,8 @@ def main() -> None:
         os.environ.pop("FLOWKIT_SECRET_KEY", None)
         started = time.perf_counter()
         rows = measure_runs(root, args.repeats)
+        rows += measure_workflows(root, args.repeats)
+        rows += measure_listing(root, args.repeats)
         rows += measure_open(root, args.repeats)
         rows += measure_cli(args.repeats)
         rows += measure_tinydb(root, max(3, args.repeats // 3))

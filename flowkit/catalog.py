@@ -1,4 +1,4 @@
-"""The workspace's collections: ``ws.types``, ``ws.integrations``, ``ws.workflows``, ``ws.runs``.
+"""The workspace's collections: ``ws.types``, ``ws.integrations``, ``ws.workflows`` (``ws.runs``: `history`).
 
 Each checks what it is given before anything is written (nothing is saved
 half) and refuses to delete what others still use. Each is handed the parts it
@@ -13,24 +13,31 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import crypto
-from .atomic import pid_alive
 from .errors import (
     AlreadyExistsError,
     CredentialsError,
     DamagedRecordError,
     IntegrationNotFound,
     InUseError,
-    RunNotFound,
     SecretKeyError,
     TypeNotFound,
     WorkflowInvalid,
     WorkflowNotFound,
 )
 from .integrations.registry import Registry
-from .model import Credentials, Integration, IntegrationType, Param, Run, Workflow, check_label, params_from
+from .model import (
+    Credentials,
+    Integration,
+    IntegrationType,
+    Param,
+    Workflow,
+    check_label,
+    normal_label,
+    params_from,
+)
 from .redaction import PARAMS_ADVICE, Redactor, StoredSecret, refuse_secrets, secret_leaves, url_passwords
 from .schema import validate_values
-from .store import RunLog, Store
+from .store import Store
 
 if TYPE_CHECKING:
     from .run.validation import Problem
@@ -140,7 +147,6 @@ class IntegrationCollection:
         return [doc["key_id"] for doc in self._store.all(self.collection)]
 
     def _checked(self, name: str, type_name: str, credentials: dict[str, Any], *, what: str) -> dict[str, Any]:
-        check_label(name, "Integration name")
         itype = self._types.get(type_name)
         values = validate_values(itype.params, credentials, what=what, error=CredentialsError)
         return {key: value for key, value in values.items() if value != ""}
@@ -151,6 +157,7 @@ class IntegrationCollection:
 
     def create(self, name: str, *, type: str, credentials: dict[str, Any]) -> Integration:
         """Validate `credentials` against the type and store them encrypted."""
+        name = check_label(name, "Integration name")
         values = self._checked(name, type, credentials, what=f"Credentials of {name!r}")
         # Encrypt under the lock: a key rotation (which holds it) cannot
         # slip in between and leave this record under a retired key.
@@ -163,6 +170,7 @@ class IntegrationCollection:
         """Change credentials; a blank or missing password field keeps the stored value."""
         with self._store.locked():
             current = self.get(name)
+            name = current.name  # as stored (NFC)
             itype = self._types.get(current.type)
             try:
                 merged = current.credentials.reveal()
@@ -197,7 +205,7 @@ class IntegrationCollection:
 
     def get(self, name: str) -> Integration:
         """The integration; its credentials decrypt on first access and never print."""
-        doc = self._store.get(self.collection, name)
+        doc = self._store.get(self.collection, normal_label(name) if isinstance(name, str) else name)
         if doc is None:
             raise IntegrationNotFound(name, hint="Create it with ws.integrations.create(...).")
         return self._from_doc(doc)
@@ -270,7 +278,7 @@ class IntegrationCollection:
     def delete(self, name: str) -> None:
         """Delete an integration no saved workflow uses."""
         with self._store.locked():
-            self.get(name)
+            name = self.get(name).name
             users = sorted(
                 wf["name"]
                 for wf in self._store.all("workflows")
@@ -367,7 +375,7 @@ class WorkflowCollection:
             refuse_secrets(node.params, stored, where=f"Node {node.name!r}: params", advice=PARAMS_ADVICE)
 
     def get(self, name: str) -> Workflow:
-        doc = self._store.get(self.collection, name)
+        doc = self._store.get(self.collection, normal_label(name) if isinstance(name, str) else name)
         if doc is None:
             raise WorkflowNotFound(name, hint="Save it with ws.workflows.save(workflow).")
         return Workflow.from_dict(doc)
@@ -378,60 +386,10 @@ class WorkflowCollection:
     def delete(self, name: str) -> None:
         """Delete a workflow no schedule runs."""
         with self._store.locked():
-            self.get(name)
+            name = self.get(name).name
             users = sorted(doc["name"] for doc in self._store.all("schedules") if doc.get("workflow") == name)
             if users:
                 raise InUseError(
                     f"Workflow {name!r} is run by the schedule(s) {', '.join(users)}; delete those first.", users=users
                 )
             self._store.delete(self.collection, name)
-
-
-class RunCollection:
-    """Run history, newest first."""
-
-    def __init__(self, log: RunLog, host: str) -> None:
-        self._log = log
-        self._host = host
-
-    def get(self, run_id: str) -> Run:
-        """A run; one whose process died mid-run says it was interrupted."""
-        run = Run.from_dict(self._log.load(run_id))
-        if run.status == "running" and run.host == self._host and run.pid and not pid_alive(run.pid):
-            run.status = "failed"
-            run.error = f"Interrupted: process {run.pid} ended before the run finished."
-        return run
-
-    def list(self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20) -> list[Run]:
-        """The newest runs first, optionally of one workflow or status.
-
-        The status filter applies to the status `get` reports: a run indexed as
-        running whose process died is listed as failed (interrupted).
-        """
-        found: builtins.list[Run] = []
-        for summary in self._log.summaries(workflow=workflow):
-            if status is not None and summary.get("status") not in (status, "running"):
-                continue
-            try:
-                run = self.get(summary["id"])
-            except RunNotFound:
-                continue
-            if status is not None and run.status != status:
-                continue
-            found.append(run)
-            if limit is not None and len(found) >= limit:
-                break
-        return found
-
-    def save(self, run: Run, *, final: bool = True, checked: bool = False) -> None:
-        """Write a whole run record durably (the engine calls this at start and end).
-
-        Args:
-            final: the run is over: its events file is folded in and removed.
-            checked: every value in the run was already checked as strict JSON.
-        """
-        saver = self._log.finish if final else self._log.save
-        saver(run.to_dict(), run.summary(), checked=checked)
-
-    def delete(self, run_id: str) -> None:
-        self._log.delete(run_id)

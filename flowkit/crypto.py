@@ -3,7 +3,9 @@
 Keys come from ``FLOWKIT_SECRET_KEY`` (a comma-separated list of Fernet keys,
 the first one encrypts) or from a key file in the user's config folder (one
 key per line, first one encrypts), created with mode 0600 on first use. The
-key never lives in a workspace, so a workspace folder can be shared.
+key never lives in a workspace, so a workspace folder can be shared. A key
+file other users can read, or a key folder any user can write to (where the
+key file could be swapped), is refused.
 
 Each encrypted record carries the *fingerprint* of the key that encrypted it:
 an HMAC of a fixed label under the key, which identifies the key without
@@ -137,8 +139,28 @@ class KeyRing:
         )
 
 
+def check_key_folder(folder: Path) -> None:
+    """Refuse a key folder that every user may write to (``o+w``, sticky or not).
+
+    Anyone who can write there can put their own key file in place (or create
+    it first), and credentials would then be encrypted under a key they hold.
+    A group-writable folder is left alone: that is the usual umask with
+    per-user groups.
+    """
+    try:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if mode & 0o002:
+        raise KeyFilePermissionError(
+            f"The key folder {folder} has mode {mode:04o}, so any user can write to it and could replace "
+            f"the key file. Run `chmod 700 {folder}` and try again."
+        )
+
+
 def read_key_file(path: Path) -> list[bytes]:
-    """Read a key file, refusing one that other users can read."""
+    """Read a key file, refusing one that other users can read or replace."""
+    check_key_folder(path.parent)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise KeyFilePermissionError(
@@ -162,6 +184,7 @@ def write_key_file(path: Path, keys: list[bytes], *, exclusive: bool = False) ->
         Whether this call put the file in place (False: `exclusive` and it existed).
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    check_key_folder(path.parent)
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

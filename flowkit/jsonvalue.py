@@ -108,11 +108,40 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def loads_or_text(text: str, what: str = "value") -> Any:
+    """A value typed as text (a CLI input): JSON where it parses (``3``, ``[1, 2]``, ``true``), else the text.
+
+    JSON that parses but flowkit cannot hold (nested deeper than `MAX_DEPTH`),
+    or nests too deep to parse at all, is refused rather than taken as text.
+
+    Raises:
+        NotJSONError: naming `what`.
+    """
+    try:
+        value = loads(text)
+    except NotJSONError as exc:
+        raise NotJSONError(f"{what}: {exc}", path=what) from None
+    except ValueError:
+        return text
+    return check_json(value, what)
+
+
 def dumps(value: Any, *, indent: int | None = None) -> str:
     """Serialise strict JSON (no NaN/Infinity)."""
     return json.dumps(value, allow_nan=False, ensure_ascii=False, indent=indent)
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse strict JSON; NaN and Infinity are refused with ``ValueError``."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """Parse strict JSON; NaN and Infinity are refused with ``ValueError``.
+
+    Raises:
+        NotJSONError: the text nests too deep for Python's parser, which
+            recurses (a ``ValueError`` too, so callers reading files or input
+            report it like any other bad JSON instead of a RecursionError).
+    """
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise NotJSONError(
+            f"The JSON text is nested deeper than {MAX_DEPTH} levels (far deeper: too deep to read).", path="text"
+        ) from None

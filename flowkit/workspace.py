@@ -3,8 +3,9 @@
 A workspace is a folder::
 
     <workspace>/
-      types.json, integrations.json, workflows.json   TinyDB collections
+      types.json, integrations.json                   TinyDB collections
       schedules.json                                  schedules and their last fired slots
+      workflows/                                      a file per saved workflow (see flowkit.store.folder)
       .lock                                           the inter-process write lock
       runs/                                           run history (see flowkit.store.RunStore)
       integrations/                                   the user's integration modules
@@ -29,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import crypto
 from .atomic import sweep_temp_files
-from .catalog import IntegrationCollection, RunCollection, TypeCollection, WorkflowCollection
+from .catalog import IntegrationCollection, TypeCollection, WorkflowCollection
 from .errors import SecretKeyError, TypeNotFound
+from .history import RunCollection
 from .integrations.registry import Registry
 from .schedules import ScheduleCollection
 from .store import FileStore, Store

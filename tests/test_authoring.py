@@ -200,3 +200,30 @@ def test_a_run_checks_params_once_more_harmlessly_and_records_failures(demo: fk.
     assert run.nodes["no"].error == "demo.send reported failure: mail.example.org refused ***."
     assert run.nodes["no"].result["status"] == 403
     assert not find_canary(canary, json.dumps(run.to_dict()))
+
+
+SHELL = """
+import flowkit as fk
+
+
+@fk.task(params=[fk.Param("command", required=True)], untemplated={"command": "pass arguments separately"})
+def shell(credentials, params):
+    \"\"\"Run a command.\"\"\"
+    return {"success": True, "message": params["command"]}
+"""
+
+
+def test_untemplated_params_warn_where_a_node_templates_them(ws: fk.Workspace) -> None:
+    """A task's own `untemplated` advice is shown by validation, as a warning (the workflow still saves)."""
+    write_integration(ws.path / "integrations", "tools", SHELL)
+    ws.registry.reload()
+    assert ws.registry.task("tools", "shell").untemplated == {"command": "pass arguments separately"}
+    ws.types.create("tools")
+    ws.integrations.create("Tools", type="tools", credentials={})
+    flow = fk.Workflow("w")
+    flow.add_node("fixed", integration="Tools", task="shell", params={"command": "ls"})
+    flow.add_node("templated", integration="Tools", task="shell", params={"command": "ls {{ inputs.dir }}"})
+    problems = ws.validate(flow)
+    assert [(p.severity, p.node) for p in problems] == [("warning", "templated")]
+    assert problems[0].message == "Param 'command' of tools.shell is a template: pass arguments separately."
+    ws.workflows.save(flow)

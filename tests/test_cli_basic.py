@@ -133,6 +133,38 @@ def test_exit_code_for_a_damaged_workspace_file(root: Path, capsys: pytest.Captu
     assert code == cli.EXIT_STORE and str(types) in err
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "wf", "-i", f"x={DEEP}"],
+        ["run", "wf", "-i", "x=" + "[" * 200 + "]" * 200],
+        ["job", "wf", "-p", "x", DEEP],
+        ["job", "wf", "--batch", "{batch}"],
+        ["schedules", "add", "nightly", "--workflow", "wf", "--cron", "0 3 * * *", "-i", f"x={DEEP}"],
+        ["schedules", "add", "nightly", "--workflow", "wf", "--cron", "0 3 * * *", "--inputs", f'{{"x": {DEEP}}}'],
+    ],
+    ids=["run -i", "run -i (past the depth limit)", "job -p", "job --batch", "schedules -i", "schedules --inputs"],
+)
+def test_deeply_nested_json_input_is_an_input_error(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"x": 1}\n{"x": ' + DEEP + "}\n")
+    code, _, err = flowkit(capsys, "-w", str(root), *[arg.replace("{batch}", str(batch)) for arg in argv])
+    assert code == cli.EXIT_INVALID, err
+    assert "nested deeper" in err and "Traceback" not in err
+
+
+def test_a_store_file_nested_too_deep_is_reported_damaged(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    types = root / "types.json"
+    types.write_text('{"_default": {"1": ' + DEEP + "}}")
+    code, _, err = flowkit(capsys, "-w", str(root), "types", "list")
+    assert code == cli.EXIT_STORE and str(types) in err and "nested deeper" in err
+
+
 def test_exit_code_for_key_problems(root: Path, capsys: pytest.CaptureFixture[str], isolated_env: Path) -> None:
     fk.Workspace(root).integrations.create("Mine", type="demo", credentials={"token": "t"})
     (isolated_env / "secret.key").unlink()

@@ -139,6 +139,40 @@ def test_a_key_file_readable_by_others_is_refused_with_the_chmod_to_run(tmp_path
     assert reopened.integrations.get("Int 0").credentials["token"] == "secret-0"
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o757], ids=["world-writable", "sticky", "o+w only"])
+def test_a_world_writable_config_folder_is_refused_like_an_open_key_file(
+    tmp_path: Path, isolated_env: Path, mode: int
+) -> None:
+    """Anyone could swap the key file in a folder anyone can write: flowkit refuses it before using a key."""
+    ws = make_workspace(tmp_path / "ws", 1)
+    isolated_env.chmod(mode)
+    try:
+        before = file_digests(ws.path)
+        reopened = fk.Workspace(ws.path)
+        with pytest.raises(errors.KeyFilePermissionError) as caught:
+            reopened.integrations.get("Int 0").credentials.reveal()
+        assert str(isolated_env) in str(caught.value) and f"chmod 700 {isolated_env}" in str(caught.value)
+        with pytest.raises(errors.KeyFilePermissionError):
+            reopened.integrations.create("Another", type="demo", credentials={"token": "x"})
+        assert file_digests(ws.path) == before
+    finally:
+        isolated_env.chmod(0o700)
+    assert fk.Workspace(ws.path).integrations.get("Int 0").credentials["token"] == "secret-0"
+
+
+def test_a_world_writable_config_folder_is_refused_before_a_first_key_is_made(
+    ws: fk.Workspace, isolated_env: Path
+) -> None:
+    ws.types.create("demo", params=[TOKEN], check_module=False)
+    isolated_env.chmod(0o777)
+    try:
+        with pytest.raises(errors.KeyFilePermissionError):
+            ws.integrations.create("First", type="demo", credentials={"token": "abc"})
+    finally:
+        isolated_env.chmod(0o700)
+    assert list(isolated_env.iterdir()) == []
+
+
 def test_a_key_from_the_environment_works_without_a_key_file_and_creates_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
 ) -> None:

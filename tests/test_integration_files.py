@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -213,3 +216,124 @@ def test_in_a_workflow_run(ws, root: Path) -> None:
     assert run.status == "success"
     assert run.nodes["load"].result["content"] == "hello ann"
     assert (root / "out" / "ann.txt").read_text() == "hello ann"
+
+
+# -- races, special files, deep trees ----------------------------------------------------------------
+def swap_forever(link: Path, inside: Path, outside: Path, stop: threading.Event) -> None:
+    """Flip `link` between a real folder inside the root and a symbolic link out of it, over and over.
+
+    Each state lasts about 0.2 ms: long enough that reads and writes get through (the test's
+    self-check), short enough that many calls see the swap happen while they run.
+    """
+    parked = link.with_name(link.name + ".real")
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            os.rename(inside, link)  # a real folder...
+        stop.wait(0.0002)
+        with contextlib.suppress(OSError):
+            os.rename(link, parked)
+            os.symlink(outside, link)  # ...then a link out of the root
+            stop.wait(0.0002)
+            os.unlink(link)
+            os.rename(parked, inside)
+
+
+def test_a_folder_swapped_for_a_link_between_check_and_open_never_leads_out(root: Path, outside: Path) -> None:
+    """The check resolves the path, then the open walks it again: a swap in between must not escape."""
+    inside = root / "real"
+    inside.mkdir()
+    (inside / "secret.txt").write_text("inside\n")
+    stop = threading.Event()
+    swapper = threading.Thread(target=swap_forever, args=(root / "swap", inside, outside, stop), daemon=True)
+    swapper.start()
+    escapes, reads, writes = 0, 0, 0
+    try:
+        for attempt in range(3000):
+            result = run("read", root, path="swap/secret.txt")
+            reads += result["success"]
+            escapes += "outside secret" in json.dumps(result)
+            written = run("write", root, path=f"swap/new-{attempt}.txt", content="x", make_dirs=False)
+            writes += written["success"]
+    finally:
+        stop.set()
+        swapper.join()
+    landed_outside = sorted(p.name for p in outside.iterdir() if p.name.startswith("new-"))
+    assert reads > 0 and writes > 0, "the race never let a read or write through: the test proves nothing"
+    assert escapes == 0 and landed_outside == []
+
+
+def test_reading_a_fifo_does_not_block(root: Path) -> None:
+    os.mkfifo(root / "pipe")
+    results: list[dict] = []
+    reader = threading.Thread(target=lambda: results.append(run("read", root, path="pipe")), daemon=True)
+    reader.start()
+    reader.join(3)
+    if reader.is_alive():  # unblock it, so the test ends, then fail
+        with open(root / "pipe", "wb"):
+            pass
+        reader.join(5)
+        pytest.fail("reading a FIFO blocked")
+    assert results[0]["success"] is False and "not a regular file" in results[0]["message"]
+
+
+def make_deep(folder: Path, depth: int, *, siblings: bool = False) -> None:
+    """`depth` nested folders "d"; with `siblings`, each level also holds "e/f" (listed after "d"'s subtree)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            if siblings:
+                os.mkdir("e", dir_fd=fd)
+                os.close(os.open("e/f", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+            child = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+
+
+def remove_deep(folder: Path, depth: int) -> None:
+    """Remove what make_deep made, bottom up (shutil.rmtree recurses and would fail here too)."""
+    for level in range(depth, 0, -1):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            for _ in range(level - 1):
+                child = os.open("d", os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = child
+            os.rmdir("d", dir_fd=fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink("e/f", dir_fd=fd)
+                os.rmdir("e", dir_fd=fd)
+        finally:
+            os.close(fd)
+
+
+def test_listing_a_very_deep_tree_does_not_hit_the_recursion_limit(root: Path) -> None:
+    make_deep(root / "docs", 1200)
+    try:
+        result = run("list", root, path="docs", recursive=True, limit=5000)
+    finally:
+        remove_deep(root / "docs", 1200)
+    assert result["success"] is True and result["count"] == 1202  # a.txt, b.csv and 1,200 folders
+    deepest = max(result["entries"], key=lambda entry: entry["path"].count("/"))
+    assert deepest["path"] == "docs/" + "/".join(["d"] * 1200)
+
+
+def test_a_deep_listing_comes_back_up_in_order(root: Path) -> None:
+    """Past the folders it keeps open, the walk opens shallower ones again on the way back up."""
+    depth = 300
+    make_deep(root / "docs", depth, siblings=True)
+    open_before = len(os.listdir("/proc/self/fd"))
+    try:
+        result = run("list", root, path="docs", recursive=True, limit=5000)
+        assert len(os.listdir("/proc/self/fd")) == open_before  # no descriptor left open
+    finally:
+        remove_deep(root / "docs", depth)
+    down = ["docs" + "/d" * level for level in range(1, depth + 1)]
+    up = [
+        path
+        for level in range(depth - 1, -1, -1)
+        for path in ("docs" + "/d" * level + "/e", "docs" + "/d" * level + "/e/f")
+    ]
+    assert [entry["path"] for entry in result["entries"]] == ["docs/a.txt", "docs/b.csv", *down, *up]

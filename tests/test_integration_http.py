@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fakes import recorded_task
@@ -281,3 +282,72 @@ def test_a_body_that_stops_arriving_times_out() -> None:
         thread.join()
         listener.close()
     assert result["success"] is False and "did not answer within 0.3 s" in result["message"]
+
+
+# -- a total deadline ---------------------------------------------------------------------------------
+@contextmanager
+def trickling_server(head: bytes, trickle: bytes, every: float = 0.05, lasts: float = 8.0) -> Iterator[str]:
+    """A server on 127.0.0.1 that sends `head`, then one byte of `trickle` every `every` s for `lasts` s.
+
+    Each byte arrives well within any read timeout, so only a deadline for the whole request ends it.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(lasts)
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        with connection:
+            connection.recv(65536)
+            try:
+                connection.sendall(head)
+                ends = time.monotonic() + lasts
+                for byte in trickle * 1000:
+                    if stop.wait(every) or time.monotonic() > ends:
+                        break
+                    connection.sendall(bytes([byte]))
+            except OSError:
+                pass  # the client hung up: what a deadline does
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "trickle", "words"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n", b"x", "did not finish"),
+        (b"HTTP/1.1 200 OK\r\nX-Slow: ", b"a", "did not answer"),
+    ],
+    ids=["body", "headers"],
+)
+def test_a_server_trickling_bytes_cannot_outlast_the_timeout(head: bytes, trickle: bytes, words: str) -> None:
+    with trickling_server(head, trickle) as url:
+        started = time.monotonic()
+        result = run({}, url=url + "/slow", timeout=1)
+        took = time.monotonic() - started
+    assert took < 2.0, f"the request took {took:.1f} s with timeout=1"
+    assert result["success"] is False and words in result["message"] and "1 s" in result["message"]
+
+
+@pytest.mark.parametrize(
+    "credentials", [{"token": "t0ken-value"}, {"api_key": "k3y-value"}, {"username": "ann", "password": "pw"}]
+)
+def test_a_redirect_leaving_base_url_on_the_same_server_drops_credentials(api: EchoServer, credentials: dict) -> None:
+    signed = {"base_url": api.url + "/v1", **credentials}
+    result = run(signed, url="redirect", query={"to": api.url + "/echo"})
+    assert result["success"] is True and result["json"]["path"] == "/echo"
+    sent = api.requests[-1].headers
+    assert "authorization" not in sent and "x-api-key" not in sent
+    inside = run(signed, url="redirect", query={"to": api.url + "/v1/echo"})
+    assert inside["json"]["path"] == "/v1/echo"
+    assert "authorization" in api.requests[-1].headers or "x-api-key" in api.requests[-1].headers

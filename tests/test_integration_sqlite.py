@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -220,3 +221,62 @@ def test_in_memory_database_leaves_no_file(tmp_path: Path, monkeypatch: pytest.M
     assert made["success"] is True
     assert run("query", {"database": ":memory:"}, sql="SELECT 6 * 7 AS answer")["rows"] == [{"answer": 42}]
     assert list(tmp_path.iterdir()) == []
+
+
+# -- read-only means no file is written anywhere ---------------------------------------------------
+@pytest.mark.parametrize("read_only", [True, False], ids=["read_only", "query"])
+def test_a_read_only_connection_creates_no_file_anywhere(db: dict, tmp_path: Path, read_only: bool) -> None:
+    """VACUUM INTO and ATTACH write files wherever they are told to, even on a read-only connection."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    credentials = {**db, "read_only": read_only}
+    for sql in (
+        f"VACUUM INTO '{elsewhere / 'copy.db'}'",
+        f"ATTACH DATABASE '{elsewhere / 'new.db'}' AS other",
+        f"ATTACH DATABASE 'file:{elsewhere / 'uri.db'}?mode=rwc' AS other",
+    ):
+        result = run("query", credentials, sql=sql)
+        assert result["success"] is False, sql
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_execute_is_refused_on_a_read_only_database_whatever_the_statement(db: dict, tmp_path: Path) -> None:
+    read_only = {**db, "read_only": True}
+    for sql in ("SELECT 1", f"ATTACH DATABASE '{tmp_path / 'x.db'}' AS x", "CREATE TEMP TABLE t (x)"):
+        refused = run("execute", read_only, sql=sql)
+        assert refused["success"] is False and "read-only" in refused["message"], sql
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_query_result_is_capped_in_bytes_too(db: dict) -> None:
+    sql = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT randomblob(100000) FROM n"
+    )
+    result = run("query", db, sql=sql, max_bytes=1_000_000)
+    assert result["success"] is True and result["truncated"] is True
+    assert 0 < result["row_count"] < 10 and "max_bytes" in result["message"]
+    assert len(json.dumps(result)) < 1_200_000
+    whole = run("query", db, sql=sql.replace("100000", "10"))
+    assert whole["row_count"] == 50 and whole["truncated"] is False
+
+
+def test_a_templated_sql_text_gets_a_warning_pointing_to_parameters(ws, db: dict) -> None:
+    import flowkit as fk
+
+    ws.types.create_from_module("sqlite")
+    ws.integrations.create("App", type="sqlite", credentials=db)
+    flow = fk.Workflow("lookup")
+    flow.add_node(
+        "find", integration="App", task="query", params={"sql": "SELECT * FROM people WHERE name = '{{ inputs.who }}'"}
+    )
+    flow.add_node(
+        "bound",
+        integration="App",
+        task="query",
+        params={"sql": "SELECT * FROM people WHERE name = ?", "parameters": ["{{ inputs.who }}"]},
+    )
+    problems = ws.validate(flow)
+    warnings = [problem for problem in problems if problem.severity == "warning"]
+    assert [problem.node for problem in warnings] == ["find"], problems
+    assert "parameters" in warnings[0].message and "sql" in warnings[0].message
+    assert not [problem for problem in problems if problem.severity == "error"]

@@ -68,6 +68,12 @@ def test_nesting_deeper_than_the_limit_is_refused_and_the_limit_itself_is_fine()
         check_json(nested(100_000))  # no RecursionError
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a":' * 5000 + "1" + "}" * 5000])
+def test_reading_text_nested_too_deep_is_a_json_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(errors.NotJSONError, match="nested deeper"):
+        loads(text)
+
+
 GOOD = [
     None,
     True,
@@ -179,3 +185,22 @@ def test_a_run_with_a_non_json_result_is_refused_before_anything_is_written(ws: 
         ws.runs.save(run)
     assert ws.runs.list() == []
     assert list(ws.path.rglob(f"{run.id}*")) == []
+
+
+def test_a_json_param_typed_as_text_nested_too_deep_is_a_problem_not_a_recursion_error(ws: fk.Workspace) -> None:
+    from helpers import write_integration
+
+    source = (
+        "import flowkit as fk\n\n\n"
+        "@fk.task(params=[fk.Param('query', kind='json')])\n"
+        "def take(credentials, params):\n"
+        "    return {'success': True, 'message': 'ok'}\n"
+    )
+    write_integration(ws.path / "integrations", "deep", source)
+    ws.registry.reload()
+    ws.types.create("deep")
+    ws.integrations.create("Deep", type="deep", credentials={})
+    flow = fk.Workflow("w")
+    flow.add_node("n", integration="Deep", task="take", params={"query": "[" * 5000 + '"{{ inputs.x }}"' + "]" * 5000})
+    problems = ws.validate(flow)
+    assert [problem.severity for problem in problems] == ["error"], problems

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("flowkit.integrations",),
     ("flowkit.executors",),
     ("flowkit.run",),
-    ("flowkit.catalog", "flowkit.schedules"),
+    ("flowkit.catalog", "flowkit.history", "flowkit.schedules"),
     ("flowkit.workspace",),
     ("flowkit.jobs",),
     ("flowkit.testing", "flowkit.lab", "flowkit.ui", "flowkit.cli"),

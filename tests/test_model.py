@@ -133,6 +133,8 @@ def test_a_run_and_its_node_runs_round_trip() -> None:
         "trigger": "cli",
         "started_at": run.started_at,
         "finished_at": run.finished_at,
+        "pid": 123,
+        "host": "box",
     }
     assert "failed=1" in repr(again) and "skipped=1" in repr(again) and "success=2" in repr(again)
 
@@ -299,6 +301,46 @@ def test_invalid_display_names_are_refused(name) -> None:
         fk.Integration(name, "demo")
 
 
+INVISIBLE = {
+    "bidi override": "Pay\u202eyap",
+    "bidi isolate": "Pay\u2066x",
+    "left-to-right mark": "Pay\u200e",
+    "zero-width space": "Pa\u200by",
+    "zero-width joiner": "Pa\u200dy",
+    "byte order mark": "\ufeffPay",
+    "C1 control (NEL)": "Pa\x85y",
+    "C1 control (CSI)": "Pa\x9by",
+    "line separator": "Pa\u2028y",
+}
+
+
+@pytest.mark.parametrize("name", list(INVISIBLE.values()), ids=list(INVISIBLE))
+def test_names_with_invisible_or_control_characters_are_refused(name: str) -> None:
+    with pytest.raises(errors.InvalidName, match="invisible or control"):
+        check_label(name, "Workflow name")
+    with pytest.raises(errors.InvalidName):
+        fk.Workflow(name)
+    with pytest.raises(errors.InvalidName):
+        fk.Integration(name, "demo")
+    with pytest.raises(errors.InvalidName):
+        fk.Workflow("ok").add_node("n", integration=name, task="t")
+
+
+def test_names_are_normalised_to_nfc_so_twins_cannot_coexist(ws: fk.Workspace) -> None:
+    composed, decomposed = "Caf\u00e9", "Cafe\u0301"
+    assert check_label(decomposed, "Workflow name") == composed
+    assert fk.Workflow(decomposed).name == composed
+    assert fk.Integration(decomposed, "demo").name == composed
+    node = fk.Workflow("w").add_node("n", integration=decomposed, task="t")
+    assert node.integration == composed
+    ws.types.create("demo", check_module=False)
+    ws.integrations.create(composed, type="demo", credentials={})
+    with pytest.raises(errors.AlreadyExistsError):
+        ws.integrations.create(decomposed, type="demo", credentials={})
+    assert ws.integrations.get(decomposed).name == composed
+    assert [item.name for item in ws.integrations.list()] == [composed]
+
+
 def test_display_names_may_hold_spaces_and_unicode() -> None:
     assert fk.Workflow("Notify the team ✓").name == "Notify the team ✓"
     assert fk.Integration("My Slack Workspace", "slack").name == "My Slack Workspace"
@@ -383,3 +425,22 @@ def test_lazy_credentials_list_their_fields_without_decrypting() -> None:
     assert creds["token"] == "abc" and calls == [1]  # decrypted once
     with pytest.raises(errors.ValidationError):
         Credentials(fields=["x"])["x"]
+
+
+def test_schedule_and_workflow_names_are_nfc_so_a_schedule_still_guards_its_workflow(ws: fk.Workspace) -> None:
+    """A schedule named, or naming its workflow, in NFD finds and protects the NFC workflow."""
+    from engine_support import add_tools
+
+    add_tools(ws)
+    flow = fk.Workflow("Caf\u00e9")
+    flow.add_node("n", integration="Tools", task="noop")
+    ws.workflows.save(flow)
+    schedule = ws.schedules.create("Nui\u0301t", workflow="Cafe\u0301", cron="0 2 * * *")
+    assert (schedule.name, schedule.workflow) == ("Nu\u00edt", "Caf\u00e9")
+    assert ws.schedules.get("Nu\u00edt").workflow == "Caf\u00e9"
+    with pytest.raises(errors.InUseError):
+        ws.workflows.delete("Caf\u00e9")
+    ws.schedules.pause("Nui\u0301t")
+    ws.schedules.delete("Nui\u0301t")
+    ws.workflows.delete("Cafe\u0301")
+    assert ws.workflows.list() == []

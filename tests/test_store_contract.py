@@ -21,9 +21,13 @@ from flowkit.crypto import KeySource
 from flowkit.store import FileStore, MemoryStore, Store
 
 
-@pytest.fixture(params=["files", "memory"])
+@pytest.fixture(params=["files", "folders", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return FileStore(tmp_path / "ws") if request.param == "files" else MemoryStore()
+    """Each backend; "folders" keeps every collection as a folder with a file per document."""
+    if request.param == "memory":
+        return MemoryStore()
+    folders = ("things", "empty") if request.param == "folders" else ()
+    return FileStore(tmp_path / "ws", folders=folders)
 
 
 def test_documents_are_copied_in_and_out(store: Store) -> None:

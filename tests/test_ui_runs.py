@@ -134,3 +134,17 @@ def test_panel_refresh_picks_up_new_runs(ws: fk.Workspace) -> None:
     run = ws.run("Later")
     panel.refresh_button.click()
     assert [v for _, v in panel.list.options] == [run.id] and "Later" in panel.workflow.options
+
+
+def test_runs_panel_lists_the_healthy_runs_and_names_a_damaged_one(ws: fk.Workspace) -> None:
+    add_demo_integration(ws)
+    wf = fk.Workflow("Later")
+    wf.add_node("x", integration="My Demo", task="free")
+    ws.workflows.save(wf)
+    first, second = ws.run("Later"), ws.run("Later")
+    damaged = ws.store.runs.folder / f"{first.id}.json"
+    damaged.write_bytes(damaged.read_bytes()[:50])
+    panel = RunsPanel(ws)
+    assert [v for _, v in panel.list.options] == [second.id]
+    assert panel.feedback.is_error and "1 run(s) not listed" in panel.feedback.text
+    assert str(damaged) in panel.feedback.text

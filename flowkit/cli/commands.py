@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import jsonvalue
+
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
@@ -62,7 +64,7 @@ def types_create(args: argparse.Namespace) -> int:
         params = []
         for spec in args.param:
             try:
-                field = json.loads(spec)
+                field = jsonvalue.loads(spec)
             except ValueError as exc:
                 raise ValidationError(f"--param {spec!r} is not valid JSON: {exc}.") from exc
             if not isinstance(field, dict):
@@ -109,7 +111,7 @@ def _prompt_credentials(ws: Workspace, type_name: str) -> dict[str, Any]:
             continue
         if param.kind in ("number", "integer", "boolean", "json"):
             try:
-                values[param.name] = json.loads(raw)
+                values[param.name] = jsonvalue.loads(raw)
             except ValueError:
                 values[param.name] = raw
         else:
@@ -154,10 +156,14 @@ def workflows_delete(args: argparse.Namespace) -> int:
 
 # -- runs ------------------------------------------------------------------------
 def runs_list(args: argparse.Namespace) -> int:
+    """The newest runs from the run index; a damaged run file is reported on stderr, not listed."""
     import time
 
     rows = []
-    for run in _workspace(args).runs.list(workflow=args.workflow, status=args.status, limit=args.limit):
+    listing = _workspace(args).runs.listing(workflow=args.workflow, status=args.status, limit=args.limit)
+    for problem in listing.damaged:
+        print(f"warning: a run is not listed: {problem}", file=sys.stderr)
+    for run in listing.runs:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
         duration = f"{run.duration:.2f}s" if run.duration is not None else "-"
         rows.append(
@@ -234,7 +240,7 @@ def job(args: argparse.Namespace) -> int:
         return 0 if batch.ok else EXIT_FAILED
     if args.dask:
         raise ValidationError("--dask runs the nodes of --batch runs on Dask; a single job runs in its kernel.")
-    inputs = {key: jobs.parse_cli_value(value) for key, value in args.param}
+    inputs = {key: jsonvalue.loads_or_text(value, f"-p {key}") for key, value in args.param}
     result = jobs.run_job(
         ws, args.workflow, inputs=inputs, output=args.output, timeout=args.timeout, cell_timeout=args.cell_timeout
     )
@@ -256,16 +262,16 @@ def lab(args: argparse.Namespace) -> int:
 
 # -- run -------------------------------------------------------------------------
 def _input_pair(text: str) -> tuple[str, Any]:
-    """``key=value`` from ``-i``; the value is JSON where it parses (3, true, [1, 2]), else text."""
+    """``key=value`` from ``-i``; the value is JSON where it parses (3, true, [1, 2]), else text.
+
+    JSON nested too deep is refused here, not taken as text (nor left to fail later).
+    """
     from ..errors import ValidationError
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ValidationError(f"-i {text!r}: write an input as key=value.")
-    try:
-        return key.strip(), json.loads(raw)
-    except ValueError:
-        return key.strip(), raw
+    return key.strip(), jsonvalue.loads_or_text(raw, f"-i {key.strip()}")
 
 
 def _progress_bar(total_label: str) -> Callable[[Any], None]:

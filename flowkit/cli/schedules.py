@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import signal
 import sys
@@ -17,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .. import jsonvalue
 from .commands import _input_pair, _print_json, _table, _workspace
 
 Adder = Callable[..., None]
@@ -58,7 +58,7 @@ def schedules_add(args: argparse.Namespace) -> int:
     inputs = dict(_input_pair(item) for item in args.input)
     if args.inputs_json is not None:
         try:
-            given = json.loads(args.inputs_json)
+            given = jsonvalue.loads(args.inputs_json)  # refuses NaN, and nesting too deep to read
         except ValueError as exc:
             raise ValidationError(f"--inputs {args.inputs_json!r} is not valid JSON: {exc}.") from None
         if not isinstance(given, dict):

@@ -10,7 +10,7 @@ masked where they are recorded or shown (`flowkit.redaction`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from ..errors import ParamsError, TaskFailed, ValidationError
@@ -25,6 +25,7 @@ def task(
     *,
     params: list[Param] | list[dict[str, Any]] | None = None,
     public_credentials: Iterable[str] = (),
+    untemplated: Mapping[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Make a function ``fn(credentials, params) -> dict`` a task: declared, checked, failing politely.
 
@@ -53,6 +54,9 @@ def task(
         params: the task's params, as `Param` objects or their dicts.
         public_credentials: accepted for modules written before secrets were masked by
             `Param.secret` alone; it has no effect (non-secret fields are always shown).
+        untemplated: params that should hold no template, each with what to do instead, e.g.
+            ``{"sql": "put values in parameters"}``: validating a workflow warns (it does not refuse)
+            where a node's value for one of them is a template.
 
     Example::
 
@@ -87,6 +91,8 @@ def task(
 
         if checked is not None:
             run.__flowkit_params__ = list(checked)  # type: ignore[attr-defined]
+        if untemplated:
+            run.__flowkit_untemplated__ = dict(untemplated)  # type: ignore[attr-defined]
         return cast(F, run)
 
     return mark

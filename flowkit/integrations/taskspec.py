@@ -63,6 +63,11 @@ class TaskSpec:
         return self.params is not None
 
     @property
+    def untemplated(self) -> dict[str, str]:
+        """Params that should hold no template, with what to do instead (``@flowkit.task(untemplated=...)``)."""
+        return dict(getattr(self.func, "__flowkit_untemplated__", None) or {})
+
+    @property
     def schema(self) -> dict[str, Any]:
         """The params' JSON Schema (any object when undeclared)."""
         if self.params is None:

@@ -8,13 +8,12 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FlowkitError, ValidationError
 from ..model import Workflow, new_run_id
 from .inputs import read_batch_file
-from .job import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, JobResult, JobSpec, execute_job, prepare_job, slug
+from .job import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, JobResult, JobSpec, execute_job, prepare_job, report_target, slug
 
 if TYPE_CHECKING:
     from ..executors.base import Executor as NodeExecutor
@@ -123,7 +122,7 @@ def run_batch(
         entries = list(enumerate(inputs, start=1))
     name = workflow.name if isinstance(workflow, Workflow) else workflow
     folder = (
-        Path(output_dir).resolve()
+        report_target(ws, output_dir, "The batch's report folder")
         if output_dir is not None
         else (ws.path / "reports" / f"{slug(name)}-batch-{new_run_id()}")
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,8 +55,10 @@ def read_batch_file(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, A
     return entries
 
 
-def parse_cli_value(text: str) -> Any:
-    """A value typed on the command line: JSON where it parses (``3``, ``[1, 2]``, ``true``), else the text."""
-    with contextlib.suppress(ValueError):
-        return jsonvalue.loads(text)
-    return text
+def parse_cli_value(text: str, *, what: str = "value") -> Any:
+    """A value typed on the command line: JSON where it parses (``3``, ``[1, 2]``, ``true``), else the text.
+
+    Raises:
+        NotJSONError: it is JSON that flowkit cannot hold (nested too deep), named as `what`.
+    """
+    return jsonvalue.loads_or_text(text, what)

@@ -73,6 +73,26 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "workflow"
 
 
+def report_target(ws: Workspace, path: str | os.PathLike[str], what: str = "The report") -> Path:
+    """`path` resolved, if a report may be written there: not inside the workspace folder, except ``reports/``.
+
+    The workspace folder holds the store (collection files, run history) and
+    the integration modules; a report written over one of them destroyed it
+    (``-o <ws>/workflows.json`` replaced every saved workflow with a notebook).
+
+    Raises:
+        ValidationError: naming the path and where reports may go instead.
+    """
+    target = Path(path).resolve()
+    root = ws.path.resolve()
+    if target.is_relative_to(root) and not target.is_relative_to(root / "reports"):
+        raise ValidationError(
+            f"{what} {target} is inside the workspace {root}, which holds its store and integration "
+            f"modules; write it outside the workspace, or under {root / 'reports'}."
+        )
+    return target
+
+
 def default_report_path(ws: Workspace, workflow: str) -> Path:
     """``<workspace>/reports/<workflow>-<time>-<random>.ipynb``: unique even for parallel jobs."""
     return ws.path / "reports" / f"{slug(workflow)}-{new_run_id()}.ipynb"
@@ -223,7 +243,7 @@ def prepare_job(
     values = check_inputs(ws, inputs)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
-    report = Path(output).resolve() if output is not None else default_report_path(ws, name)
+    report = report_target(ws, output) if output is not None else default_report_path(ws, name)
     source = Path(template) if template is not None else template_path()
     return JobSpec(
         workspace=str(ws.path),

@@ -11,9 +11,18 @@ is how the store persists it and how a run snapshots its workflow.
 
 from __future__ import annotations
 
-from .names import MASK, MAX_NAME_LENGTH, NODE_STATUSES, PARAM_KINDS, RUN_STATUSES, check_identifier, check_label
+from .names import (
+    MASK,
+    MAX_NAME_LENGTH,
+    NODE_STATUSES,
+    PARAM_KINDS,
+    RUN_STATUSES,
+    check_identifier,
+    check_label,
+    normal_label,
+)
 from .params import Credentials, Integration, IntegrationType, Param, params_from
-from .runs import NodeRun, Run, new_run_id
+from .runs import NodeRun, Run, RunSummary, new_run_id
 from .workflow import Node, Workflow
 
 __all__ = [
@@ -29,9 +38,11 @@ __all__ = [
     "Param",
     "RUN_STATUSES",
     "Run",
+    "RunSummary",
     "Workflow",
     "check_identifier",
     "check_label",
     "new_run_id",
+    "normal_label",
     "params_from",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
 from ..errors import InvalidName
 
@@ -26,10 +27,14 @@ MASK = "***"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 MAX_NAME_LENGTH = 100
+
+
+# Characters a name may not hold: controls (C0, DEL, C1), format characters (bidi overrides and
+# isolates, zero-width spaces and joiners, the BOM, soft hyphens), line and paragraph separators,
+# surrogates and unassigned code points. They are invisible or reorder the text, so two names
+# that differ only by them would look identical in every list.
+_INVISIBLE = {"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"}
 
 
 def check_identifier(name: object, what: str) -> str:
@@ -45,12 +50,28 @@ def check_identifier(name: object, what: str) -> str:
     return name
 
 
+def normal_label(name: str) -> str:
+    """`name` in Unicode NFC, the form names are stored and compared in ("é" is one code point, not "e" + "◌́")."""
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
+
+
 def check_label(name: object, what: str) -> str:
-    """Return `name` if it is a usable display name (integrations, workflows)."""
+    """Return `name`, normalised to NFC, if it is a usable display name (integrations, workflows).
+
+    NFC makes the two spellings of "Café" (precomposed, or "e" + a combining
+    accent) one name, so they cannot coexist; invisible and control
+    characters are refused for the same reason (see `_INVISIBLE`).
+    """
     if not isinstance(name, str) or not name.strip():
         raise InvalidName(f"{what} must be a non-empty string, got {name!r}.")
-    if _CONTROL.search(name):
-        raise InvalidName(f"{what} {name!r} contains control characters.")
+    hidden = next((char for char in name if unicodedata.category(char) in _INVISIBLE), None)
+    if hidden is not None:
+        label = unicodedata.name(hidden, "a control character")
+        raise InvalidName(
+            f"{what} {name!r} contains an invisible or control character (U+{ord(hidden):04X}, {label}); "
+            "type the name again without it."
+        )
+    name = normal_label(name)
     if name != name.strip():
         raise InvalidName(f"{what} {name!r} has leading or trailing spaces.")
     if len(name) > MAX_NAME_LENGTH:

@@ -185,7 +185,7 @@ class Integration:
     credentials: Credentials = field(default_factory=Credentials)
 
     def __post_init__(self) -> None:
-        check_label(self.name, "Integration name")
+        self.name = check_label(self.name, "Integration name")
         check_identifier(self.type, "Integration type")
         if not isinstance(self.credentials, Credentials):
             self.credentials = Credentials(self.credentials)

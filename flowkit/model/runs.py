@@ -61,6 +61,37 @@ class NodeRun:
 
 
 @dataclass
+class RunSummary:
+    """A run as the run index knows it: enough to list it, nothing of its nodes or results.
+
+    Listing runs reads these, so its cost does not grow with what the runs returned.
+    """
+
+    id: str
+    workflow: str
+    status: str
+    trigger: str = "api"
+    started_at: float = 0.0
+    finished_at: float | None = None
+    pid: int | None = None
+    host: str | None = None
+    error: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        """From an index entry (unknown keys are left out: older and newer indexes both read)."""
+        known = {key: data[key] for key in data if key in _SUMMARY_FIELDS}
+        return cls(**known)
+
+
+_SUMMARY_FIELDS = {"id", "workflow", "status", "trigger", "started_at", "finished_at", "pid", "host", "error"}
+
+
+@dataclass
 class Run:
     """One execution of a workflow, with a snapshot of the workflow as it ran."""
 
@@ -100,6 +131,8 @@ class Run:
             "trigger": self.trigger,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "pid": self.pid,
+            "host": self.host,
         }
 
     def __repr__(self) -> str:

@@ -31,7 +31,7 @@ class Node:
 
     def __post_init__(self) -> None:
         check_identifier(self.name, "Node name")
-        check_label(self.integration, f"Node {self.name!r}: integration")
+        self.integration = check_label(self.integration, f"Node {self.name!r}: integration")
         check_identifier(self.task, f"Node {self.name!r}: task")
         if not isinstance(self.params, dict):
             raise ValidationError(f"Node {self.name!r}: params must be a JSON object.")

@@ -9,13 +9,13 @@ and `ws.run` refuse a workflow with errors.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import networkx as nx
 
+from .. import jsonvalue
 from ..errors import (
     FlowkitError,
     InvalidName,
@@ -216,6 +216,7 @@ class _Checker:
         for path, text in templating.template_strings(params, ""):
             templated = True
             found += self.template(name, path, text, refs, acyclic)
+        found += _untemplated(spec, name, node.params)
         if not templated and spec.params is not None and not any(p.severity == "error" for p in found):
             params = validate_values(spec.params, params, what=f"Node {name!r}", error=ParamsError)
         plan = NodePlan(
@@ -290,13 +291,23 @@ def structured_json(declared: list[Param], params: dict[str, Any]) -> tuple[dict
         if templating.single_expression(text) is not None or not text.startswith(("{", "[")):
             continue
         try:
-            fixed[key] = json.loads(text)
+            fixed[key] = jsonvalue.loads(text)  # nesting too deep to read is a ValueError too
         except ValueError:
             problems.append(
                 f"Param {key!r} is a json field, and this text is neither JSON nor one {{{{ expression }}}}: "
                 'put each template inside a JSON string, e.g. {"delay": "{{ count.words }}"}'
             )
     return fixed, problems
+
+
+def _untemplated(spec: TaskSpec, name: str, params: dict[str, Any]) -> list[Problem]:
+    """A warning for each param the task wants free of templates (``untemplated``) that holds one."""
+    advice = spec.untemplated
+    return [
+        Problem("warning", name, f"Param {field!r} of {spec.module}.{spec.name} is a template: {advice[field]}.")
+        for field in advice
+        if field in params and templating.has_templates(params[field])
+    ]
 
 
 def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | None = None) -> Analysis:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AlreadyExistsError, FlowkitError, ScheduleNotFound, ValidationError
 from ..jsonvalue import check_json
-from ..model import check_identifier, check_label
+from ..model import check_identifier, check_label, normal_label
 from ..redaction import refuse_secrets
 from ..store import Store
 from .cron import CronTimes, describe
@@ -161,7 +161,8 @@ class ScheduleCollection:
             raise ValidationError(f"The workflow {workflow!r} would not run with these inputs: {listed}")
 
     def _build(self, name: str, workflow: str, cron: str, tz: str, inputs: Any, catchup: bool) -> Schedule:
-        check_label(name, "Schedule name")
+        name = check_label(name, "Schedule name")  # NFC, as every name is stored
+        workflow = normal_label(workflow) if isinstance(workflow, str) else workflow
         times = CronTimes(cron, tz)
         values = self._checked_inputs(inputs)
         self._check_workflow(workflow, values)
@@ -217,7 +218,7 @@ class ScheduleCollection:
         with self._store.locked():
             current = self.get(name)
             changed = self._build(
-                name,
+                current.name,
                 current.workflow if workflow is None else workflow,
                 current.cron if cron is None else cron,
                 current.timezone if timezone is None else timezone,
@@ -230,7 +231,7 @@ class ScheduleCollection:
         return changed
 
     def get(self, name: str) -> Schedule:
-        doc = self._store.get(self.collection, name)
+        doc = self._store.get(self.collection, normal_label(name) if isinstance(name, str) else name)
         if doc is None:
             raise ScheduleNotFound(name, hint="Create it with ws.schedules.create(...).")
         return Schedule.from_dict(doc)
@@ -240,7 +241,7 @@ class ScheduleCollection:
         return sorted((s for s in found if workflow is None or s.workflow == workflow), key=lambda s: s.name)
 
     def delete(self, name: str) -> None:
-        if not self._store.delete(self.collection, name):
+        if not self._store.delete(self.collection, normal_label(name) if isinstance(name, str) else name):
             raise ScheduleNotFound(name)
 
     def pause(self, name: str) -> Schedule:
@@ -256,7 +257,7 @@ class ScheduleCollection:
 
     def _set(self, name: str, **changes: Any) -> Schedule:
         with self._store.locked():
-            self.get(name)
+            name = self.get(name).name
             self._store.update_many(self.collection, {name: changes})
             return self.get(name)
 

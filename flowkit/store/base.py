@@ -47,6 +47,14 @@ class RunLog(abc.ABC):
     def summaries(self, *, workflow: str | None = None) -> Iterator[dict[str, Any]]:
         """Each run's latest summary, most recently recorded first (deleted runs left out)."""
 
+    def verify(self, run_id: str) -> None:
+        """Check that a run's record is whole, without keeping it (`CorruptStoreError` if not).
+
+        Listing runs calls this for each run it shows, so a backend should do it
+        in memory that does not grow with the run's size; this default loads it.
+        """
+        self.load(run_id)
+
     def list(
         self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20
     ) -> list[dict[str, Any]]:

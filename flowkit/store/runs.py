@@ -1,4 +1,10 @@
-"""Run history on disk: a file per run, an events file while it runs, an append-only index."""
+"""Run history on disk: a file per run, an events file while it runs, an append-only index.
+
+Run files end with a checksum like the collection files; workflow snapshots
+are named by the hash of their content, which is checked when one is read.
+So an edited record or snapshot (a task changed, a status rewritten) is
+reported as damaged instead of being shown or resumed as what ran.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,17 @@ from .. import jsonvalue
 from ..atomic import atomic_write
 from ..errors import CorruptStoreError, RunNotFound, StoreError
 from .base import RunLog
-from .checksum import read_json_file
+from .checksum import dumps_checksummed, read_checked, read_json_file, verify_file
 
 SNAPSHOT_REF = "$snapshot"
+
+
+def _check_record(path: Path, run_id: str, record: Any, checksummed: bool) -> None:
+    """A run file holds an object; without its checksum (written by hand), it must be this run's record."""
+    if not isinstance(record, dict):
+        raise CorruptStoreError(str(path), "the top level is not a JSON object")
+    if not checksummed and (record.get("id") != run_id or not isinstance(record.get("workflow"), str)):
+        raise CorruptStoreError(str(path), f"it is not the record of run {run_id} (no checksum, no such id)")
 
 
 class RunStore(RunLog):
@@ -39,6 +53,9 @@ class RunStore(RunLog):
         self.index_path = self.folder / "index.jsonl"
         self.snapshots = self.folder / "snapshots"
         self._last_snapshot: tuple[Any, str] | None = None
+        # Run files found whole, by (inode, size, mtime): a file is only ever replaced (a new inode),
+        # so listing again in the same process (the runs panel's refresh) does not read them again.
+        self._verified: dict[str, tuple[int, int, int]] = {}
 
     def _run_path(self, run_id: str) -> Path:
         if not re.fullmatch(r"[0-9A-Za-z_-]{1,80}", run_id or ""):
@@ -79,14 +96,24 @@ class RunStore(RunLog):
         return {SNAPSHOT_REF: digest}
 
     def _load_snapshot(self, reference: dict[str, Any]) -> dict[str, Any]:
+        """The snapshot a run refers to, checked against its name (the hash of what was written)."""
         digest = str(reference[SNAPSHOT_REF])
         if not re.fullmatch(r"[0-9a-f]{32}", digest):
             raise CorruptStoreError(str(self.snapshots), f"bad snapshot reference {digest!r}")
-        snapshot = read_json_file(self.snapshots / f"{digest}.json")
-        if snapshot is None:
-            raise CorruptStoreError(str(self.snapshots / f"{digest}.json"), "the run's workflow snapshot is missing")
+        path = self.snapshots / f"{digest}.json"
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise CorruptStoreError(str(path), "the run's workflow snapshot is missing") from None
+        if hashlib.sha256(raw).hexdigest()[:32] != digest:
+            raise CorruptStoreError(
+                str(path),
+                "the workflow snapshot was changed after the run (its content no longer matches its name, the "
+                "hash of what ran); restore it, or delete the runs that use it",
+            )
+        snapshot = read_json_file(path)
         if not isinstance(snapshot, dict):
-            raise CorruptStoreError(str(self.snapshots / f"{digest}.json"), "the top level is not a JSON object")
+            raise CorruptStoreError(str(path), "the top level is not a JSON object")
         return snapshot
 
     def save(self, record: dict[str, Any], summary: dict[str, Any], *, checked: bool = False) -> None:
@@ -103,7 +130,7 @@ class RunStore(RunLog):
         if not checked:
             jsonvalue.check_json(record, f"run {record.get('id')}")
         jsonvalue.check_json(summary, "run summary")
-        atomic_write(self._run_path(record["id"]), jsonvalue.dumps(record).encode())
+        atomic_write(self._run_path(record["id"]), dumps_checksummed(record))
         self._append_index(summary)
 
     def open_events(self, run_id: str) -> TextIO:
@@ -116,13 +143,36 @@ class RunStore(RunLog):
         with contextlib.suppress(FileNotFoundError):
             self._events_path(record["id"]).unlink()
 
-    def load(self, run_id: str) -> dict[str, Any]:
+    def _record(self, run_id: str) -> dict[str, Any]:
+        """The run file's record, checked: its checksum, or (without one) that it is this run's record."""
         path = self._run_path(run_id)
-        record = read_json_file(path)
+        record, checksummed = read_checked(path)
         if record is None:
             raise RunNotFound(run_id)
-        if not isinstance(record, dict):
-            raise CorruptStoreError(str(path), "the top level is not a JSON object")
+        _check_record(path, run_id, record, checksummed)
+        assert isinstance(record, dict)
+        return record
+
+    def verify(self, run_id: str) -> None:
+        """Check a run file in chunks (flat memory); one without a checksum is parsed to be judged.
+
+        A file found whole is not read again by this store while its inode,
+        size and mtime stay the same (flowkit only ever replaces run files).
+        """
+        path = self._run_path(run_id)
+        try:
+            status = path.stat()
+            stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
+            if self._verified.get(run_id) == stamp:
+                return
+            if not verify_file(path):
+                self._record(run_id)
+        except FileNotFoundError:
+            raise RunNotFound(run_id) from None
+        self._verified[run_id] = stamp
+
+    def load(self, run_id: str) -> dict[str, Any]:
+        record = self._record(run_id)
         if isinstance(record.get("snapshot"), dict) and SNAPSHOT_REF in record["snapshot"]:
             record["snapshot"] = self._load_snapshot(record["snapshot"])
         events = self._events_path(run_id)
@@ -212,6 +262,6 @@ class RunStore(RunLog):
                 self._append_index(
                     {
                         key: record.get(key)
-                        for key in ("id", "workflow", "status", "trigger", "started_at", "finished_at")
+                        for key in ("id", "workflow", "status", "trigger", "started_at", "finished_at", "pid", "host")
                     }
                 )

@@ -19,6 +19,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from .. import jsonvalue
 from ..errors import ValidationError
 from ..model import Param
 from ..run.templating import single_expression
@@ -60,10 +61,12 @@ def parse_text(kind: str, text: str, *, what: str, templates: bool = False) -> A
         return text
     if kind == "json":
         try:
-            return json.loads(text)
+            return jsonvalue.loads(text)
         except json.JSONDecodeError as exc:
             where = f"line {exc.lineno}, column {exc.colno}"
             raise ValidationError(f"{what}: not valid JSON ({exc.msg} at {where}).") from exc
+        except ValueError as exc:  # NaN/Infinity, or nested too deep to read
+            raise ValidationError(f"{what}: {exc}") from None
     if kind == "boolean":
         lowered = text.strip().lower()
         if lowered in ("true", "yes", "1"):

@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from .. import drawing
 from ..errors import ValidationError
-from ..model import RUN_STATUSES, Run
+from ..model import RUN_STATUSES, Run, RunSummary
 from .common import Feedback, Screen, button, guarded, hook, result_table, run_summary, set_options
 from .live import LiveRun
 
@@ -100,7 +100,7 @@ class RunView(Screen):
             self.on_resumed(run)
 
 
-def run_label(run: Run) -> str:
+def run_label(run: Run | RunSummary) -> str:
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
     return f"{started} · {run.workflow} · {run.status}"
 
@@ -145,14 +145,16 @@ class RunsPanel(Screen):
         self.list_runs()
 
     def list_runs(self) -> None:
-        """List the runs matching the filters, newest first."""
-        runs = self.ws.runs.list(
+        """List the runs matching the filters, newest first, from the run index (a damaged run file is named)."""
+        runs, damaged = self.ws.runs.listing(
             workflow=None if self.workflow.value == ALL else self.workflow.value,
             status=None if self.status.value == ALL else self.status.value,
             limit=HISTORY_LIMIT,
         )
         set_options(self.list, [(run_label(run), run.id) for run in runs])
-        if not runs:
+        if damaged:
+            self.feedback.error(f"{len(damaged)} run(s) not listed: {damaged[0]}")
+        elif not runs:
             self.feedback.ok("No runs match.")
         else:
             self.feedback.clear()

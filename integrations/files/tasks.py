@@ -1,27 +1,33 @@
 """File tasks confined to one root folder: read, write and list.
 
-Every path is relative to the credentials' ``root``. Absolute paths, ``..``
-and symbolic links that lead out of the root are refused before anything is
-opened; the final open refuses a symbolic link, so a link swapped in after the
-check is not followed either. Writes replace a file atomically.
+Every path is relative to the credentials' ``root``. Absolute paths and
+``..`` are refused before anything is opened. Each path is then walked from
+the open root folder one name at a time without letting the kernel follow a
+link (see `confined`), so a symbolic link leading out of the root is refused
+even when it is swapped in while the task runs. Only regular files are read
+(a FIFO or a device is refused without blocking), listings walk any depth, and
+writes replace a file atomically.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime
 import fnmatch
 import itertools
 import os
+import secrets
 import stat
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import flowkit
 from flowkit.errors import ParamsError, TaskFailed
+
+from .confined import FILE_FLAGS, Entry, Place, Root, walk
 
 Result = dict[str, Any]
 
@@ -30,8 +36,6 @@ CREDENTIALS = [
         "root", required=True, help="The folder these tasks may use; nothing outside it can be read or written."
     ),
 ]
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
 _ENCODING = flowkit.Param(
     "encoding", default="utf-8", help="Text encoding of the content, or base64 for bytes (images, archives...)."
 )
@@ -50,8 +54,8 @@ def _root(credentials: dict[str, Any]) -> Path:
     return root
 
 
-def _inside(root: Path, relative: Any, *, folder: bool = False) -> tuple[Path, str]:
-    """The real path `relative` names under `root`, and how to show it; anything that leaves the root is refused."""
+def _parts(relative: Any, *, folder: bool = False) -> tuple[tuple[str, ...], str]:
+    """The names of `relative` under the root, and how to show it; absolute paths and ``..`` are refused."""
     if not isinstance(relative, str) or not relative.strip():
         raise TaskFailed("path is empty: give a path relative to the root.")
     if "\x00" in relative:
@@ -62,17 +66,17 @@ def _inside(root: Path, relative: Any, *, folder: bool = False) -> tuple[Path, s
         raise TaskFailed(f"{relative!r} is absolute: give a path relative to the root.")
     if ".." in pure.parts:
         raise TaskFailed(f"{relative!r} climbs out with '..': paths must stay inside the root.")
-    real = root.joinpath(*pure.parts).resolve()  # follows every symbolic link on the way
-    if real != root and root not in real.parents:
-        raise TaskFailed(f"{relative!r} leads outside the root through a symbolic link.")
-    if real == root and not folder:
+    if not pure.parts and not folder:
         raise TaskFailed(f"{relative!r} is the root folder itself; name a file inside it.")
-    return real, pure.as_posix()
+    return pure.parts, pure.as_posix()
 
 
-def _open(path: Path, flags: int, shown: str) -> int:
+def _open(place: Place, flags: int, shown: str) -> int:
+    """Open the last name of `place` in its folder, never following a link (one swapped in is refused)."""
+    if place.name is None:
+        raise TaskFailed(f"{shown!r} is a folder, not a file.")
     try:
-        return os.open(path, flags | _NOFOLLOW | _BINARY, 0o644)
+        return os.open(place.name, flags | FILE_FLAGS, 0o644, dir_fd=place.folder)
     except FileNotFoundError as exc:
         raise TaskFailed(f"No file {shown!r} in the root.") from exc
     except FileExistsError as exc:
@@ -81,7 +85,7 @@ def _open(path: Path, flags: int, shown: str) -> int:
         raise TaskFailed(f"{shown!r} is a folder, not a file.") from exc
     except PermissionError as exc:
         raise TaskFailed(f"Permission denied for {shown!r}.") from exc
-    except OSError as exc:  # ELOOP: the file became a symbolic link after the check
+    except OSError as exc:  # ELOOP: the file became a symbolic link after it was walked
         raise TaskFailed(f"Cannot open {shown!r}: {exc.strerror}.") from exc
 
 
@@ -114,49 +118,48 @@ def _modified(status: os.stat_result) -> str:
     return datetime.datetime.fromtimestamp(status.st_mtime, tz=datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def _replace(target: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `target`, then swap it in: readers see old or new, never half."""
+def _replace(place: Place, data: bytes) -> None:
+    """Write `data` to a temporary file beside the target, then swap it in: readers see old or new, never half.
+
+    Both names are relative to the target's open folder, so the file lands where the path was walked to.
+    """
+    name = str(place.name)
     try:
-        mode = stat.S_IMODE(os.stat(target, follow_symlinks=False).st_mode)
+        mode = stat.S_IMODE(os.stat(name, dir_fd=place.folder, follow_symlinks=False).st_mode)
     except FileNotFoundError:
         mode = 0o644
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temporary = f".{name}.{secrets.token_hex(4)}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | FILE_FLAGS, 0o600, dir_fd=place.folder)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
+            os.fchmod(stream.fileno(), mode)
+        os.replace(temporary, name, src_dir_fd=place.folder, dst_dir_fd=place.folder)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=place.folder)
         raise
 
 
-def _entries(root: Path, folder: Path, pattern: str, recursive: bool, hidden: bool) -> Iterator[Result]:
-    """Entries of `folder` in name order; symbolic links are listed, never followed."""
-    with os.scandir(folder) as scan:
-        found = sorted(scan, key=lambda entry: entry.name)
-    for entry in found:
-        if entry.name.startswith(".") and not hidden:
-            continue
-        status = entry.stat(follow_symlinks=False)
-        if entry.is_symlink():
-            kind = "symlink"
-        elif entry.is_dir(follow_symlinks=False):
-            kind = "folder"
-        else:
-            kind = "file" if entry.is_file(follow_symlinks=False) else "other"
-        if fnmatch.fnmatchcase(entry.name, pattern):
-            yield {
-                "path": Path(entry.path).relative_to(root).as_posix(),
-                "name": entry.name,
-                "type": kind,
-                "size": status.st_size if kind == "file" else None,
-                "modified": _modified(status),
-            }
-        if recursive and kind == "folder":
-            yield from _entries(root, Path(entry.path), pattern, recursive, hidden)
+def _is_folder(place: Place) -> bool:
+    if place.name is None:
+        return True
+    try:
+        return stat.S_ISDIR(os.stat(place.name, dir_fd=place.folder, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _listed(entry: Entry) -> Result:
+    return {
+        "path": "/".join(entry.parts),
+        "name": entry.name,
+        "type": entry.kind,
+        "size": entry.status.st_size if entry.kind == "file" else None,
+        "modified": _modified(entry.status),
+    }
 
 
 # -- tasks -----------------------------------------------------------------------
@@ -192,13 +195,18 @@ def read(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
 
     Returns ``content`` (text, or base64 with encoding base64), ``path`` and ``size``.
     """
-    real, shown = _inside(_root(credentials), params["path"])
+    parts, shown = _parts(params["path"])
     limit = params["max_bytes"]
-    handle = _open(real, os.O_RDONLY, shown)
+    with Root(_root(credentials)) as root, root.locate(parts, shown) as place:
+        # O_NONBLOCK: opening a FIFO with no writer would wait forever; fstat then tells what it is.
+        handle = _open(place, os.O_RDONLY | os.O_NONBLOCK, shown)
     status = os.fstat(handle)
-    if stat.S_ISDIR(status.st_mode):
+    if not stat.S_ISREG(status.st_mode):
         os.close(handle)
-        raise TaskFailed(f"{shown!r} is a folder, not a file.")
+        if stat.S_ISDIR(status.st_mode):
+            raise TaskFailed(f"{shown!r} is a folder, not a file.")
+        raise TaskFailed(f"{shown!r} is not a regular file (a FIFO, socket or device): only files are read.")
+    os.set_blocking(handle, True)
     size = status.st_size
     with os.fdopen(handle, "rb") as stream:
         data = stream.read(limit + 1) if size <= limit else b""
@@ -235,29 +243,22 @@ def write(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
 
     Returns ``path``, ``bytes_written`` and ``size`` (the file's size after writing).
     """
-    root = _root(credentials)
-    real, shown = _inside(root, params["path"])
+    parts, shown = _parts(params["path"])
     data = _encode(params["content"], params["encoding"])
-    if not real.parent.is_dir():
-        if not params["make_dirs"]:
-            raise TaskFailed(f"The folder of {shown!r} does not exist: create it or set make_dirs.")
-        try:
-            real.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TaskFailed(f"Cannot create the folder of {shown!r}: {exc.strerror}.") from exc
-    if real.is_dir():
-        raise TaskFailed(f"{shown!r} is a folder, not a file.")
     mode = params["mode"]
-    try:
-        if mode == "overwrite":
-            _replace(real, data)
-        else:
-            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "append" else os.O_EXCL)
-            with os.fdopen(_open(real, flags, shown), "wb") as stream:
-                stream.write(data)
-        size = real.stat().st_size
-    except OSError as exc:
-        raise TaskFailed(f"Cannot write {shown!r}: {exc.strerror}.") from exc
+    with Root(_root(credentials)) as root, root.locate(parts, shown, make_folders=params["make_dirs"]) as place:
+        if _is_folder(place):
+            raise TaskFailed(f"{shown!r} is a folder, not a file.")
+        try:
+            if mode == "overwrite":
+                _replace(place, data)
+            else:
+                flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "append" else os.O_EXCL)
+                with os.fdopen(_open(place, flags, shown), "wb") as stream:
+                    stream.write(data)
+            size = os.stat(str(place.name), dir_fd=place.folder, follow_symlinks=False).st_size
+        except OSError as exc:
+            raise TaskFailed(f"Cannot write {shown!r}: {exc.strerror}.") from exc
     verb = {"overwrite": "Wrote", "append": "Appended", "create": "Created"}[mode]
     return {
         "success": True,
@@ -282,18 +283,18 @@ def list(credentials: dict[str, Any], params: dict[str, Any]) -> Result:  # noqa
 
     Returns ``entries`` (path, name, type file/folder/symlink, size, modified), ``count`` and ``truncated``.
     """
-    root = _root(credentials)
-    real, shown = _inside(root, params["path"], folder=True)
-    if not real.is_dir():
-        raise TaskFailed(f"{shown!r} is not a folder in the root.")
     limit = params["limit"]
     if limit < 0:
         raise ParamsError("files.list params: 'limit' must be 0 or more.")
-    try:
-        walk = _entries(root, real, params["pattern"], params["recursive"], params["include_hidden"])
-        entries = [*itertools.islice(walk, limit + 1)]
-    except OSError as exc:
-        raise TaskFailed(f"Cannot list {shown!r}: {exc.strerror}.") from exc
+    parts, shown = _parts(params["path"], folder=True)
+    pattern = params["pattern"]
+    with Root(_root(credentials)) as root, root.locate(parts, shown, folder=True) as place:
+        try:
+            found = walk(root, place, recursive=params["recursive"], hidden=params["include_hidden"])
+            matching = (_listed(entry) for entry in found if fnmatch.fnmatchcase(entry.name, pattern))
+            entries = [*itertools.islice(matching, limit + 1)]
+        except OSError as exc:
+            raise TaskFailed(f"Cannot list {shown!r}: {exc.strerror}.") from exc
     truncated = len(entries) > limit
     entries = entries[:limit]
     more = " (more not listed: raise limit)" if truncated else ""

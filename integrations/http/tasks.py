@@ -1,9 +1,11 @@
 """A generic HTTP request task through requests, signed with the credentials' token, basic auth or API key.
 
 Credentials are only ever sent where they belong: under ``base_url`` when it
-is set, never to another host after a redirect, and never back in a result
-(a server that echoes them gets ``***`` in the returned headers and body).
-A failure without an answer (a setting refused, a network error) has ``status`` None.
+is set, never to another host or outside ``base_url`` after a redirect, and
+never back in a result (a server that echoes them gets ``***`` in the returned
+headers and body). ``timeout`` bounds the whole request, however slowly the
+server sends (see `deadline`). A failure without an answer (a setting refused,
+a network error, the time up) has ``status`` None.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import requests
 import flowkit
 from flowkit.errors import ParamsError, TaskFailed
 from flowkit.redaction import Redactor
+
+from .deadline import Deadline, WatchedAdapter, deadline
 
 Result = dict[str, Any]
 
@@ -55,15 +59,20 @@ class _HeaderAuth(requests.auth.AuthBase):
 
 
 class _Session(requests.Session):
-    """A session that drops every secret header when a redirect leaves the host.
+    """A session that drops every secret header when a redirect leaves the host or ``base_url``.
 
-    requests itself drops only ``Authorization``; an API key header would follow the redirect.
+    requests itself drops only ``Authorization``, and only when the host
+    changes; an API key header would follow the redirect, and any of them
+    would follow one to another path of the same server.
     """
 
     secret_headers: tuple[str, ...] = ()
+    base: str | None = None
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        if self.should_strip_auth(response.request.url or "", prepared_request.url or ""):
+        target = prepared_request.url or ""
+        leaves = self.should_strip_auth(response.request.url or "", target)
+        if leaves or (self.base and not _under(self.base, target)):
             for name in self.secret_headers:
                 prepared_request.headers.pop(name, None)
         super().rebuild_auth(prepared_request, response)
@@ -95,6 +104,17 @@ def _origin(parts: Any) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme)
 
 
+def _under(base: str, url: str) -> bool:
+    """Whether `url` is `base` or below it: same scheme, host and port, a path under base's, no ``..``."""
+    parts, root = urlsplit(url), urlsplit(base)
+    prefix = root.path.rstrip("/") + "/"
+    return (
+        _origin(parts) == _origin(root)
+        and (parts.path.rstrip("/") + "/").startswith(prefix)
+        and ".." not in parts.path.split("/")
+    )
+
+
 def _target(credentials: dict[str, Any], url: str, signed: bool) -> str:
     """The absolute URL to call; refuses to send credentials outside base_url."""
     base = credentials.get("base_url")
@@ -107,14 +127,7 @@ def _target(credentials: dict[str, Any], url: str, signed: bool) -> str:
         where = " or a path under base_url" if base else ""
         raise TaskFailed(f"url must be an http(s) URL{where}; got {url!r}.", status=None)
     if base and signed:
-        root = urlsplit(str(base))
-        prefix = root.path.rstrip("/") + "/"
-        inside = (
-            _origin(parts) == _origin(root)
-            and (parts.path.rstrip("/") + "/").startswith(prefix)
-            and ".." not in parts.path.split("/")
-        )
-        if not inside:
+        if not _under(str(base), url):
             raise TaskFailed(
                 f"{url} is outside base_url {base}: this integration's credentials are only sent there. "
                 "Use an integration without credentials (or another one) for other addresses.",
@@ -123,15 +136,11 @@ def _target(credentials: dict[str, Any], url: str, signed: bool) -> str:
     return url
 
 
-def _read(response: requests.Response, limit: int, deadline: float, timeout: float) -> tuple[bytes, bool]:
-    """At most `limit` bytes of the body, within the deadline; whether more was left unread."""
+def _read(response: requests.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body; whether more was left unread."""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(chunk_size=65536):
-        if time.monotonic() > deadline:
-            raise TaskFailed(
-                f"The response body did not finish arriving within {timeout:g} s (timed out).", status=None
-            )
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
@@ -163,9 +172,10 @@ def _header_values(headers: Any) -> dict[str, str]:
     return {name: str(value) for name, value in headers.items()}
 
 
-def _connection_problem(exc: requests.RequestException, host: str, timeout: float) -> str:
+def _connection_problem(exc: requests.RequestException, host: str, timeout: float, limit: Deadline) -> str:
+    # At the deadline the sockets are shut down: whatever requests then reports, the cause is the time.
     # A read that times out while the body streams in arrives as a ConnectionError saying so.
-    if isinstance(exc, requests.Timeout) or "timed out" in str(exc):
+    if limit.expired or isinstance(exc, requests.Timeout) or "timed out" in str(exc):
         return f"{host} did not answer within {timeout:g} s (timed out)."
     if isinstance(exc, requests.exceptions.SSLError):
         return f"TLS with {host} failed: the certificate could not be verified or the handshake failed."
@@ -190,18 +200,23 @@ def _basic_header(credentials: dict[str, Any]) -> list[str]:
     return [base64.b64encode(pair).decode()]
 
 
-def _send(credentials: dict[str, Any], method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
-    """Send one signed request with the body streamed (the caller reads it)."""
+def _send(
+    credentials: dict[str, Any], method: str, url: str, *, timeout: float, limit: Deadline, **kwargs: Any
+) -> requests.Response:
+    """Send one signed request with the body streamed (the caller reads it), within `limit`."""
     auth, header = _auth(credentials)
     url = _target(credentials, url, signed=auth is not None)
     session = _Session()
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, WatchedAdapter())
     session.auth = auth
     session.secret_headers = (header,) if header else ()
+    session.base = str(credentials["base_url"]) if credentials.get("base_url") else None
     try:
         return session.request(method, url, timeout=timeout, stream=True, **kwargs)
     except requests.RequestException as exc:
         session.close()
-        raise TaskFailed(_connection_problem(exc, urlsplit(url).netloc, timeout), status=None) from exc
+        raise TaskFailed(_connection_problem(exc, urlsplit(url).netloc, timeout, limit), status=None) from exc
     except ValueError as exc:  # requests' InvalidHeader and friends for values it cannot send
         session.close()
         raise TaskFailed(f"The request could not be built: {exc}", status=None) from exc
@@ -229,13 +244,13 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         report.passed(f"Credentials complete: {how}.")
         if base:
             report.step("request")
-            with _send(credentials, "GET", str(base), timeout=timeout) as response:
-                status = f"{response.status_code} {response.reason}"
-            if response.status_code in (401, 403):
+            with deadline(timeout) as limit, _send(credentials, "GET", str(base), timeout=timeout, limit=limit) as got:
+                code, status = got.status_code, f"{got.status_code} {got.reason}"
+            if code in (401, 403):
                 report.step("auth")
                 raise TaskFailed(f"GET {base} answered {status}: the server refused the credentials.")
             # A 4xx other than a refusal still shows the server answers; a 5xx does not.
-            if response.status_code < 500:
+            if code < 500:
                 report.passed(f"GET {base} answered {status}.")
             else:
                 report.failed(f"GET {base} answered {status}.")
@@ -272,23 +287,34 @@ def request(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     method, timeout = params["method"], float(params["timeout"])
     body = params.get("body")
     started = time.monotonic()
-    response = _send(
-        credentials,
-        method,
-        params["url"],
-        timeout=timeout,
-        params=params.get("query"),
-        headers=_header_values(params.get("headers")),
-        json=params.get("json"),
-        data=body.encode() if isinstance(body, str) else None,
-        allow_redirects=params["allow_redirects"],
-    )
-    with response:
-        try:
-            content, truncated = _read(response, params["max_bytes"], started + timeout, timeout)
-        except requests.RequestException as exc:
-            problem = _connection_problem(exc, urlsplit(response.url).netloc, timeout)
-            raise TaskFailed(problem, status=None) from exc
+    with deadline(timeout) as limit:
+        response = _send(
+            credentials,
+            method,
+            params["url"],
+            timeout=timeout,
+            limit=limit,
+            params=params.get("query"),
+            headers=_header_values(params.get("headers")),
+            json=params.get("json"),
+            data=body.encode() if isinstance(body, str) else None,
+            allow_redirects=params["allow_redirects"],
+        )
+        with response:
+            try:
+                content, truncated = _read(response, params["max_bytes"])
+            except requests.RequestException as exc:
+                if not limit.expired:
+                    raise TaskFailed(
+                        _connection_problem(exc, urlsplit(response.url).netloc, timeout, limit), status=None
+                    ) from exc
+            limit.cancel()
+            if limit.expired:  # the sockets were shut down mid-body: what was read may look whole but is not
+                raise TaskFailed(
+                    f"{urlsplit(response.url).netloc} did not answer within {timeout:g} s (timed out): "
+                    "the response body did not finish arriving.",
+                    status=None,
+                )
     elapsed_ms = round((time.monotonic() - started) * 1000)
     kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     parsed: Any = None

@@ -1,9 +1,13 @@
 """SQLite tasks with the standard library's sqlite3: read with query, change with execute.
 
 Values are always bound as parameters (``?`` or ``:name``), never formatted
-into the SQL. ``query`` runs on a connection that cannot write; every
-statement is stopped when it runs past its timeout; errors come back as
-``success: False`` with SQLite's reason.
+into the SQL (a template in ``sql`` gets a validation warning saying so).
+``query`` runs on a connection that cannot write: the database is opened
+read-only or with ``query_only``, and an authorizer refuses ``ATTACH`` and
+``VACUUM INTO``, which would write other files wherever they are told to.
+With ``read_only`` set, ``execute`` is refused outright. A query's answer is
+capped in rows and in bytes; every statement is stopped when it runs past its
+timeout; errors come back as ``success: False`` with SQLite's reason.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ CREDENTIALS = [
     ),
 ]
 _SQL = flowkit.Param("sql", required=True, help="One SQL statement; put values in parameters, not in the text.")
+_BIND_INSTEAD = {
+    "sql": "values templated into SQL text can change the statement (SQL injection); keep the SQL fixed and "
+    "put the values in parameters, e.g. sql 'SELECT * FROM t WHERE name = ?' with parameters "
+    "['{{ inputs.name }}']"
+}
 _PARAMETERS = flowkit.Param(
     "parameters", kind="json", help="Values for the ? placeholders (a list) or :name ones (an object), e.g. [42]."
 )
@@ -41,9 +50,13 @@ _TIMEOUT = flowkit.Param(
 )
 # How many SQLite virtual-machine steps pass between two looks at the clock.
 _CLOCK_EVERY = 10_000
+# ATTACH creates a database file at any path it is given; VACUUM INTO attaches its target first.
+_REFUSED_READING = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
+_FETCH = 100
 
 
 MEMORY = ":memory:"
+_READ_ONLY = "The database is opened read-only (read_only in the credentials): it cannot be changed."
 
 
 def _database(credentials: dict[str, Any]) -> Path:
@@ -76,7 +89,13 @@ def _connect(credentials: dict[str, Any], timeout: float, *, writes: bool) -> It
         connection.set_progress_handler(lambda: int(time.monotonic() > deadline), _CLOCK_EVERY)
         if not writes:
             connection.execute("PRAGMA query_only = ON")
+            connection.set_authorizer(_reading_only)
         yield connection
+
+
+def _reading_only(action: int, *_: Any) -> int:
+    """The authorizer of connections that must not write: no ATTACH (nor VACUUM INTO, which attaches)."""
+    return sqlite3.SQLITE_DENY if action in _REFUSED_READING else sqlite3.SQLITE_OK
 
 
 def _bindings(value: Any, name: str) -> list[Any] | dict[str, Any]:
@@ -107,21 +126,48 @@ def _columns(cursor: sqlite3.Cursor) -> list[str]:
     return names
 
 
-def _rows(cursor: sqlite3.Cursor, columns: list[str], limit: int) -> tuple[list[dict[str, Any]], bool]:
-    fetched = cursor.fetchmany(limit + 1)
-    rows = [dict(zip(columns, map(_value, row), strict=True)) for row in fetched[:limit]]
-    return rows, len(fetched) > limit
+def _size(value: Any) -> int:
+    """About how many bytes `value` takes in the result's JSON."""
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode("utf-8", "replace"))
+    return 4 if value is None else len(str(value))
+
+
+def _rows(
+    cursor: sqlite3.Cursor, columns: list[str], limit: int, max_bytes: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """At most `limit` rows and about `max_bytes` of them, and which cap stopped it (None: all were read).
+
+    Rows are fetched a few at a time, so a huge answer is never held whole.
+    """
+    rows: list[dict[str, Any]] = []
+    size = 0
+    overhead = sum(len(name) + 6 for name in columns)
+    while True:
+        fetched = cursor.fetchmany(_FETCH)
+        if not fetched:
+            return rows, None
+        for row in fetched:
+            if len(rows) == limit:
+                return rows, "max_rows"
+            values = list(map(_value, row))
+            size += overhead + sum(map(_size, values))
+            if size > max_bytes:
+                return rows, "max_bytes"
+            rows.append(dict(zip(columns, values, strict=True)))
 
 
 def _explain(exc: sqlite3.Error, timeout: float, *, writes: bool) -> str:
     text = str(exc).rstrip(".")
     if text == "interrupted":
         return f"The statement ran longer than timeout ({timeout:g} s) and was stopped."
+    if text == "not authorized":
+        return "ATTACH and VACUUM INTO are refused when reading: they write files elsewhere; use execute."
     if "database is locked" in text:
         return f"The database stayed locked by another connection for {timeout:g} s; try again later."
     if "readonly database" in text:
         if writes:
-            return "The database is opened read-only (read_only in the credentials): it cannot be changed."
+            return _READ_ONLY
         return "query only reads; use execute to change data."
     if "file is not a database" in text:
         return "The file is not a SQLite database."
@@ -164,8 +210,12 @@ def test_connection(credentials: dict[str, Any], params: dict[str, Any]) -> Resu
         _SQL,
         _PARAMETERS,
         flowkit.Param("max_rows", kind="integer", default=1000, help="Return at most this many rows."),
+        flowkit.Param(
+            "max_bytes", kind="integer", default=1_000_000, help="Return at most about this much data, in bytes."
+        ),
         _TIMEOUT,
     ],
+    untemplated=_BIND_INSTEAD,
 )
 def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Run a read-only statement and return its rows as objects.
@@ -173,25 +223,26 @@ def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     Returns ``rows`` (a list of ``{column: value}``; BLOBs as base64), ``columns``, ``row_count``
     and ``truncated`` (more rows than max_rows).
     """
-    if params["max_rows"] < 0:
-        raise ParamsError("sqlite.query params: 'max_rows' must be 0 or more.")
+    for cap in ("max_rows", "max_bytes"):
+        if params[cap] < 0:
+            raise ParamsError(f"sqlite.query params: {cap!r} must be 0 or more.")
     bindings = _bindings(params.get("parameters"), "parameters")
     timeout = float(params["timeout"])
     with _connect(credentials, timeout, writes=False) as connection:
         try:
             cursor = connection.execute(params["sql"], bindings)
             columns = _columns(cursor)
-            rows, truncated = _rows(cursor, columns, params["max_rows"])
+            rows, capped = _rows(cursor, columns, params["max_rows"], params["max_bytes"])
         except sqlite3.Error as exc:
             raise TaskFailed(_explain(exc, timeout, writes=False)) from exc
-    more = " (more not returned: raise max_rows)" if truncated else ""
+    more = f" (more not returned: raise {capped})" if capped else ""
     return {
         "success": True,
         "message": f"{len(rows)} row(s){more}.",
         "rows": rows,
         "columns": columns,
         "row_count": len(rows),
-        "truncated": truncated,
+        "truncated": capped is not None,
     }
 
 
@@ -202,6 +253,7 @@ def query(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
         flowkit.Param("many", kind="boolean", default=False, help="parameters is a list of rows: run once per row."),
         _TIMEOUT,
     ],
+    untemplated=_BIND_INSTEAD,
 )
 def execute(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     """Run one changing statement (INSERT, UPDATE, DELETE, CREATE...) in a transaction.
@@ -209,6 +261,8 @@ def execute(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
     Returns ``rowcount``, ``lastrowid``, and ``rows`` when the statement has a RETURNING clause.
     Nothing is kept when it fails.
     """
+    if credentials.get("read_only"):
+        raise TaskFailed(_READ_ONLY)
     timeout = float(params["timeout"])
     batch: list[Any] = []
     if params["many"]:
@@ -226,7 +280,7 @@ def execute(credentials: dict[str, Any], params: dict[str, Any]) -> Result:
                     returned: list[dict[str, Any]] = []
                 else:
                     cursor = connection.execute(params["sql"], bindings)
-                    returned, _ = _rows(cursor, _columns(cursor), 10_000) if cursor.description else ([], False)
+                    returned = _rows(cursor, _columns(cursor), 10_000, 10_000_000)[0] if cursor.description else []
         except sqlite3.Error as exc:
             raise TaskFailed(_explain(exc, timeout, writes=True)) from exc
     result: Result = {
