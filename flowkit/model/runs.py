@@ -150,16 +150,22 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **self.header(),
+            "snapshot": self.snapshot,
+            "nodes": {n: node.to_dict() for n, node in self.nodes.items()},
+        }
+
+    def header(self) -> dict[str, Any]:
+        """The run's own fields, without its nodes and snapshot: what its end changes (`RunLog.end`)."""
+        return {
             "id": self.id,
             "workflow": self.workflow,
             "version": self.version,
-            "snapshot": self.snapshot,
             "inputs": self.inputs,
             "trigger": self.trigger,
             "status": self.status,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "nodes": {name: node.to_dict() for name, node in self.nodes.items()},
             "error": self.error,
             "report": self.report,
             "resumed_from": self.resumed_from,

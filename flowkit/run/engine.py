@@ -171,13 +171,17 @@ class Execution:
         run.pid = os.getpid()
         run.host = self.parts.host
         run.started_at = time.time()
+        nodes: dict[str, Any] = {}  # as recorded: a node still to run is its name and status only
         for name in nx.topological_sort(self.graph):
             if name in self.reused:
                 run.nodes[name] = self.reused[name]
                 self.results[name] = self.reused[name].result
+                nodes[name] = self.reused[name].to_dict()
             elif name in self.scope:
                 run.nodes[name] = NodeRun(name)
-        self.parts.log.save(run.to_dict(), run.summary(), checked=True)  # each value was checked on arrival
+                nodes[name] = {"name": name, "status": "pending"}
+        record = {**run.header(), "snapshot": run.snapshot, "nodes": nodes}
+        self.parts.log.save(record, run.summary(), checked=True)  # each value was checked on arrival
         self.events = EventsFile(self.parts.log.open_events(run.id))
 
     def flush(self) -> None:
@@ -392,6 +396,8 @@ class Execution:
         for node in run.nodes.values():
             if node.status == "running":
                 node.status, node.error, node.finished_at = "failed", error or "Interrupted.", time.time()
+                if self.events is not None:
+                    self.events.ended(node)
         run.status = "success" if not failed and error is None else "failed"
         if error is not None:
             run.error = error
@@ -400,10 +406,13 @@ class Execution:
         elif failed:
             run.error = f"{len(failed)} node(s) failed: {', '.join(failed)}."
         run.finished_at = time.time()
-        if self.events is not None:
-            self.events.close()
-            self.events = None
-        self.parts.log.finish(run.to_dict(), run.summary(), checked=True)
+        if self.events is None:  # not recorded yet
+            self.parts.log.finish(run.to_dict(), run.summary(), checked=True)
+            return
+        # Every node's state is in the events file already: only the run's own fields are left to write.
+        self.events.close()
+        self.events = None
+        self.parts.log.end(run.id, run.header(), run.summary())
 
     def execute(self) -> Run:
         """Validate, decrypt, record, schedule, finish; returns the finished run."""
