@@ -45,8 +45,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import networkx as nx
-
 from ..errors import ParamsError, TemplateError
 from ..executors import call, capture, invoke
 from ..executors.base import Executor, InlineExecutor
@@ -123,6 +121,9 @@ class Execution:
         self.params = ParamRenderer(inputs, self.results, render_budget, lambda *done: self.done.put(("render", *done)))
         self.abandoned = False  # cancelled with calls still running, which nobody waits for
         self.remaining: dict[str, int] = {}  # parents each waiting node still waits for
+        self.children: dict[str, list[str]] = {}
+        self.order: list[str] = []
+        self.position: dict[str, int] = {}  # each node's place in dependency order
         self.ready: deque[str] = deque()
         self.retries: list[tuple[float, int, str]] = []  # (due, tie-breaker, node), a heap
         self.sequence = itertools.count()
@@ -138,6 +139,7 @@ class Execution:
             raise refusal(self.workflow, blocking)
         self.plans = {name: plan for name, plan in analysis.plans.items() if name in self.scope}
         self.integrations = analysis.integrations
+        self.children, self.order = analysis.children, analysis.order
 
     # 2. decrypt -------------------------------------------------------------------
     def decrypt(self) -> None:
@@ -172,7 +174,7 @@ class Execution:
         run.host = self.parts.host
         run.started_at = time.time()
         nodes: dict[str, Any] = {}  # as recorded: a node still to run is its name and status only
-        for name in nx.topological_sort(self.graph):
+        for name in self.topology():
             if name in self.reused:
                 run.nodes[name] = self.reused[name]
                 self.results[name] = self.reused[name].result
@@ -183,6 +185,24 @@ class Execution:
         record = {**run.header(), "snapshot": run.snapshot, "nodes": nodes}
         self.parts.log.save(record, run.summary(), checked=True)  # each value was checked on arrival
         self.events = EventsFile(self.parts.log.open_events(run.id))
+
+    def topology(self) -> list[str]:
+        """The nodes in dependency order; each node's count of parents to wait for.
+
+        From the one walk of the graph validation made (`Analysis.order`,
+        `Analysis.children`), so the per-node work below never asks networkx
+        anything (its views cost microseconds per call).
+        """
+        waiting = dict.fromkeys(self.children, 0)
+        for name, children in self.children.items():
+            if name not in self.reused:  # a reused parent has its result already
+                for child in children:
+                    waiting[child] += 1
+        self.remaining = {
+            name: count for name, count in waiting.items() if name in self.scope and name not in self.reused
+        }
+        self.position = {name: index for index, name in enumerate(self.order)}
+        return self.order
 
     def flush(self) -> None:
         """Hand the buffered event lines to the OS, before this thread may wait or run a task."""
@@ -294,7 +314,7 @@ class Execution:
             return  # stopped by the cancel: `cancel_all` records it cancelled
         if outcome["ok"]:
             self.succeed(name, outcome)
-            for child in self.graph.successors(name):
+            for child in self.children[name]:
                 if child in self.remaining:
                     self.remaining[child] -= 1
                     if self.remaining[child] == 0 and self.run.nodes[child].status == "pending":
@@ -322,12 +342,23 @@ class Execution:
         node_run.error = error
         node_run.finished_at = time.time()
         self.end(node_run)
-        for descendant in nx.topological_sort(self.graph.subgraph(nx.descendants(self.graph, name))):
+        for descendant in self.descendants(name):
             skipped = self.run.nodes.get(descendant)
             if skipped is not None and skipped.status == "pending":
                 skipped.status = "skipped"
                 skipped.error = f"Skipped: the upstream node {name!r} failed."
                 self.end(skipped)
+
+    def descendants(self, name: str) -> list[str]:
+        """Every node downstream of `name`, in dependency order."""
+        found: set[str] = set()
+        stack = list(self.children[name])
+        while stack:
+            node = stack.pop()
+            if node not in found:
+                found.add(node)
+                stack.extend(self.children[node])
+        return sorted(found, key=self.position.__getitem__)
 
     def end(self, node_run: NodeRun) -> None:
         self.events.ended(node_run)
@@ -344,11 +375,8 @@ class Execution:
     def schedule(self) -> None:
         """Run every node in scope in dependency order; see the module docstring."""
         for name, node_run in self.run.nodes.items():
-            if node_run.status == "pending":
-                count = sum(1 for parent in self.graph.predecessors(name) if parent not in self.reused)
-                self.remaining[name] = count
-                if count == 0:
-                    self.ready.append(name)
+            if node_run.status == "pending" and self.remaining[name] == 0:
+                self.ready.append(name)
         while True:
             while self.ready and self.control.check() is None:
                 self.begin(self.ready.popleft())
@@ -383,7 +411,7 @@ class Execution:
     def cancel_all(self) -> None:
         """Stop a cancelled run: running nodes cancelled (their processes stopped), waiting ones skipped."""
         self.executor.run_cancelled(self.run)  # stops what it can; were it to raise, `execute` records the run
-        for node_run in cancel_nodes(self.run, nx.topological_sort(self.graph), self.control.reason or ""):
+        for node_run in cancel_nodes(self.run, self.order, self.control.reason or ""):
             self.end(node_run)
         self.abandoned = bool(self.in_flight or self.params.pending)
         self.params.abandon()
