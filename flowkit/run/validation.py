@@ -351,7 +351,9 @@ def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | No
         problems += found
         if not any(problem.severity == "error" for problem in found):
             named.append(data["node"])
-    children = {name: list(downstream) for name, downstream in graph.succ.items()}
+    children: dict[str, list[str]] = {name: [] for name in graph}
+    for upstream, downstream in graph.edges:
+        children[upstream].append(downstream)
     order = dependency_order(children)
     cycles = _cycles(graph) if order is None else []
     problems += cycles

@@ -100,7 +100,7 @@ class RunStore(RunLog):
         """
         if self._last_snapshot is not None and self._last_snapshot[0] is snapshot:
             return {SNAPSHOT_REF: self._last_snapshot[1]}
-        text = jsonvalue.dumps(snapshot)
+        text = jsonvalue.dumps_checked(snapshot)  # checked by the caller, or below before it is kept
         digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         path = self.snapshots / f"{digest}.json"
         if not path.exists():
@@ -140,10 +140,10 @@ class RunStore(RunLog):
                 the whole record is not walked again.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        if isinstance(record.get("snapshot"), dict) and record["snapshot"]:
-            record = {**record, "snapshot": self._store_snapshot(record["snapshot"])}
         if not checked:
             jsonvalue.check_json(record, f"run {record.get('id')}")
+        if isinstance(record.get("snapshot"), dict) and record["snapshot"]:
+            record = {**record, "snapshot": self._store_snapshot(record["snapshot"])}
         jsonvalue.check_json(summary, "run summary")
         atomic_write(self._run_path(record["id"]), dumps_checksummed(record))
         self._append_index(summary)
