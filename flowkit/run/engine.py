@@ -247,7 +247,8 @@ class Execution:
         self.run.nodes[name].params = self.redactor(params)
         self.sent[name] = params  # handed to the task as rendered; a retry repeats it (the record is masked)
         busy = self.ready or self.in_flight or self.retries or self.params.pending
-        if self.executor.lone_calls_inline and not busy and not self.control.active:
+        here = isinstance(self.executor, InlineExecutor)  # it runs the call on this thread anyway (via a future)
+        if self.executor.lone_calls_inline and (here or not busy) and not self.control.active:
             self.complete(name, self.call_here(name))
         else:
             self.submit(name)
