@@ -22,6 +22,7 @@ measured side by side in this one process, alternating, and compared by medians:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch-repeats", type=int, default=2)
     options = parser.parse_args()
+    started_load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         ws = setup(root)
@@ -136,6 +138,7 @@ def main() -> None:
         today_median = statistics.median(today)
         ceiling = statistics.median(burn_sequential) / statistics.median(burn_parallel)
 
+    print(f"load average {started_load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     print(f"{'measure':<52} {'median s':>9} {'ratio':>7} {'goal':>7}")
     print(f"{'job of a one-node workflow (fk.jobs.run_job)':<52} {job_median:>9.3f}")
     print(f"{'papermill.execute_notebook, trivial 3 cells':<52} {bare_median:>9.3f}")
