@@ -155,9 +155,9 @@ class Execution:
         self.secrets = tuple(secrets)
         self.redactor = Redactor.of(self.secrets)
         if any(plan.timeout is not None for plan in self.plans.values()):
-            from ..executors.timeouts import ensure_server
+            from ..executors import workers
 
-            ensure_server()  # timed calls run in children of the fork server: start it before the clock does
+            workers.prepare()  # a warm child (and the fork server) ready before the clock starts
         for module in {(plan.module, plan.location) for plan in self.plans.values()}:
             tasks = self.parts.lookups.registry.module(module[0]).tasks
             call.remember(module[0], module[1], {name: spec.func for name, spec in tasks.items()})
