@@ -18,9 +18,13 @@ def new_run_id() -> str:
     return f"{stamp}-{int(now % 1 * 1e6):06d}-{uuid.uuid4().hex[:6]}"
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeRun:
-    """One node's part of a run."""
+    """One node's part of a run.
+
+    Slotted: a run holds one per node for its whole length, and an object
+    without a ``__dict__`` is one less for the garbage collector to walk.
+    """
 
     name: str
     status: str = "pending"
