@@ -55,6 +55,7 @@ from .control import RunControl, cancel_nodes, stop_local_calls
 from .events import Event, EventCallback, EventsFile, deliver
 from .rendering import ParamRenderer
 from .template_budget import DEFAULT_BUDGET, RenderBudget
+from .topology import Topology
 from .validation import Lookups, NodePlan, analyze, refusal
 
 __all__ = ["Event", "Execution", "RunParts"]
@@ -121,9 +122,7 @@ class Execution:
         self.params = ParamRenderer(inputs, self.results, render_budget, lambda *done: self.done.put(("render", *done)))
         self.abandoned = False  # cancelled with calls still running, which nobody waits for
         self.remaining: dict[str, int] = {}  # parents each waiting node still waits for
-        self.children: dict[str, list[str]] = {}
-        self.order: list[str] = []
-        self.position: dict[str, int] = {}  # each node's place in dependency order
+        self.topology = Topology({}, [])
         self.ready: deque[str] = deque()
         self.retries: list[tuple[float, int, str]] = []  # (due, tie-breaker, node), a heap
         self.sequence = itertools.count()
@@ -139,7 +138,7 @@ class Execution:
             raise refusal(self.workflow, blocking)
         self.plans = {name: plan for name, plan in analysis.plans.items() if name in self.scope}
         self.integrations = analysis.integrations
-        self.children, self.order = analysis.children, analysis.order
+        self.topology = Topology(analysis.children, analysis.order)
 
     # 2. decrypt -------------------------------------------------------------------
     def decrypt(self) -> None:
@@ -173,8 +172,9 @@ class Execution:
         run.pid = os.getpid()
         run.host = self.parts.host
         run.started_at = time.time()
-        nodes: dict[str, Any] = {}  # as recorded: a node still to run is its name and status only
-        for name in self.topology():
+        nodes: dict[str, Any] = {}  # as recorded (values checked on arrival); a node to run: name and status
+        self.remaining = self.topology.waiting(self.scope, self.reused)
+        for name in self.topology.order:
             if name in self.reused:
                 run.nodes[name] = self.reused[name]
                 self.results[name] = self.reused[name].result
@@ -182,27 +182,8 @@ class Execution:
             elif name in self.scope:
                 run.nodes[name] = NodeRun(name)
                 nodes[name] = {"name": name, "status": "pending"}
-        record = {**run.header(), "snapshot": run.snapshot, "nodes": nodes}
-        self.parts.log.save(record, run.summary(), checked=True)  # each value was checked on arrival
+        self.parts.log.save({**run.header(), "snapshot": run.snapshot, "nodes": nodes}, run.summary(), checked=True)
         self.events = EventsFile(self.parts.log.open_events(run.id))
-
-    def topology(self) -> list[str]:
-        """The nodes in dependency order; each node's count of parents to wait for.
-
-        From the one walk of the graph validation made (`Analysis.order`,
-        `Analysis.children`), so the per-node work below never asks networkx
-        anything (its views cost microseconds per call).
-        """
-        waiting = dict.fromkeys(self.children, 0)
-        for name, children in self.children.items():
-            if name not in self.reused:  # a reused parent has its result already
-                for child in children:
-                    waiting[child] += 1
-        self.remaining = {
-            name: count for name, count in waiting.items() if name in self.scope and name not in self.reused
-        }
-        self.position = {name: index for index, name in enumerate(self.order)}
-        return self.order
 
     def flush(self) -> None:
         """Hand the buffered event lines to the OS, before this thread may wait or run a task."""
@@ -315,7 +296,7 @@ class Execution:
             return  # stopped by the cancel: `cancel_all` records it cancelled
         if outcome["ok"]:
             self.succeed(name, outcome)
-            for child in self.children[name]:
+            for child in self.topology.children[name]:
                 if child in self.remaining:
                     self.remaining[child] -= 1
                     if self.remaining[child] == 0 and self.run.nodes[child].status == "pending":
@@ -343,23 +324,12 @@ class Execution:
         node_run.error = error
         node_run.finished_at = time.time()
         self.end(node_run)
-        for descendant in self.descendants(name):
+        for descendant in self.topology.descendants(name):
             skipped = self.run.nodes.get(descendant)
             if skipped is not None and skipped.status == "pending":
                 skipped.status = "skipped"
                 skipped.error = f"Skipped: the upstream node {name!r} failed."
                 self.end(skipped)
-
-    def descendants(self, name: str) -> list[str]:
-        """Every node downstream of `name`, in dependency order."""
-        found: set[str] = set()
-        stack = list(self.children[name])
-        while stack:
-            node = stack.pop()
-            if node not in found:
-                found.add(node)
-                stack.extend(self.children[node])
-        return sorted(found, key=self.position.__getitem__)
 
     def end(self, node_run: NodeRun) -> None:
         self.events.ended(node_run)
@@ -412,7 +382,7 @@ class Execution:
     def cancel_all(self) -> None:
         """Stop a cancelled run: running nodes cancelled (their processes stopped), waiting ones skipped."""
         self.executor.run_cancelled(self.run)  # stops what it can; were it to raise, `execute` records the run
-        for node_run in cancel_nodes(self.run, self.order, self.control.reason or ""):
+        for node_run in cancel_nodes(self.run, self.topology.order, self.control.reason or ""):
             self.end(node_run)
         self.abandoned = bool(self.in_flight or self.params.pending)
         self.params.abandon()
@@ -437,11 +407,10 @@ class Execution:
         run.finished_at = time.time()
         if self.events is None:  # not recorded yet
             self.parts.log.finish(run.to_dict(), run.summary(), checked=True)
-            return
-        # Every node's state is in the events file already: only the run's own fields are left to write.
-        self.events.close()
-        self.events = None
-        self.parts.log.end(run.id, run.header(), run.summary())
+        else:  # every node's state is in the events file already: only the run's own fields are left
+            self.events.close()
+            self.events = None
+            self.parts.log.end(run.id, run.header(), run.summary())
 
     def execute(self) -> Run:
         """Validate, decrypt, record, schedule, finish; returns the finished run."""
