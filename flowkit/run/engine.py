@@ -47,7 +47,7 @@ from typing import Any
 
 from ..errors import ParamsError, TemplateError
 from ..executors import call, capture, invoke
-from ..executors.base import Executor, InlineExecutor
+from ..executors.base import Executor, InlineExecutor, Outcome
 from ..model import Integration, NodeRun, Run, Workflow
 from ..redaction import Redactor, StoredSecret, secret_leaves
 from ..store import RunLog
@@ -254,11 +254,14 @@ class Execution:
         if isinstance(self.executor, InlineExecutor):
             self.flush()  # the call runs right here
         try:
-            future = self.executor.submit(invoke.call_task, *self.arguments(name))
+            self.executor.dispatch(invoke.call_task, self.arguments(name), partial(self.reported, name))
         except Exception as exc:
-            future = _failed_future(exc)
-        future.add_done_callback(lambda done: self.done.put(("call", name, done)))
+            self.reported(name, Outcome(error=exc))
         self.in_flight += 1
+
+    def reported(self, name: str, done: Any) -> None:
+        """A call has ended (on any thread): hand its future or `Outcome` to the driver."""
+        self.done.put(("call", name, done))
 
     def call_here(self, name: str) -> dict[str, Any]:
         """Make a node's call on this thread: when nothing else can run meanwhile, it saves two thread switches."""
@@ -440,11 +443,3 @@ class Execution:
             self.executor.run_finished(self.run)
             self.emit("run_finished")
         return self.run
-
-
-def _failed_future(exc: BaseException) -> Any:
-    import concurrent.futures
-
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    future.set_exception(exc)
-    return future
