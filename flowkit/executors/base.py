@@ -136,7 +136,7 @@ class ThreadExecutor(Executor):
         # (future, fn, args) from `submit`; (report, fn, args) from `dispatch`; None ends a thread.
         self._work: queue.SimpleQueue[tuple[Any, Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = threading.Semaphore(0)
+        self._idle: queue.SimpleQueue[None] = queue.SimpleQueue()  # a token per waiting thread (C-level, atomic)
         self._lock = threading.Lock()
         self._closed = False
 
@@ -153,7 +153,9 @@ class ThreadExecutor(Executor):
         if self._closed:
             raise RuntimeError("This ThreadExecutor is shut down.")
         self._work.put(item)
-        if not self._idle.acquire(blocking=False):  # no idle thread: start one, up to the width
+        try:
+            self._idle.get_nowait()  # a thread waits for it
+        except queue.Empty:  # none: start one, up to the width
             with self._lock:
                 if len(self._threads) < self.width:
                     thread = threading.Thread(
@@ -181,7 +183,7 @@ class ThreadExecutor(Executor):
                 except BaseException as exc:  # the future carries it, as a pool's would
                     taker.set_exception(exc)
             del item, taker
-            self._idle.release()
+            self._idle.put(None)
 
     def shutdown(self) -> None:
         self._close(wait=True)

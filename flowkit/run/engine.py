@@ -366,11 +366,14 @@ class Execution:
                 continue
             if not self.in_flight and not self.retries and not self.params.pending:
                 return
-            try:
-                self.flush()
-                kind, name, future = self.done.get(timeout=self.wait_time(now))
+            try:  # what has ended already is taken without a flush: one write() per wait, not per outcome
+                kind, name, future = self.done.get_nowait()
             except queue.Empty:
-                continue
+                try:
+                    self.flush()
+                    kind, name, future = self.done.get(timeout=self.wait_time(now))
+                except queue.Empty:
+                    continue
             if kind == "call":
                 self.in_flight -= 1
                 self.complete(name, self.outcome(name, future))
