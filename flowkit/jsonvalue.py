@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 from .errors import NotJSONError
 
 MAX_DEPTH = 64
@@ -129,6 +131,20 @@ def loads_or_text(text: str, what: str = "value") -> Any:
 def dumps(value: Any, *, indent: int | None = None) -> str:
     """Serialise strict JSON (no NaN/Infinity)."""
     return json.dumps(value, allow_nan=False, ensure_ascii=False, indent=indent)
+
+
+def dumps_checked(value: Any) -> str:
+    """Serialise a value already checked as strict JSON, fast: one line (no spaces), for per-node records.
+
+    orjson encodes a node's record 3-4 times faster than the standard library
+    (its floats, the times, most of all). It would write NaN as ``null``
+    instead of refusing it, hence only for checked values; what it does not
+    take (integers past 64 bits) goes to the standard library.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
 def loads(text: str | bytes) -> Any:

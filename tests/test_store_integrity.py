@@ -87,15 +87,32 @@ def run_file(ws: fk.Workspace, run: fk.Run) -> Path:
     return ws.store.runs.folder / f"{run.id}.json"
 
 
-def test_an_edited_run_file_is_damaged(tools: fk.Workspace) -> None:
+@pytest.mark.parametrize(
+    ("suffix", "before", "after"),
+    [
+        (".json", b'"pending"', b'"failed!"'),  # the record written as the run started
+        (".events.jsonl", b'"success"', b'"failed!"'),  # a node's end, and the run's, after it
+    ],
+    ids=["run file", "events file"],
+)
+def test_an_edited_run_file_is_damaged(tools: fk.Workspace, suffix: str, before: bytes, after: bytes) -> None:
     run = tools.run("pair")
-    path = run_file(tools, run)
+    path = run_file(tools, run).with_suffix(suffix)
     raw = path.read_bytes()
-    assert b"success" in raw
-    path.write_bytes(raw.replace(b"success", b"failed!", 1))  # still valid JSON, same length
+    assert before in raw
+    path.write_bytes(raw.replace(before, after, 1))  # still valid JSON, same length
     with pytest.raises(errors.CorruptStoreError) as caught:
         tools.runs.get(run.id)
     assert caught.value.path == str(path)
+
+
+def test_lines_added_after_a_runs_end_are_damage(tools: fk.Workspace) -> None:
+    run = tools.run("pair")
+    events = run_file(tools, run).with_suffix(".events.jsonl")
+    with events.open("a") as handle:
+        handle.write('{"name": "extra", "status": "success"}\n')
+    with pytest.raises(errors.CorruptStoreError, match="follow the run's end"):
+        tools.runs.get(run.id)
 
 
 def test_an_edited_snapshot_is_detected_and_not_resumed(tools: fk.Workspace) -> None:

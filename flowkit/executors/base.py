@@ -26,6 +26,24 @@ from ..errors import ValidationError
 if TYPE_CHECKING:
     from ..model import Run
 
+
+class Outcome:
+    """A finished call as `Executor.dispatch` reports it: `result()` gives its value or raises its exception."""
+
+    __slots__ = ("_value", "_error")
+
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self._value, self._error = value, error
+
+    def result(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+#: How a dispatched call reports its end: with its future, or an `Outcome` (both have ``result()``).
+Report = Callable[[Any], None]
+
 #: Tasks mostly wait on networks and disks, so the default pool is far wider
 #: than the core count: a pool sized by cores runs a 10-wide layer of
 #: sleeping tasks at a fraction of the possible speed.
@@ -57,6 +75,14 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Release workers; calls already submitted finish first."""
+
+    def dispatch(self, fn: Callable[..., Any], args: tuple[Any, ...], report: Report) -> None:
+        """Start ``fn(*args)``; when it ends, ``report(outcome)`` with a done future-like `Outcome`.
+
+        The engine's way in (`report` may run on any thread). By default a
+        `submit` and a done-callback; a backend may skip the future (threads do).
+        """
+        self.submit(fn, *args).add_done_callback(report)
 
     def run_started(self, run: Run) -> None:  # noqa: B027 -- an optional hook, empty on purpose
         """Hook: a run is about to submit its first node."""
@@ -107,19 +133,29 @@ class ThreadExecutor(Executor):
             raise ValidationError(f"max_workers must be a whole number ≥ 1, got {max_workers!r}.")
         self.width = width
         self.lone_calls_inline = True
-        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
-        self._work = queue.SimpleQueue()
+        # (future, fn, args) from `submit`; (report, fn, args) from `dispatch`; None ends a thread.
+        self._work: queue.SimpleQueue[tuple[Any, Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = threading.Semaphore(0)
+        self._idle: queue.SimpleQueue[None] = queue.SimpleQueue()  # a token per waiting thread (C-level, atomic)
         self._lock = threading.Lock()
         self._closed = False
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._put((future, fn, args))
+        return future
+
+    def dispatch(self, fn: Callable[..., Any], args: tuple[Any, ...], report: Report) -> None:
+        """Like `submit`, without a future: the thread reports an `Outcome` (no condition, no callbacks list)."""
+        self._put((report, fn, args))
+
+    def _put(self, item: tuple[Any, Callable[..., Any], tuple[Any, ...]]) -> None:
         if self._closed:
             raise RuntimeError("This ThreadExecutor is shut down.")
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._work.put((future, fn, args))
-        if not self._idle.acquire(blocking=False):  # no idle thread: start one, up to the width
+        self._work.put(item)
+        try:
+            self._idle.get_nowait()  # a thread waits for it
+        except queue.Empty:  # none: start one, up to the width
             with self._lock:
                 if len(self._threads) < self.width:
                     thread = threading.Thread(
@@ -127,21 +163,27 @@ class ThreadExecutor(Executor):
                     )
                     self._threads.append(thread)
                     thread.start()
-        return future
 
     def _serve(self) -> None:
         while True:
             item = self._work.get()
             if item is None:
                 return
-            future, fn, args = item
-            if future.set_running_or_notify_cancel():
+            taker, fn, args = item
+            if not isinstance(taker, concurrent.futures.Future):  # dispatched: report straight back
                 try:
-                    future.set_result(fn(*args))
+                    outcome = Outcome(fn(*args))
+                except BaseException as exc:  # carried to the engine, as a future would carry it
+                    outcome = Outcome(error=exc)
+                taker(outcome)
+                del outcome
+            elif taker.set_running_or_notify_cancel():
+                try:
+                    taker.set_result(fn(*args))
                 except BaseException as exc:  # the future carries it, as a pool's would
-                    future.set_exception(exc)
-            del item, future
-            self._idle.release()
+                    taker.set_exception(exc)
+            del item, taker
+            self._idle.put(None)
 
     def shutdown(self) -> None:
         self._close(wait=True)

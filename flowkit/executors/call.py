@@ -18,6 +18,7 @@ Where a call runs (here, or a killable child process) is `flowkit.executors.invo
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import os
 import threading
 import traceback
@@ -34,13 +35,35 @@ TaskFunction = Callable[[dict[str, Any], dict[str, Any]], Any]
 
 _tasks: dict[tuple[str, str], dict[str, TaskFunction]] = {}
 _tasks_lock = threading.Lock()
+_stamps: dict[tuple[str, str], int] = {}  # the version of each module `remember`ed last
+_versions = itertools.count(1)
 
 
 # -- finding the task ---------------------------------------------------------------
 def remember(module: str, location: str, tasks: dict[str, TaskFunction]) -> None:
-    """Register already-loaded task functions, so calls in this process use them as they are."""
+    """Register already-loaded task functions, so calls in this process use them as they are.
+
+    A different set of functions than last time (the module was reloaded)
+    moves the module's `stamp_of` on, which tells warm child processes to
+    load it afresh too.
+    """
+    key = (module, location)
     with _tasks_lock:
-        _tasks[(module, location)] = dict(tasks)
+        known = _tasks.get(key)
+        if known is None or known.keys() != tasks.keys() or any(known[name] is not fn for name, fn in tasks.items()):
+            _stamps[key] = next(_versions)
+        _tasks[key] = dict(tasks)
+
+
+def stamp_of(module: str, location: str) -> int:
+    """Which version of a module this process loaded last (0: none registered); see `remember`."""
+    return _stamps.get((module, location), 0)
+
+
+def forget(module: str, location: str) -> None:
+    """Drop a loaded module, so the next call loads it afresh."""
+    with _tasks_lock:
+        _tasks.pop((module, location), None)
 
 
 def _load(module: str, location: str) -> dict[str, TaskFunction]:

@@ -251,7 +251,7 @@ class task_output:  # noqa: N801 -- used as a context manager, like contextlib's
     def __enter__(self) -> CallLog:
         redactor = self.log.redactor
         # Inside a run, capture is on and this redactor is active already: no lock needed.
-        if not (_users and (not redactor or any(active is redactor for active in _active))):
+        if not (_users and (not redactor or redactor in _active)):  # Redactor compares by identity
             self._registered = (redactor,)
             _enter(self._registered)
         self._previous = getattr(_local, "log", None)

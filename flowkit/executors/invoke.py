@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .call import call_here
-from .timeouts import call_in_child
+from .workers import call_in_child
 
 
 def call_task(

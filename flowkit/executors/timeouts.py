@@ -1,13 +1,14 @@
-"""Run a task call in a child process that can be stopped: the timeout machinery.
+"""Child processes that can be stopped: the timeout machinery under timed calls.
 
 A thread cannot be stopped; a process can. A call with a timeout runs in a
 child forked from multiprocessing's fork server (which imports flowkit once,
 so each child starts in milliseconds and never inherits the parent's
-threads or locks). The child makes itself a process-group leader and sends
-its outcome back through a pipe; when the time is up the whole group gets
-SIGTERM, a short grace, then SIGKILL — so a task stuck in ``while True``,
-catching ``BaseException`` or ignoring SIGTERM, and anything it started,
-is gone when its node is marked failed.
+threads or locks), kept warm for call after call (`flowkit.executors.workers`).
+The child makes itself a process-group leader (`become_call_process`); when
+a call's time is up the whole group gets SIGTERM, a short grace, then SIGKILL
+(`stop_process`) — so a task stuck in ``while True``, catching
+``BaseException`` or ignoring SIGTERM, and anything it started, is gone when
+its node is marked failed.
 
 The child must not outlive what drives it either. On Linux it asks the kernel
 for SIGKILL when its parent (the fork server, which exits as soon as the
@@ -33,16 +34,11 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
-from multiprocessing.connection import wait
 from multiprocessing.context import ForkServerProcess, set_spawning_popen
 from typing import Any
-
-from .call import call_here, call_redactor
 
 #: After SIGTERM a timed-out task gets this long to exit before SIGKILL.
 TERM_GRACE = 0.1
@@ -103,7 +99,8 @@ def ensure_server() -> None:
     Starting it returns before that import is done, so one empty child is run
     here: no timed call pays the server's start inside its own time limit.
     """
-    multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])
+    # The server imports this module and the warm children's (named, not imported: it imports this one).
+    multiprocessing.get_context("forkserver").set_forkserver_preload([__name__, "flowkit.executors.workers"])
     probe = TaskProcess(target=_ready, name="flowkit fork-server probe")
     probe.start()
     probe.join()
@@ -166,34 +163,19 @@ def _die_with(driver: int, writer: Any) -> None:
             os._exit(0)
 
 
-def child_main(
-    writer: Any,
-    driver: int,
-    module: str,
-    location: str,
-    task: str,
-    credentials: dict[str, Any],
-    params: dict[str, Any],
-    secrets: Sequence[str] | None = None,
-) -> None:
-    """The child's body: run the call with its output caught, send the outcome back."""
+def become_call_process(driver: int, conn: Any) -> None:
+    """Set up a child that runs timed calls, once: its own process group, and it dies with `driver`.
+
+    The leader of its own group, so stopping a call reaches everything the
+    task started; `_die_with` ends it (and its group) when the driver goes.
+    `conn` is the child's end of its pipe to the driver.
+    """
     with contextlib.suppress(OSError):
         os.setsid()  # its own process group: the whole group is killed on timeout
-    _die_with(driver, writer)
+    _die_with(driver, conn)
     from . import capture
 
-    capture.guard_exit = False  # ending this process ends only this call
-    # Descriptors 1 and 2 go to a private file, so even a subprocess's output is caught.
-    with tempfile.TemporaryFile() as raw:
-        for fd in (1, 2):
-            os.dup2(raw.fileno(), fd)
-        outcome = call_here(module, location, task, credentials, params, secrets)
-        raw.seek(0)
-        extra = raw.read(1_000_000).decode("utf-8", "replace")
-    if extra:
-        outcome["log"] += call_redactor(credentials, secrets).text(extra)
-    writer.send(outcome)
-    writer.close()
+    capture.guard_exit = False  # ending this process ends only its call
 
 
 def _signal_group(process: Any, sig: int) -> None:
@@ -205,7 +187,7 @@ def _signal_group(process: Any, sig: int) -> None:
             os.kill(process.pid, sig)
 
 
-def _stop(process: Any) -> None:
+def stop_process(process: Any) -> None:
     """End the child and everything it started: SIGTERM to its group, a moment's grace, then SIGKILL."""
     _signal_group(process, signal.SIGTERM)
     process.join(TERM_GRACE)
@@ -232,7 +214,7 @@ def stop_scope(scope: str) -> int:
     return len(processes)
 
 
-def _register(scope: str | None, process: Any) -> bool:
+def register(scope: str | None, process: Any) -> bool:
     """Note a started child under its scope; False if the scope is stopped already."""
     if scope is None:
         return True
@@ -243,7 +225,7 @@ def _register(scope: str | None, process: Any) -> bool:
         return True
 
 
-def _unregister(scope: str | None, process: Any) -> None:
+def unregister(scope: str | None, process: Any) -> None:
     if scope is not None:
         with _scopes_lock:
             running = _scopes.get(scope)
@@ -253,62 +235,12 @@ def _unregister(scope: str | None, process: Any) -> None:
                     del _scopes[scope]
 
 
-def call_in_child(
-    module: str,
-    location: str,
-    task: str,
-    credentials: dict[str, Any],
-    params: dict[str, Any],
-    timeout: float,
-    secrets: Sequence[str] | None = None,
-    *,
-    scope: str | None = None,
-) -> dict[str, Any]:
-    """Run the task in a child process, stopping it after `timeout` seconds (or when its scope is stopped)."""
-    name = f"{module}.{task}"
+def scope_stopped(scope: str | None) -> bool:
+    """Whether `scope` was stopped (its run cancelled): its calls are refused."""
     with _scopes_lock:
-        if scope is not None and scope in _stopped:
-            return _stopped_outcome(name)
-    ensure_server()
-    reader, writer = multiprocessing.Pipe(duplex=False)
-    process = TaskProcess(
-        target=child_main,
-        args=(writer, os.getpid(), module, location, task, credentials, params, secrets),
-        name=f"flowkit {name}",
-    )
-    deadline = time.monotonic() + timeout
-    process.start()
-    writer.close()
-    outcome: dict[str, Any] | None = None
-    timed_out = False
-    registered = False
-    try:
-        registered = _register(scope, process)
-        if not registered:
-            return _stopped_outcome(name)
-        ready = wait([reader, process.sentinel], timeout=max(0.0, deadline - time.monotonic()))
-        if reader in ready:
-            with contextlib.suppress(EOFError, OSError):
-                outcome = reader.recv()
-            process.join(1.0)  # it exits right after sending
-        timed_out = not ready
-    finally:
-        if registered:
-            _unregister(scope, process)
-        if process.exitcode is None:
-            _stop(process)
-        reader.close()
-    if outcome is not None:
-        return outcome
-    if timed_out:
-        error = f"{name} timed out after {timeout:g} s and was stopped."
-    elif scope is not None and scope in _stopped:
-        return _stopped_outcome(name)
-    else:
-        error = f"{name} ended its process (exit code {process.exitcode}) without returning a result."
-    return {"ok": False, "result": None, "error": error, "log": "", "timed_out": timed_out}
+        return scope is not None and scope in _stopped
 
 
-def _stopped_outcome(name: str) -> dict[str, Any]:
+def stopped_outcome(name: str) -> dict[str, Any]:
     error = f"{name} was stopped: its run was cancelled."
     return {"ok": False, "result": None, "error": error, "log": "", "timed_out": False}

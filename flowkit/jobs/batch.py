@@ -8,16 +8,28 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FlowkitError, ValidationError
 from ..model import Workflow, new_run_id
 from .inputs import read_batch_file
-from .job import DEFAULT_PARALLEL, DEFAULT_TIMEOUT, JobResult, JobSpec, execute_job, prepare_job, report_target, slug
+from .job import (
+    DEFAULT_PARALLEL,
+    DEFAULT_TIMEOUT,
+    JobResult,
+    JobSpec,
+    execute_job,
+    job_environment,
+    prepare_job,
+    report_target,
+    slug,
+)
 
 if TYPE_CHECKING:
     from ..executors.base import Executor as NodeExecutor
     from ..workspace import Workspace
+    from .kernel_pool import KernelPool
 
 
 # -- batches ---------------------------------------------------------------------
@@ -90,6 +102,7 @@ def run_batch(
     cell_timeout: float | None = None,
     progress: bool = True,
     executor: concurrent.futures.Executor | NodeExecutor | None = None,
+    warm_kernels: int | None = None,
 ) -> BatchResult:
     """Run one job per inputs entry, `parallel` at a time, with a progress bar.
 
@@ -109,12 +122,18 @@ def run_batch(
             from this process, `parallel` runs at a time, whose node calls go to that
             executor; the results come back here and only this process writes the workspace.
             `timeout` bounds notebook jobs; on a flowkit executor the nodes' own timeouts apply.
+        warm_kernels: how many kernels are started ahead of the jobs that will use them, while
+            earlier jobs run (default ``parallel + 1``; 0 starts each job's kernel when the job
+            begins). Each job still gets a fresh kernel of its own (`flowkit.jobs.kernel_pool`).
 
     Every entry is checked before the first job starts; a refused entry stops
     the whole batch with every problem listed.
     """
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
         raise ValidationError(f"parallel must be a whole number ≥ 1, got {parallel!r}.")
+    ahead = parallel + 1 if warm_kernels is None else warm_kernels
+    if isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 0:
+        raise ValidationError(f"warm_kernels must be a whole number ≥ 0, got {warm_kernels!r}.")
     entries: list[tuple[int, Any]]
     if isinstance(inputs, (str, os.PathLike)):
         entries = list(read_batch_file(inputs))
@@ -154,9 +173,13 @@ def run_batch(
 
     job: Any = execute_job
     pool: concurrent.futures.Executor
+    kernels: KernelPool | None = None
     if executor is None or isinstance(executor, Executor):
         if executor is not None:  # the runs are driven from here, their nodes go to `executor`
             job = functools.partial(_run_on, ws, executor)
+        elif ahead and specs:  # notebook jobs in this process: their kernels start ahead of them
+            kernels = _warm_kernels(specs, ahead)
+            job = functools.partial(execute_job, kernels=kernels)
         own, pool = True, concurrent.futures.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="flowkit-job")
     else:
         own, pool = False, executor
@@ -185,7 +208,18 @@ def run_batch(
             bar.close()
         if own:
             pool.shutdown(wait=True)
+        if kernels is not None:
+            kernels.close()  # kills the kernels no job took (a batch stopped early)
     return BatchResult([results[id(spec)] for spec in specs], duration=time.monotonic() - started)
+
+
+def _warm_kernels(specs: list[JobSpec], ahead: int) -> KernelPool:
+    """A pool starting the batch's kernels ahead of its jobs, in the folder and environment they run with."""
+    from .kernel_pool import KernelPool
+
+    folder = Path(specs[0].report).parent
+    folder.mkdir(parents=True, exist_ok=True)  # the kernels start in it before the first job writes there
+    return KernelPool(count=len(specs), ahead=ahead, cwd=folder, env=job_environment(specs[0]))
 
 
 def _progress_bar(total: int, name: str) -> Any:

@@ -48,6 +48,7 @@ from .recording import records_of
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
+    from .kernel_pool import KernelPool
 
 from .inputs import check_inputs
 
@@ -162,8 +163,18 @@ def _read_notebook(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def execute_job(spec: JobSpec) -> JobResult:
-    """Run one checked job and read back its run (also the unit of work of a batch)."""
+def job_environment(spec: JobSpec) -> dict[str, str | None] | None:
+    """The variables laid over this process's environment for a job's kernel: where to find the keys."""
+    return spec.keys.environment() if spec.keys is not None else None
+
+
+def execute_job(spec: JobSpec, kernels: KernelPool | None = None) -> JobResult:
+    """Run one checked job and read back its run (also the unit of work of a batch).
+
+    Args:
+        spec: the checked job.
+        kernels: a batch's warm kernels to take this job's kernel from (default: start one).
+    """
     from ..workspace import Workspace
     from . import papermill_engine
 
@@ -188,8 +199,9 @@ def execute_job(spec: JobSpec) -> JobResult:
             cell_timeout=spec.cell_timeout,
             timeout=spec.timeout,
             cwd=report.parent,
-            env=spec.keys.environment() if spec.keys is not None else None,
+            env=job_environment(spec),
             scrub=redactor,
+            kernels=kernels,
         )
     except NotebookFailed as exc:
         error = str(exc)

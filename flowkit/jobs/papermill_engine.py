@@ -13,43 +13,38 @@ sockets synchronously, in short slices, so:
 * every cell has a deadline (its own limit, and what is left of the job's);
 * a kernel that dies is noticed within a slice, not at the timeout.
 
-Job kernels run without an IPython history database: a value typed or
-computed in a cell never lands in ``history.sqlite``.
-
 Every write of the output notebook is scrubbed of secrets (`_ScrubbingManager`, and a last
 pass); the notebook handed back is not: its recorded values are handed on as they are.
+
+The kernel itself (launch, deadlines, outputs, kill) is `flowkit.jobs.kernel`;
+a batch hands each job a kernel started ahead of it (`flowkit.jobs.kernel_pool`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
-import signal
-import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
-import zmq
-from jupyter_client.manager import KernelManager
 
 from ..errors import JobError, JobTimeout, NotebookFailed
 from ..executors import capture
 from ..jsonvalue import check_json
 from ..model import check_identifier
 from ..redaction import Redactor, scrub_notebook
+from .kernel import CellOutputs, start_kernel
+
+if TYPE_CHECKING:
+    from .kernel_pool import KernelPool
 
 ENGINE_NAME = "flowkit"
 DEFAULT_CELL_TIMEOUT = 120.0
 DEFAULT_TIMEOUT = 600.0
 START_TIMEOUT = 60.0
-POLL_SLICE = 0.2  # seconds between checks of the deadline and of the kernel's life
-KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False"]
-_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
 
 
 def check_parameters(parameters: Mapping[str, Any] | None, *, what: str = "Notebook parameter") -> dict[str, Any]:
@@ -64,180 +59,6 @@ def check_parameters(parameters: Mapping[str, Any] | None, *, what: str = "Noteb
         check_identifier(name, f"{what} name")
         checked[name] = check_json(value, f"{what} {name!r}")
     return checked
-
-
-class _Kernel:
-    """One kernel process and a blocking client, with its log kept aside for error messages."""
-
-    def __init__(
-        self, kernel_name: str, *, cwd: Path | None, start_timeout: float, env: Mapping[str, str | None] | None = None
-    ) -> None:
-        self.log: IO[bytes] = tempfile.TemporaryFile()
-        self.manager = KernelManager(kernel_name=kernel_name)
-        # The kernel inherits this process's environment, with `env` laid over it (None removes a variable).
-        environment = {**os.environ, **{key: value for key, value in (env or {}).items() if value is not None}}
-        for key in [key for key, value in (env or {}).items() if value is None]:
-            environment.pop(key, None)
-        try:
-            self.manager.start_kernel(
-                extra_arguments=KERNEL_ARGUMENTS,
-                env=environment,
-                cwd=str(cwd) if cwd is not None else os.getcwd(),
-                stdout=self.log,
-                stderr=self.log,
-            )
-        except Exception as exc:
-            self.log.close()
-            raise JobError(f"Could not start a {kernel_name!r} kernel: {type(exc).__name__}: {exc}") from exc
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.poller = zmq.Poller()
-        self.poller.register(self.client.iopub_channel.socket, zmq.POLLIN)
-        self.poller.register(self.client.shell_channel.socket, zmq.POLLIN)
-        try:
-            self._wait_for_ready(time.monotonic() + start_timeout)
-        except BaseException:
-            self.close()
-            raise
-
-    def _wait_for_ready(self, deadline: float) -> None:
-        """Return once the kernel answers on shell *and* its IOPub reaches us.
-
-        Same checks as jupyter_client's ``wait_for_ready``, without its fixed
-        0.2 s IOPub wait and 0.1 s polls: IOPub must be connected before the
-        first cell, or that cell's outputs and its end would be missed.
-        """
-        while True:
-            self.client.kernel_info()
-            replied = iopub = False
-            retry = time.monotonic() + 1.0
-            while time.monotonic() < min(retry, deadline) and not (replied and iopub):
-                ready = dict(self.poller.poll(int(POLL_SLICE * 1000)))
-                if not ready and not self.manager.is_alive():
-                    raise JobError(f"The kernel died while starting. {self.log_tail()}".strip())
-                iopub = iopub or any(True for _ in self._drain(self.client.iopub_channel))
-                replied = replied or any(
-                    msg["msg_type"] == "kernel_info_reply" for msg in self._drain(self.client.shell_channel)
-                )
-            if replied and iopub:
-                return
-            if time.monotonic() >= deadline:
-                raise JobError(f"The kernel did not start in time. {self.log_tail()}".strip())
-
-    def log_tail(self, lines: int = 5) -> str:
-        """The last lines the kernel process printed itself (not cell output)."""
-        self.log.seek(0)
-        tail = [
-            line
-            for line in self.log.read().decode(errors="replace").splitlines()
-            if line.strip() and "without encryption" not in line
-        ]
-        return ("Kernel log: " + " | ".join(tail[-lines:])) if tail else ""
-
-    def close(self) -> None:
-        """Kill the kernel's process group (its children too) and clean up its files.
-
-        The job is over and nothing in the kernel needs flushing (the run
-        record is already durable), so it is killed at once rather than shut
-        down politely, which costs 0.1-0.4 s of polling per job.
-        """
-        with contextlib.suppress(Exception):
-            self.client.stop_channels()
-        process = getattr(self.manager.provisioner, "process", None)
-        if process is not None:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)  # the kernel leads its own session
-            with contextlib.suppress(Exception):
-                process.wait(timeout=5)
-        with contextlib.suppress(Exception):
-            self.manager.shutdown_kernel(now=True)  # the process is gone: this only removes its files
-        self.log.close()
-
-    def run(self, source: str, *, timeout: float, outputs: _Outputs) -> dict[str, Any]:
-        """Execute `source`; outputs go to `outputs`; returns the execute reply's content.
-
-        Raises `JobTimeout` past `timeout` and `NotebookFailed` if the kernel dies.
-        """
-        # store_history numbers the cells as Jupyter does; the history *database* is off (KERNEL_ARGUMENTS).
-        msg_id = self.client.execute(source, store_history=True, allow_stdin=False, stop_on_error=True)
-        deadline = time.monotonic() + timeout
-        reply: dict[str, Any] | None = None
-        idle = False
-        while reply is None or not idle:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise JobTimeout(f"The cell ran past its {timeout:.0f} s limit.", limit=timeout)
-            ready = dict(self.poller.poll(int(min(POLL_SLICE, left) * 1000)))
-            if not ready:
-                if not self.manager.is_alive():
-                    process = getattr(self.manager.provisioner, "process", None)
-                    code = process.poll() if process is not None else None
-                    raise NotebookFailed(
-                        f"The kernel died (exit code {code}) while running a cell. {self.log_tail()}".strip(),
-                        ename="DeadKernel",
-                        evalue="",
-                    )
-                continue
-            for msg in self._drain(self.client.iopub_channel):
-                if msg["parent_header"].get("msg_id") != msg_id:
-                    continue
-                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                    idle = True
-                else:
-                    outputs.handle(msg)
-            for msg in self._drain(self.client.shell_channel):
-                if msg["parent_header"].get("msg_id") == msg_id:
-                    reply = msg["content"]
-        return reply
-
-    @staticmethod
-    def _drain(channel: Any) -> Iterator[dict[str, Any]]:
-        while True:
-            try:
-                yield channel.get_msg(timeout=0)
-            except queue.Empty:
-                return
-
-
-class _Outputs:
-    """Turns a cell's IOPub messages into nbformat outputs, as Jupyter frontends do."""
-
-    def __init__(self, cell: Any) -> None:
-        self.cell = cell
-        self.cell.outputs = []
-        self._clear_pending = False
-        self._displays: dict[str, list[Any]] = {}
-
-    def handle(self, msg: dict[str, Any]) -> None:
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "execute_input":
-            self.cell.execution_count = content.get("execution_count")
-        elif kind == "clear_output":
-            if content.get("wait"):
-                self._clear_pending = True
-            else:
-                self.cell.outputs = []
-        elif kind == "update_display_data":
-            for output in self._displays.get(content.get("transient", {}).get("display_id", ""), []):
-                updated = nbformat.v4.new_output(
-                    "display_data", data=content.get("data", {}), metadata=content.get("metadata", {})
-                )
-                output.data, output.metadata = updated.data, updated.metadata
-        elif kind in _OUTPUT_TYPES:
-            if self._clear_pending:
-                self.cell.outputs = []
-                self._clear_pending = False
-            if kind == "execute_result":
-                self.cell.execution_count = content.get("execution_count")
-            output = nbformat.v4.output_from_msg(msg)
-            last = self.cell.outputs[-1] if self.cell.outputs else None
-            if kind == "stream" and last is not None and last.output_type == "stream" and last.name == output.name:
-                last.text += output.text  # one output per run of the same stream, as Jupyter shows it
-                return
-            display_id = content.get("transient", {}).get("display_id")
-            if display_id:
-                self._displays.setdefault(display_id, []).append(output)
-            self.cell.outputs.append(output)
 
 
 def _engine_class() -> type:
@@ -300,21 +121,21 @@ def _build_engine() -> type:
             kernel_cwd: Path | None = None,
             kernel_env: Mapping[str, str | None] | None = None,
             start_timeout: float = START_TIMEOUT,
+            kernel_source: KernelPool | None = None,
             **_ignored: Any,
         ) -> None:
             deadline = deadline if deadline is not None else time.monotonic() + DEFAULT_TIMEOUT
-            kernel = _Kernel(
-                kernel_name,
-                cwd=kernel_cwd,
-                env=kernel_env,
-                start_timeout=max(0.1, min(start_timeout, deadline - time.monotonic())),
-            )
+            start_deadline = time.monotonic() + max(0.1, min(start_timeout, deadline - time.monotonic()))
+            if kernel_source is not None:  # a kernel started ahead for this job (a batch's warm pool)
+                kernel = kernel_source.take(kernel_name, cwd=kernel_cwd, env=kernel_env, deadline=start_deadline)
+            else:
+                kernel = start_kernel(kernel_name, cwd=kernel_cwd, env=kernel_env, deadline=start_deadline)
             try:
                 for index, cell in enumerate(nb_man.nb.cells):
                     if cell.cell_type != "code" or not cell.source.strip():
                         continue
                     nb_man.cell_start(cell, index)
-                    outputs = _Outputs(cell)
+                    outputs = CellOutputs(cell)
                     try:
                         left = deadline - time.monotonic()
                         limit = min(cell_timeout, left)
@@ -359,6 +180,7 @@ def execute_notebook(
     kernel_name: str = "python3",
     env: Mapping[str, str | None] | None = None,
     scrub: Redactor | None = None,
+    kernels: KernelPool | None = None,
 ) -> Any:
     """Run a notebook with papermill in this process; returns the executed notebook (not scrubbed).
 
@@ -374,6 +196,7 @@ def execute_notebook(
         env: variables laid over this process's environment for the kernel (None removes one).
         scrub: masks the secrets in every write of the output notebook; by
             default, those of the task call running on this thread (a notebook node).
+        kernels: where the kernel comes from (a batch's `KernelPool`); default: started here.
 
     Raises:
         NotebookFailed: a cell raised (the output notebook shows where), or the kernel died.
@@ -398,6 +221,7 @@ def execute_notebook(
         "kernel_cwd": Path(cwd).resolve() if cwd is not None else None,
         "kernel_env": env,
         "scrub": scrub,
+        "kernel_source": kernels,
     }
     try:
         return _papermill(source_path, output_path, checked, kernel_name, engine_options)

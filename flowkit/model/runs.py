@@ -18,9 +18,13 @@ def new_run_id() -> str:
     return f"{stamp}-{int(now % 1 * 1e6):06d}-{uuid.uuid4().hex[:6]}"
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeRun:
-    """One node's part of a run."""
+    """One node's part of a run.
+
+    Slotted: a run holds one per node for its whole length, and an object
+    without a ``__dict__`` is one less for the garbage collector to walk.
+    """
 
     name: str
     status: str = "pending"
@@ -150,16 +154,22 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **self.header(),
+            "snapshot": self.snapshot,
+            "nodes": {n: node.to_dict() for n, node in self.nodes.items()},
+        }
+
+    def header(self) -> dict[str, Any]:
+        """The run's own fields, without its nodes and snapshot: what its end changes (`RunLog.end`)."""
+        return {
             "id": self.id,
             "workflow": self.workflow,
             "version": self.version,
-            "snapshot": self.snapshot,
             "inputs": self.inputs,
             "trigger": self.trigger,
             "status": self.status,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "nodes": {name: node.to_dict() for name, node in self.nodes.items()},
             "error": self.error,
             "report": self.report,
             "resumed_from": self.resumed_from,

@@ -203,8 +203,8 @@ class Workflow:
             "name": self.name,
             "description": self.description,
             "version": self.version,
-            "nodes": [self.graph.nodes[name]["node"].to_dict() for name in self.graph.nodes],
-            "edges": [list(edge) for edge in self.graph.edges],
+            "nodes": [data["node"].to_dict() for _, data in self.graph.nodes(data=True)],  # one pass, no lookups
+            "edges": [[upstream, downstream] for upstream, downstream in self.graph.edges],
         }
 
     @classmethod

@@ -45,11 +45,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import networkx as nx
-
 from ..errors import ParamsError, TemplateError
 from ..executors import call, capture, invoke
-from ..executors.base import Executor, InlineExecutor
+from ..executors.base import Executor, InlineExecutor, Outcome
 from ..model import Integration, NodeRun, Run, Workflow
 from ..redaction import Redactor, StoredSecret, secret_leaves
 from ..store import RunLog
@@ -57,6 +55,7 @@ from .control import RunControl, cancel_nodes, stop_local_calls
 from .events import Event, EventCallback, EventsFile, deliver
 from .rendering import ParamRenderer
 from .template_budget import DEFAULT_BUDGET, RenderBudget
+from .topology import Topology
 from .validation import Lookups, NodePlan, analyze, refusal
 
 __all__ = ["Event", "Execution", "RunParts"]
@@ -123,6 +122,7 @@ class Execution:
         self.params = ParamRenderer(inputs, self.results, render_budget, lambda *done: self.done.put(("render", *done)))
         self.abandoned = False  # cancelled with calls still running, which nobody waits for
         self.remaining: dict[str, int] = {}  # parents each waiting node still waits for
+        self.topology = Topology({}, [])
         self.ready: deque[str] = deque()
         self.retries: list[tuple[float, int, str]] = []  # (due, tie-breaker, node), a heap
         self.sequence = itertools.count()
@@ -138,6 +138,7 @@ class Execution:
             raise refusal(self.workflow, blocking)
         self.plans = {name: plan for name, plan in analysis.plans.items() if name in self.scope}
         self.integrations = analysis.integrations
+        self.topology = Topology(analysis.children, analysis.order)
 
     # 2. decrypt -------------------------------------------------------------------
     def decrypt(self) -> None:
@@ -153,9 +154,9 @@ class Execution:
         self.secrets = tuple(secrets)
         self.redactor = Redactor.of(self.secrets)
         if any(plan.timeout is not None for plan in self.plans.values()):
-            from ..executors.timeouts import ensure_server
+            from ..executors import workers
 
-            ensure_server()  # timed calls run in children of the fork server: start it before the clock does
+            workers.prepare()  # a warm child (and the fork server) ready before the clock starts
         for module in {(plan.module, plan.location) for plan in self.plans.values()}:
             tasks = self.parts.lookups.registry.module(module[0]).tasks
             call.remember(module[0], module[1], {name: spec.func for name, spec in tasks.items()})
@@ -171,13 +172,17 @@ class Execution:
         run.pid = os.getpid()
         run.host = self.parts.host
         run.started_at = time.time()
-        for name in nx.topological_sort(self.graph):
+        nodes: dict[str, Any] = {}  # as recorded (values checked on arrival); a node to run: name and status
+        self.remaining = self.topology.waiting(self.scope, self.reused)
+        for name in self.topology.order:
             if name in self.reused:
                 run.nodes[name] = self.reused[name]
                 self.results[name] = self.reused[name].result
+                nodes[name] = self.reused[name].to_dict()
             elif name in self.scope:
                 run.nodes[name] = NodeRun(name)
-        self.parts.log.save(run.to_dict(), run.summary(), checked=True)  # each value was checked on arrival
+                nodes[name] = {"name": name, "status": "pending"}
+        self.parts.log.save({**run.header(), "snapshot": run.snapshot, "nodes": nodes}, run.summary(), checked=True)
         self.events = EventsFile(self.parts.log.open_events(run.id))
 
     def flush(self) -> None:
@@ -223,7 +228,8 @@ class Execution:
         self.run.nodes[name].params = self.redactor(params)
         self.sent[name] = params  # handed to the task as rendered; a retry repeats it (the record is masked)
         busy = self.ready or self.in_flight or self.retries or self.params.pending
-        if self.executor.lone_calls_inline and not busy and not self.control.active:
+        here = isinstance(self.executor, InlineExecutor)  # it runs the call on this thread anyway (via a future)
+        if self.executor.lone_calls_inline and (here or not busy) and not self.control.active:
             self.complete(name, self.call_here(name))
         else:
             self.submit(name)
@@ -248,11 +254,14 @@ class Execution:
         if isinstance(self.executor, InlineExecutor):
             self.flush()  # the call runs right here
         try:
-            future = self.executor.submit(invoke.call_task, *self.arguments(name))
+            self.executor.dispatch(invoke.call_task, self.arguments(name), partial(self.reported, name))
         except Exception as exc:
-            future = _failed_future(exc)
-        future.add_done_callback(lambda done: self.done.put(("call", name, done)))
+            self.reported(name, Outcome(error=exc))
         self.in_flight += 1
+
+    def reported(self, name: str, done: Any) -> None:
+        """A call has ended (on any thread): hand its future or `Outcome` to the driver."""
+        self.done.put(("call", name, done))
 
     def call_here(self, name: str) -> dict[str, Any]:
         """Make a node's call on this thread: when nothing else can run meanwhile, it saves two thread switches."""
@@ -290,7 +299,7 @@ class Execution:
             return  # stopped by the cancel: `cancel_all` records it cancelled
         if outcome["ok"]:
             self.succeed(name, outcome)
-            for child in self.graph.successors(name):
+            for child in self.topology.children[name]:
                 if child in self.remaining:
                     self.remaining[child] -= 1
                     if self.remaining[child] == 0 and self.run.nodes[child].status == "pending":
@@ -318,7 +327,7 @@ class Execution:
         node_run.error = error
         node_run.finished_at = time.time()
         self.end(node_run)
-        for descendant in nx.topological_sort(self.graph.subgraph(nx.descendants(self.graph, name))):
+        for descendant in self.topology.descendants(name):
             skipped = self.run.nodes.get(descendant)
             if skipped is not None and skipped.status == "pending":
                 skipped.status = "skipped"
@@ -340,11 +349,8 @@ class Execution:
     def schedule(self) -> None:
         """Run every node in scope in dependency order; see the module docstring."""
         for name, node_run in self.run.nodes.items():
-            if node_run.status == "pending":
-                count = sum(1 for parent in self.graph.predecessors(name) if parent not in self.reused)
-                self.remaining[name] = count
-                if count == 0:
-                    self.ready.append(name)
+            if node_run.status == "pending" and self.remaining[name] == 0:
+                self.ready.append(name)
         while True:
             while self.ready and self.control.check() is None:
                 self.begin(self.ready.popleft())
@@ -360,11 +366,14 @@ class Execution:
                 continue
             if not self.in_flight and not self.retries and not self.params.pending:
                 return
-            try:
-                self.flush()
-                kind, name, future = self.done.get(timeout=self.wait_time(now))
+            try:  # what has ended already is taken without a flush: one write() per wait, not per outcome
+                kind, name, future = self.done.get_nowait()
             except queue.Empty:
-                continue
+                try:
+                    self.flush()
+                    kind, name, future = self.done.get(timeout=self.wait_time(now))
+                except queue.Empty:
+                    continue
             if kind == "call":
                 self.in_flight -= 1
                 self.complete(name, self.outcome(name, future))
@@ -379,7 +388,7 @@ class Execution:
     def cancel_all(self) -> None:
         """Stop a cancelled run: running nodes cancelled (their processes stopped), waiting ones skipped."""
         self.executor.run_cancelled(self.run)  # stops what it can; were it to raise, `execute` records the run
-        for node_run in cancel_nodes(self.run, nx.topological_sort(self.graph), self.control.reason or ""):
+        for node_run in cancel_nodes(self.run, self.topology.order, self.control.reason or ""):
             self.end(node_run)
         self.abandoned = bool(self.in_flight or self.params.pending)
         self.params.abandon()
@@ -392,6 +401,8 @@ class Execution:
         for node in run.nodes.values():
             if node.status == "running":
                 node.status, node.error, node.finished_at = "failed", error or "Interrupted.", time.time()
+                if self.events is not None:
+                    self.events.ended(node)
         run.status = "success" if not failed and error is None else "failed"
         if error is not None:
             run.error = error
@@ -400,10 +411,12 @@ class Execution:
         elif failed:
             run.error = f"{len(failed)} node(s) failed: {', '.join(failed)}."
         run.finished_at = time.time()
-        if self.events is not None:
+        if self.events is None:  # not recorded yet
+            self.parts.log.finish(run.to_dict(), run.summary(), checked=True)
+        else:  # every node's state is in the events file already: only the run's own fields are left
             self.events.close()
             self.events = None
-        self.parts.log.finish(run.to_dict(), run.summary(), checked=True)
+            self.parts.log.end(run.id, run.header(), run.summary())
 
     def execute(self) -> Run:
         """Validate, decrypt, record, schedule, finish; returns the finished run."""
@@ -433,11 +446,3 @@ class Execution:
             self.executor.run_finished(self.run)
             self.emit("run_finished")
         return self.run
-
-
-def _failed_future(exc: BaseException) -> Any:
-    import concurrent.futures
-
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    future.set_exception(exc)
-    return future

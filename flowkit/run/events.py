@@ -9,17 +9,16 @@ events file (`EventsFile`), so a killed process leaves a record of them.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ValidationError
+from ..jsonvalue import dumps_checked
 from ..model import NodeRun, Run
 
 logger = logging.getLogger(__name__)
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 EVENT_KINDS = ("run_started", "node_started", "node_finished", "run_finished")
 
@@ -84,12 +83,12 @@ class EventsFile:
     def started(self, node_run: NodeRun) -> None:
         """Note that a node started: a killed run then shows where it stopped (a short line, it is per node)."""
         self.handle.write(
-            _encode({"name": node_run.name, "status": "running", "started_at": node_run.started_at}) + "\n"
+            dumps_checked({"name": node_run.name, "status": "running", "started_at": node_run.started_at}) + "\n"
         )
 
     def ended(self, node_run: NodeRun) -> None:
         """Append a node's final state (buffered until the next `flush`)."""
-        self.handle.write(_encode(node_run.to_dict()) + "\n")
+        self.handle.write(dumps_checked(node_run.to_dict()) + "\n")  # every value was checked on arrival
 
     def flush(self) -> None:
         self.handle.flush()

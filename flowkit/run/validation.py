@@ -91,10 +91,36 @@ class Analysis:
     problems: list[Problem]
     plans: dict[str, NodePlan]
     integrations: dict[str, Integration] = field(default_factory=dict)
+    children: dict[str, list[str]] = field(default_factory=dict)  # each node's downstream neighbours
+    order: list[str] = field(default_factory=list)  # every node in dependency order (empty if there is a cycle)
 
     @property
     def errors(self) -> list[Problem]:
         return [problem for problem in self.problems if problem.severity == "error"]
+
+
+def dependency_order(children: dict[str, list[str]]) -> list[str] | None:
+    """Every node after its parents, generation by generation (as `nx.topological_sort`); None if there is a cycle.
+
+    One pass over plain lists: the engine walks the result instead of asking
+    networkx per node.
+    """
+    indegree = dict.fromkeys(children, 0)
+    for downstream in children.values():
+        for child in downstream:
+            indegree[child] += 1
+    generation = [name for name, count in indegree.items() if count == 0]
+    order: list[str] = []
+    while generation:
+        order += generation
+        following = []
+        for name in generation:
+            for child in children[name]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    following.append(child)
+        generation = following
+    return order if len(order) == len(children) else None
 
 
 def _cycles(graph: nx.DiGraph) -> list[Problem]:
@@ -325,7 +351,11 @@ def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | No
         problems += found
         if not any(problem.severity == "error" for problem in found):
             named.append(data["node"])
-    cycles = _cycles(graph) if not nx.is_directed_acyclic_graph(graph) else []
+    children: dict[str, list[str]] = {name: [] for name in graph}
+    for upstream, downstream in graph.edges:
+        children[upstream].append(downstream)
+    order = dependency_order(children)
+    cycles = _cycles(graph) if order is None else []
     problems += cycles
     checker = _Checker(lookups, workflow, inputs)
     plans: dict[str, NodePlan] = {}
@@ -334,7 +364,7 @@ def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | No
         problems += found
         if plan is not None and not any(problem.severity == "error" for problem in found):
             plans[node.name] = plan
-    return Analysis(problems, plans, checker.integrations or {})
+    return Analysis(problems, plans, checker.integrations or {}, children, order or [])
 
 
 def validate(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | None = None) -> list[Problem]:

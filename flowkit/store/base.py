@@ -7,8 +7,9 @@ shows above this package. Every document is a strict-JSON dict with a unique
 ``name``. Reads need no lock; a change that reads first (insert-if-new, a
 version bump) runs inside `locked`, which is re-entrant within a process.
 
-`RunLog` keeps run history: a record written whole at a run's start and end,
-node events appended in between, newest-first summaries for listing.
+`RunLog` keeps run history: a record written whole at a run's start, node
+events appended as it goes, its end appended as one more event (`end`), and
+newest-first summaries for listing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,18 @@ class RunLog(abc.ABC):
     @abc.abstractmethod
     def finish(self, record: dict[str, Any], summary: dict[str, Any], *, checked: bool = False) -> None:
         """Write the final record and drop the run's events."""
+
+    def end(self, run_id: str, fields: dict[str, Any], summary: dict[str, Any]) -> None:
+        """Record a run's end: `fields` (status, error, finished_at, ...) laid over its record, durably, and indexed.
+
+        The run's node states are in its events, written as it ran, so only
+        what changed at the end is written (the engine's way; `finish`
+        rewrites the whole record). This default folds everything into the
+        record with `finish`; backends append `fields` as a last event instead.
+        """
+        record = self.load(run_id)
+        record.update(fields)
+        self.finish(record, summary, checked=True)
 
     @abc.abstractmethod
     def load(self, run_id: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from .. import jsonvalue
 from ..errors import RunNotFound
 from .base import RunLog, Store
+from .runs import RUN_EVENT, replay
 
 
 class _EventLines(io.StringIO):
@@ -65,16 +66,20 @@ class MemoryRunLog(RunLog):
         with self._lock:
             self._events.pop(record["id"], None)
 
+    def end(self, run_id: str, fields: dict[str, Any], summary: dict[str, Any]) -> None:
+        jsonvalue.check_json(summary, "run summary")
+        line = jsonvalue.dumps({RUN_EVENT: fields})
+        with self._lock:
+            self._events.setdefault(run_id, []).append(line)
+            self._index.append(copy.deepcopy(summary))
+
     def load(self, run_id: str) -> dict[str, Any]:
         with self._lock:
             if run_id not in self._records:
                 raise RunNotFound(str(run_id))
             record = copy.deepcopy(self._records[run_id])
             lines = list(self._events.get(run_id, ()))
-        for line in lines:
-            node = jsonvalue.loads(line)
-            if isinstance(node, dict) and isinstance(node.get("name"), str):
-                record.setdefault("nodes", {})[node["name"]] = node
+        replay(record, lines)
         return record
 
     def delete(self, run_id: str) -> None:

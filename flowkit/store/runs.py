@@ -1,9 +1,11 @@
 """Run history on disk: a file per run, an events file while it runs, an append-only index.
 
-Run files end with a checksum like the collection files; workflow snapshots
-are named by the hash of their content, which is checked when one is read.
-So an edited record or snapshot (a task changed, a status rewritten) is
-reported as damaged instead of being shown or resumed as what ran.
+Run files end with a checksum like the collection files; a finished run's
+events file ends with a line holding the checksum of the whole file;
+workflow snapshots are named by the hash of their content, which is checked
+when one is read. So an edited record, event or snapshot (a task changed, a
+status rewritten) is reported as damaged instead of being shown or resumed
+as what ran.
 """
 
 from __future__ import annotations
@@ -12,17 +14,26 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from .. import jsonvalue
-from ..atomic import atomic_write
+from ..atomic import atomic_write, fsync_dir
 from ..errors import CorruptStoreError, RunNotFound, StoreError
 from .base import RunLog
-from .checksum import dumps_checksummed, read_checked, read_json_file, verify_file
+from .checksum import CHECKSUM_KEY, dumps_checksummed, read_checked, read_json_file, verify_file
 
 SNAPSHOT_REF = "$snapshot"
+#: The last events line of a run that ended (`RunStore.end`): ``{"$run": {"status": ..., ...}, checksum}``.
+RUN_EVENT = "$run"
+_END_LINE = re.compile(
+    rb'\{"'
+    + re.escape(RUN_EVENT.encode())
+    + rb'":(?P<fields>.*),"'
+    + CHECKSUM_KEY.encode()
+    + rb'":"sha256:(?P<digest>[0-9a-f]{64})"\}\n?$'
+)
 
 
 def _check_record(path: Path, run_id: str, record: Any, checksummed: bool) -> None:
@@ -39,9 +50,13 @@ class RunStore(RunLog):
     * Starting a run writes its file durably and appends a line to the index.
     * Each node's progress is appended to the run's events file and flushed to
       the OS (no fsync: cheap, and a killed process loses nothing; only a
-      power cut can lose the tail, which the final write then restores).
-    * Finishing writes the whole run durably, appends to the index and drops
-      the events file.
+      power cut can lose the tail, which the end's fsync then covers).
+    * The engine ends a run by appending its own fields (status, error,
+      times) to the events file as one last line, with the checksum of the
+      whole file, fsync'd, and indexing it (`end`): the finished record is
+      the run file with its events replayed, so no node is encoded twice.
+    * `finish` (saving a whole `Run` from outside the engine) writes the whole
+      run durably, appends to the index and drops the events file.
     * Loading a run replays its events file over the run file, so a run whose
       process was killed still says which nodes finished.
     * Listing the newest runs reads the index from its end, so it costs the
@@ -85,7 +100,7 @@ class RunStore(RunLog):
         """
         if self._last_snapshot is not None and self._last_snapshot[0] is snapshot:
             return {SNAPSHOT_REF: self._last_snapshot[1]}
-        text = jsonvalue.dumps(snapshot)
+        text = jsonvalue.dumps_checked(snapshot)  # checked by the caller, or below before it is kept
         digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         path = self.snapshots / f"{digest}.json"
         if not path.exists():
@@ -125,10 +140,10 @@ class RunStore(RunLog):
                 the whole record is not walked again.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        if isinstance(record.get("snapshot"), dict) and record["snapshot"]:
-            record = {**record, "snapshot": self._store_snapshot(record["snapshot"])}
         if not checked:
             jsonvalue.check_json(record, f"run {record.get('id')}")
+        if isinstance(record.get("snapshot"), dict) and record["snapshot"]:
+            record = {**record, "snapshot": self._store_snapshot(record["snapshot"])}
         jsonvalue.check_json(summary, "run summary")
         atomic_write(self._run_path(record["id"]), dumps_checksummed(record))
         self._append_index(summary)
@@ -142,6 +157,49 @@ class RunStore(RunLog):
         self.save(record, summary, checked=checked)
         with contextlib.suppress(FileNotFoundError):
             self._events_path(record["id"]).unlink()
+
+    def end(self, run_id: str, fields: dict[str, Any], summary: dict[str, Any]) -> None:
+        """Append the run's end to its events file with the file's checksum, fsync it, and index it.
+
+        The engine has closed its handle, so every node line is in the file;
+        reading it back to hash it costs about a microsecond per node.
+        """
+        jsonvalue.check_json(summary, "run summary")
+        path = self._events_path(run_id)
+        try:
+            before = path.read_bytes()
+        except FileNotFoundError:
+            before = b""
+        text = jsonvalue.dumps(fields).encode()
+        digest = hashlib.sha256(before + text).hexdigest()
+        line = b'{"%s":%s,"%s":"sha256:%s"}\n' % (RUN_EVENT.encode(), text, CHECKSUM_KEY.encode(), digest.encode())
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)  # every node line before it too: they are in the same file
+        finally:
+            os.close(fd)
+        fsync_dir(self.folder)  # the events file's own name, created at start, is durable too
+        self._append_index(summary)
+
+    def _events(self, run_id: str) -> list[str]:
+        """A run's event lines; those of an ended run checked against the checksum its end holds."""
+        path = self._events_path(run_id)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return []
+        start = raw.rfind(b'{"' + RUN_EVENT.encode() + b'":')
+        end = _END_LINE.match(raw, start) if start >= 0 else None
+        if end is not None:
+            digest = hashlib.sha256(raw[:start] + end.group("fields")).hexdigest()
+            if digest != end.group("digest").decode():
+                raise CorruptStoreError(
+                    str(path), "the run's events were changed after it ended (its checksum no longer matches)"
+                )
+        elif start >= 0 and b'"' + CHECKSUM_KEY.encode() + b'"' in raw[start:]:
+            raise CorruptStoreError(str(path), "lines follow the run's end, or its end line is damaged")
+        return raw.decode("utf-8", "replace").splitlines()
 
     def _record(self, run_id: str) -> dict[str, Any]:
         """The run file's record, checked: its checksum, or (without one) that it is this run's record."""
@@ -175,15 +233,7 @@ class RunStore(RunLog):
         record = self._record(run_id)
         if isinstance(record.get("snapshot"), dict) and SNAPSHOT_REF in record["snapshot"]:
             record["snapshot"] = self._load_snapshot(record["snapshot"])
-        events = self._events_path(run_id)
-        if events.exists():
-            for line in events.read_text(encoding="utf-8").splitlines():
-                try:
-                    node = jsonvalue.loads(line)
-                except ValueError:
-                    continue  # the last line torn by a kill
-                if isinstance(node, dict) and isinstance(node.get("name"), str):
-                    record.setdefault("nodes", {})[node["name"]] = node
+        replay(record, self._events(run_id))
         return record
 
     def delete(self, run_id: str) -> None:
@@ -255,8 +305,8 @@ class RunStore(RunLog):
         )
         for name in names:
             try:
-                record = read_json_file(self.folder / name)
-            except StoreError:
+                record = self.load(name[: -len(".json")])  # its end, if it ended, is in its events
+            except (StoreError, RunNotFound):
                 continue
             if isinstance(record, dict) and "id" in record:
                 self._append_index(
@@ -265,3 +315,19 @@ class RunStore(RunLog):
                         for key in ("id", "workflow", "status", "trigger", "started_at", "finished_at", "pid", "host")
                     }
                 )
+
+
+def replay(record: dict[str, Any], lines: Iterable[str]) -> None:
+    """Lay a run's event lines over its record, in order: node states, then its end (`RUN_EVENT`)."""
+    nodes = record.setdefault("nodes", {})
+    for line in lines:
+        try:
+            event = jsonvalue.loads(line)
+        except ValueError:
+            continue  # the last line torn by a kill
+        if not isinstance(event, dict):
+            continue
+        if isinstance(event.get("name"), str):
+            nodes[event["name"]] = event
+        elif isinstance(event.get(RUN_EVENT), dict):
+            record.update(event[RUN_EVENT])
