@@ -20,8 +20,10 @@ EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_KEY, EXIT_STORE, EXIT_CANCELLED 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
     from ..workspace import Workspace
+    from .where import find_workspace
 
-    return Workspace(args.workspace)
+    path = getattr(args, "workspace_path", None) or find_workspace(getattr(args, "workspace", None))
+    return Workspace(path)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -240,7 +242,9 @@ def job(args: argparse.Namespace) -> int:
         return 0 if batch.ok else EXIT_FAILED
     if args.dask:
         raise ValidationError("--dask runs the nodes of --batch runs on Dask; a single job runs in its kernel.")
-    inputs = {key: jsonvalue.loads_or_text(value, f"-p {key}") for key, value in args.param}
+    from .operate import parse_inputs
+
+    inputs = parse_inputs(ws, args.workflow, args.param)
     result = jobs.run_job(
         ws, args.workflow, inputs=inputs, output=args.output, timeout=args.timeout, cell_timeout=args.cell_timeout
     )
@@ -261,20 +265,7 @@ def lab(args: argparse.Namespace) -> int:
 
 
 # -- run -------------------------------------------------------------------------
-def _input_pair(text: str) -> tuple[str, Any]:
-    """``key=value`` from ``-i``; the value is JSON where it parses (3, true, [1, 2]), else text.
-
-    JSON nested too deep is refused here, not taken as text (nor left to fail later).
-    """
-    from ..errors import ValidationError
-
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ValidationError(f"-i {text!r}: write an input as key=value.")
-    return key.strip(), jsonvalue.loads_or_text(raw, f"-i {key.strip()}")
-
-
-def _progress_bar(total_label: str) -> Callable[[Any], None]:
+def progress_bar(total_label: str) -> Callable[[Any], None]:
     """An `on_event` callback drawing a tqdm bar on stderr, one step per finished node."""
     from tqdm import tqdm
 
@@ -302,10 +293,11 @@ def _dask_executor(args: argparse.Namespace) -> Any:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from .operate import input_pair, parse_inputs, print_run, progress_callbacks
+
     ws = _workspace(args)
-    inputs = dict(_input_pair(item) for item in args.input)
-    show = sys.stderr.isatty() if args.progress is None else args.progress
-    callbacks = [_progress_bar(args.workflow)] if show else []
+    inputs = parse_inputs(ws, args.workflow, map(input_pair, args.input))
+    callbacks = progress_callbacks(args, args.workflow)
     if args.dask and args.executor != "threads":
         from ..errors import ValidationError
 
@@ -325,21 +317,7 @@ def run_command(args: argparse.Namespace) -> int:
         if dask is not None:
             dask.shutdown()
     _reopen_closed_streams()
-    rows = []
-    for name, node in run.nodes.items():
-        error = (node.error or "").strip().splitlines()
-        rows.append(
-            {
-                "node": name,
-                "status": node.status + (" (reused)" if node.reused else ""),
-                "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
-                "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else "",
-            }
-        )
-    print(_table(rows, ["node", "status", "duration", "error"]))
-    duration = f" in {run.duration:.2f}s" if run.duration is not None else ""
-    print(f"Run {run.id} of {run.workflow!r}: {run.status}{duration}. Details: flowkit runs show {run.id}")
-    return 0 if run.ok else EXIT_CANCELLED if run.status == "cancelled" else EXIT_FAILED
+    return print_run(run)
 
 
 def _reopen_closed_streams() -> None:

@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "action": "append",
                 "default": [],
                 "metavar": "KEY=VALUE",
-                "help": "an input of the run; VALUE is JSON where it parses (3, true, [1, 2])",
+                "help": "an input of the run, read as the input's kind (declared, or inferred from the templates); "
+                "an untyped input is JSON where it parses (3, true, [1, 2]), else text",
             },
         ),
         (
@@ -158,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
             {
                 "action": argparse.BooleanOptionalAction,
                 "default": None,
-                "help": "a progress bar on stderr (default: when stderr is a terminal)",
+                "help": "a progress bar on stderr (default: a bar on a terminal, else a line per node)",
             },
         ),
     )
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "action": "append",
                 "default": [],
                 "metavar": ("KEY", "VALUE"),
-                "help": "an input of the run; VALUE is JSON where it parses (3, [1, 2], true)",
+                "help": "an input of the run, read as the input's kind, like run -i",
             },
         ),
         (("-o", "--output"), {"metavar": "NOTEBOOK", "help": "the report notebook (default: in <workspace>/reports)"}),
@@ -197,4 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(other arguments go to JupyterLab)",
         (("--dir",), {"default": "flowkit-lab", "help": "the lab folder (default ./flowkit-lab)"}),
     )
+    from .operate import add_commands
+
+    add_commands(sub, runs, integrations, _add)
     return parser

@@ -19,7 +19,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import jsonvalue
+from .. import schema
 from ..errors import ValidationError
 from ..model import Param
 from ..run.templating import single_expression
@@ -40,15 +40,14 @@ KEEP_SECRET = "stored: leave blank to keep"
 
 
 def parse_text(kind: str, text: str, *, what: str, templates: bool = False) -> Any:
-    """A value typed as text, read as `kind`; None when blank.
+    """A value typed as text, read as `kind`; None when blank: `flowkit.schema.parse_text` for a bare kind.
 
     Raises:
         ValidationError: naming `what` when the text is not a value of that kind.
     """
-    if text.strip() == "":
-        return None
-    if templates and is_template(text):
-        if kind == "json" and text.strip().startswith(("{", "[")) and single_expression(text) is None:
+    if templates and kind == "json" and is_template(text):
+        stripped = text.strip()
+        if stripped.startswith(("{", "[")) and single_expression(text) is None:
             try:  # a structure whose string leaves are templates
                 return json.loads(text)
             except json.JSONDecodeError as exc:
@@ -56,29 +55,9 @@ def parse_text(kind: str, text: str, *, what: str, templates: bool = False) -> A
                     f"{what}: not valid JSON ({exc.msg}); put each template inside a JSON string, "
                     'e.g. {"delay": "{{ node.value }}"}, or make the whole field one {{ expression }}.'
                 ) from exc
-        return text
-    if kind in ("text", "password", "choice"):
-        return text
-    if kind == "json":
-        try:
-            return jsonvalue.loads(text)
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise ValidationError(f"{what}: not valid JSON ({exc.msg} at {where}).") from exc
-        except ValueError as exc:  # NaN/Infinity, or nested too deep to read
-            raise ValidationError(f"{what}: {exc}") from None
-    if kind == "boolean":
-        lowered = text.strip().lower()
-        if lowered in ("true", "yes", "1"):
-            return True
-        if lowered in ("false", "no", "0"):
-            return False
-        raise ValidationError(f"{what}: {text!r} is not true or false.")
-    try:
-        return int(text) if kind == "integer" else float(text)
-    except ValueError:
-        wanted = "a whole number" if kind == "integer" else "a number"
-        raise ValidationError(f"{what}: {text!r} is not {wanted}.") from None
+    # A choice typed as text is a free text here (Dropdowns never come this way).
+    kind = "text" if kind == "choice" else kind
+    return schema.parse_text(Param("value", kind=kind), text, what=what, templates=templates)
 
 
 def format_value(kind: str, value: Any) -> str:
