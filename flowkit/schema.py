@@ -10,6 +10,7 @@ two are kept in agreement by a test that runs both on the same values.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -151,7 +152,10 @@ def parse_text(param: Param, text: str, *, what: str | None = None, templates: b
     if kind == "json":
         try:
             return loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise ValidationError(f"{label}: not valid JSON ({exc.msg} at {where}).") from None
+        except ValueError as exc:  # NaN, Infinity
             raise ValidationError(f"{label}: not valid JSON ({exc}).") from None
     if kind == "boolean":
         lowered = text.strip().lower()

@@ -12,7 +12,7 @@ from ui_support import add_demo_integration
 import flowkit as fk
 from flowkit.ui import RunView, WorkflowBuilder
 
-LOUD = '''
+LOUD = """
 import logging
 
 CREDENTIALS = [{"name": "token", "kind": "password", "required": True}]
@@ -28,7 +28,7 @@ def speak(credentials, params):
 def crash(credentials, params):
     print("about to crash")
     raise RuntimeError("deep failure")
-'''
+"""
 
 
 def loud(ws: fk.Workspace, canary: str) -> fk.Workflow:
@@ -60,7 +60,7 @@ def test_node_logs_and_tracebacks_show_in_the_builder_result(ws: fk.Workspace, c
     assert "hello from speak with ***" in speak and "careful &lt;now&gt;" in speak
     assert '<pre class="flowkit-log"' in speak and "monospace" in speak
     assert "Traceback (most recent call last)" in crash and "RuntimeError: deep failure" in crash
-    assert "<details class=\"flowkit-node-log\" open" in crash  # a failure's log is open at once
+    assert '<details class="flowkit-node-log" open' in crash  # a failure's log is open at once
     assert canary not in builder.node_table.value
 
 

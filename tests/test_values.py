@@ -8,8 +8,8 @@ import pytest
 from ui_support import add_demo_integration
 
 import flowkit as fk
-from flowkit.cli import main
 from flowkit import schema
+from flowkit.cli import main
 
 
 @pytest.mark.parametrize(
@@ -37,8 +37,16 @@ def test_text_becomes_the_params_kind(kind: str, text: str, value: object) -> No
 
 @pytest.mark.parametrize(
     ("kind", "text"),
-    [("number", "NaN"), ("number", "nan"), ("number", "inf"), ("integer", "1.5"), ("integer", "NaN"),
-     ("json", "NaN"), ("boolean", "maybe"), ("choice", "mars")],
+    [
+        ("number", "NaN"),
+        ("number", "nan"),
+        ("number", "inf"),
+        ("integer", "1.5"),
+        ("integer", "NaN"),
+        ("json", "NaN"),
+        ("boolean", "maybe"),
+        ("choice", "mars"),
+    ],
 )
 def test_text_that_is_not_a_value_of_the_kind_is_refused(kind: str, text: str) -> None:
     param = fk.Param("x", kind=kind, choices=["eu", "us"] if kind == "choice" else None)
@@ -55,7 +63,9 @@ def typed_workflow(ws: fk.Workspace) -> fk.Workflow:
     wf = fk.Workflow("Typed")
     # `times` is an integer param of demo.echo: {{ inputs.n }} alone infers an integer input;
     # `text` is text: {{ inputs.word }} alone infers a text input.
-    wf.add_node("e", integration="My Demo", task="echo", params={"text": "{{ inputs.word }}", "times": "{{ inputs.n }}"})
+    wf.add_node(
+        "e", integration="My Demo", task="echo", params={"text": "{{ inputs.word }}", "times": "{{ inputs.n }}"}
+    )
     ws.workflows.save(wf)
     return wf
 
@@ -68,7 +78,10 @@ def test_inputs_are_inferred_from_templates(ws: fk.Workspace) -> None:
 
 def test_declared_inputs_win_and_are_saved(ws: fk.Workspace) -> None:
     wf = typed_workflow(ws)
-    wf.inputs = [fk.Param("word", kind="text", required=True, help="what to echo"), fk.Param("n", kind="integer", default=2)]
+    wf.inputs = [
+        fk.Param("word", kind="text", required=True, help="what to echo"),
+        fk.Param("n", kind="integer", default=2),
+    ]
     ws.workflows.save(wf)
     again = ws.workflows.get("Typed")
     assert [(p.name, p.kind, p.required) for p in again.inputs] == [("word", "text", True), ("n", "integer", False)]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_KEY, EXIT_NOT_FOUND, EXIT_STORE, lab
+from .base import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_KEY, EXIT_NOT_FOUND, EXIT_STORE
+from .commands import lab
 from .parser import build_parser
 
 __all__ = [

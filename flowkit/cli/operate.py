@@ -8,37 +8,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .commands import EXIT_FAILED, EXIT_INVALID, _table, _workspace, progress_bar
+from .base import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    dask_executor,
+    input_pair,
+    parse_inputs,
+    progress_bar,
+    reopen_closed_streams,
+    table,
+    workspace_of,
+)
 
 if TYPE_CHECKING:
     from ..model import Run, Workflow
     from ..workspace import Workspace
-
-
-def parse_inputs(ws: Workspace, workflow: str | Workflow, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """``-i``/``-p`` text typed by the workflow's inputs (declared or inferred), one parser for every face."""
-    from ..model import Param
-    from ..run.inputs import UNTYPED, parse_input
-
-    pairs = list(pairs)
-    if not pairs:
-        return {}
-    params = {param.name: param for param in ws.input_params(workflow)}
-    return {key: parse_input(params.get(key) or Param(key, kind="json", help=UNTYPED), raw) for key, raw in pairs}
-
-
-def input_pair(text: str) -> tuple[str, str]:
-    """``key=value`` from ``-i``, the value still text."""
-    from ..errors import ValidationError
-
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ValidationError(f"-i {text!r}: write an input as key=value.")
-    return key.strip(), raw
 
 
 def progress_lines(total_label: str) -> Callable[[Any], None]:
@@ -52,9 +41,14 @@ def progress_lines(total_label: str) -> Callable[[Any], None]:
         done = sum(1 for item in run.nodes.values() if item.status not in ("pending", "running"))
         duration = f" {node.duration:.2f}s" if node.duration is not None and not node.reused else ""
         reused = " (reused)" if node.reused else ""
-        error = f": {(node.error or '').strip().splitlines()[0][:100]}" if node.status == "failed" and node.error else ""
-        print(f"[{done}/{len(run.nodes)}] {total_label} · {event.node}: {node.status}{reused}{duration}{error}",
-              file=sys.stderr, flush=True)
+        error = (
+            f": {(node.error or '').strip().splitlines()[0][:100]}" if node.status == "failed" and node.error else ""
+        )
+        print(
+            f"[{done}/{len(run.nodes)}] {total_label} · {event.node}: {node.status}{reused}{duration}{error}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return on_event
 
@@ -69,7 +63,8 @@ def progress_callbacks(args: argparse.Namespace, label: str) -> list[Callable[[A
 
 
 def print_run(run: Run) -> int:
-    """The per-node table and a closing line naming the run, its version and how to see more."""
+    """The per-node table and a closing line naming the run, its version and how to see more; the exit code."""
+    reopen_closed_streams()
     rows = []
     for name, node in run.nodes.items():
         error = (node.error or "").strip().splitlines()
@@ -81,18 +76,18 @@ def print_run(run: Run) -> int:
                 "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else "",
             }
         )
-    print(_table(rows, ["node", "status", "duration", "error"]))
+    print(table(rows, ["node", "status", "duration", "error"]))
     duration = f" in {run.duration:.2f}s" if run.duration is not None else ""
     resumed = f", resumes {run.resumed_from}" if run.resumed_from else ""
     print(
-        f"Run {run.id} of {run.workflow!r} (version {run.version}{resumed}): {run.status}{duration}. "
+        f"Run {run.id} of {run.workflow!r}: {run.status}{duration} (version {run.version}{resumed}). "
         f"Details: flowkit runs show {run.id}"
     )
-    return 0 if run.ok else EXIT_FAILED
+    return 0 if run.ok else EXIT_CANCELLED if run.status == "cancelled" else EXIT_FAILED
 
 
 def runs_resume(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = workspace_of(args)
     earlier = ws.runs.get(args.id)
     definition = "original" if args.original else "current" if args.current else "auto"
     run = ws.resume(
@@ -106,7 +101,7 @@ def runs_resume(args: argparse.Namespace) -> int:
 
 
 def integrations_test(args: argparse.Namespace) -> int:
-    report = _workspace(args).integrations.test(args.name, timeout=args.timeout)
+    report = workspace_of(args).integrations.test(args.name, timeout=args.timeout)
     for step in report.get("steps") or []:
         if isinstance(step, dict):
             mark = "✓" if step.get("success") else "✗"
@@ -133,7 +128,7 @@ def _workflow_arg(ws: Workspace, text: str) -> str | Workflow:
 
 
 def validate(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = workspace_of(args)
     workflow = _workflow_arg(ws, args.workflow)
     problems = ws.validate(workflow)
     for severity, node, message in problems:
@@ -183,3 +178,28 @@ def add_commands(sub: Any, runs: Any, integrations: Any, add: Callable[..., None
         "list every problem of a saved workflow (or a workflow JSON file); exit 2 when there are errors",
         (("workflow",), {"help": "the saved workflow's name, or a .json file"}),
     )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    ws = workspace_of(args)
+    inputs = parse_inputs(ws, args.workflow, map(input_pair, args.input))
+    callbacks = progress_callbacks(args, args.workflow)
+    if args.dask and args.executor != "threads":
+        from ..errors import ValidationError
+
+        raise ValidationError(f"Give either --dask or --executor {args.executor}, not both.")
+    dask = dask_executor(args)
+    try:
+        run = ws.run(
+            args.workflow,
+            inputs=inputs,
+            executor=dask or args.executor,
+            max_workers=None if dask else args.max_workers,
+            trigger="cli",
+            on_event=callbacks,
+            deadline=args.timeout,
+        )
+    finally:
+        if dask is not None:
+            dask.shutdown()
+    return print_run(run)

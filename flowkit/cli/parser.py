@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import commands as c
+from . import operate as o
 from . import schedules
 
 Handler = Callable[[argparse.Namespace], int]
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(
         sub,
         "run",
-        c.run_command,
+        o.run_command,
         "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails, 6 when cancelled",
         (("workflow",), {"help": "the saved workflow's name"}),
         (
@@ -198,7 +199,5 @@ def build_parser() -> argparse.ArgumentParser:
         "(other arguments go to JupyterLab)",
         (("--dir",), {"default": "flowkit-lab", "help": "the lab folder (default ./flowkit-lab)"}),
     )
-    from .operate import add_commands
-
-    add_commands(sub, runs, integrations, _add)
+    o.add_commands(sub, runs, integrations, _add)
     return parser

@@ -80,6 +80,9 @@ def parse_input(param: Param, text: str) -> Any:
 def check_inputs(params: list[Param], given: Mapping[str, Any], *, declared: set[str]) -> dict[str, Any]:
     """`given` typed by `params`: text for a typed input parsed, declared defaults filled, declared kinds checked.
 
+    Text that is not a value of an *inferred* input's kind is left as it is,
+    so only the nodes reading it fail; a declared input refuses the run.
+
     Raises:
         ValidationError: every problem at once (a required declared input
             missing, text that is not a value of its input's kind).
@@ -98,7 +101,10 @@ def check_inputs(params: list[Param], given: Mapping[str, Any], *, declared: set
             try:
                 values[param.name] = value = parse_text(param, value, what=f"input {param.name!r}")
             except ValidationError as exc:
-                problems.append(str(exc).rstrip("."))
+                if param.name in declared:
+                    problems.append(str(exc).rstrip("."))
+                # An inferred input stays as given: the nodes reading it fail with their param's
+                # message, and independent branches still run.
                 continue
         problem = kind_problem(param, value) if param.name in declared else None
         if problem:

@@ -13,14 +13,18 @@ import html
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+import networkx as nx
 
 from .. import drawing
 from ..errors import FlowkitError, TemplateError, ValidationError
-from ..model import Run, Workflow, check_label
+from ..model import Param, Run, Workflow, check_label
+from ..run.inputs import UNTYPED, is_untyped, parse_input
 from ..run.templating import references, template_strings
 from .common import Confirm, Feedback, Screen, button, confirm_delete, guarded, hook, set_options
+from .fields import format_value
 from .live import LiveRun
 from .node_form import NodeForm
+from .node_table import NodeTable
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -76,6 +80,17 @@ class WorkflowBuilder(Screen):
         self.update_button = button("Update", "flowkit-node-update", tooltip="Save the form into the selected node")
         self.rename_button = button("Rename", "flowkit-node-rename", tooltip="Rename the selected node to 'Node'")
         self.remove_button = button("Remove", "flowkit-node-remove", style="danger")
+        self.run_from_button = button(
+            "Run from here",
+            "flowkit-node-run-from",
+            tooltip="Run the selected node and what follows it, reusing the last run's results upstream",
+        )
+        self.run_only_button = button(
+            "Run only this node",
+            "flowkit-node-run-only",
+            tooltip="Run the selected node alone, with the last run's results upstream",
+        )
+        self.last_run: Run | None = None
         self.connect_from = hook(w.Dropdown(description="From"), "flowkit-connect-from")
         self.connect_to = hook(w.Dropdown(description="To"), "flowkit-connect-to")
         self.connect_button = button("Connect", "flowkit-connect")
@@ -85,11 +100,16 @@ class WorkflowBuilder(Screen):
 
         self.inputs = hook(w.VBox(), "flowkit-run-inputs")
         self.input_fields: dict[str, w.Text] = {}
+        self.input_specs: dict[str, Param] = {}
         self.run_button = button("▶ Run", "flowkit-run", style="primary")
         self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Progress"), "flowkit-progress")
         self.picture = hook(w.HTML(), "flowkit-drawing")
         self.result = hook(w.HTML(), "flowkit-result")
-        self.live = LiveRun(self.picture, self.progress, self.result, self.feedback, on_done=self._ran)
+        self.node_table = NodeTable()
+        hook(self.node_table.widget, "flowkit-result-nodes")
+        self.live = LiveRun(
+            self.picture, self.progress, self.result, self.feedback, nodes=self.node_table, on_done=self._ran
+        )
 
         actions = {
             self.open_button: self.open,
@@ -104,6 +124,8 @@ class WorkflowBuilder(Screen):
             self.disconnect_button: self.disconnect,
             self.save_button: self.save,
             self.run_button: self.start_run,
+            self.run_from_button: self.run_from_here,
+            self.run_only_button: self.run_only_node,
         }
         for widget, action in actions.items():
             widget.on_click(guarded(self.feedback, action))
@@ -121,6 +143,7 @@ class WorkflowBuilder(Screen):
                     w.HBox(
                         [self.node_select, self.load_button, self.update_button, self.rename_button, self.remove_button]
                     ),
+                    w.HBox([self.run_from_button, self.run_only_button]),
                     w.HTML("<b>Edges</b>"),
                     w.HBox([self.connect_from, self.connect_to, self.connect_button, self.disconnect_button]),
                     self.feedback.widget,
@@ -129,6 +152,7 @@ class WorkflowBuilder(Screen):
                     self.inputs,
                     w.HBox([self.run_button, self.progress]),
                     self.result,
+                    self.node_table.widget,
                 ]
             ),
             "flowkit-workflow-builder",
@@ -167,13 +191,25 @@ class WorkflowBuilder(Screen):
         return f"<ul>{items}</ul>"
 
     def _build_inputs(self) -> None:
-        names = input_names(self.workflow)
-        if names == list(self.input_fields):
+        try:
+            specs = {param.name: param for param in self.ws.input_params(self.workflow)}
+        except FlowkitError:
+            specs = {name: Param(name, kind="json", help=UNTYPED) for name in input_names(self.workflow)}
+        if specs == self.input_specs:
             return
         previous = {name: field.value for name, field in self.input_fields.items()}
+        self.input_specs = specs
         self.input_fields = {
-            name: hook(w.Text(description=name, value=previous.get(name, "")), f"flowkit-input-{name}")
-            for name in names
+            name: hook(
+                w.Text(
+                    description=name,
+                    value=previous.get(name, format_value(param.kind, param.default)),
+                    placeholder="" if is_untyped(param) else param.kind,
+                    tooltip=param.help or None,
+                ),
+                f"flowkit-input-{name}",
+            )
+            for name, param in specs.items()
         }
         self.inputs.children = list(self.input_fields.values())
 
@@ -297,32 +333,74 @@ class WorkflowBuilder(Screen):
 
     # -- running ----------------------------------------------------------------------
     def run_inputs(self) -> dict[str, Any]:
-        """The inputs typed in the inputs form (blank ones left out)."""
-        return {name: field.value for name, field in self.input_fields.items() if field.value != ""}
+        """The inputs typed in the inputs form, each read as its input's kind (blank ones left out)."""
+        values = {}
+        for name, field in self.input_fields.items():
+            if field.value.strip() != "":
+                values[name] = parse_input(self.input_specs[name], field.value)
+        return values
 
     def start_run(self) -> None:
         """▶ Run the workflow as built, in a background thread; the notebook stays responsive."""
+        self._start(None, "Running")
+
+    def run_from_here(self) -> None:
+        """Run the selected node and everything after it, reusing the last run's results upstream."""
+        name = self._selected()
+        self._start([name, *sorted(nx.descendants(self.workflow.graph, name))], f"Running from {name!r} in")
+
+    def run_only_node(self) -> None:
+        """Run the selected node alone, its upstream results taken from the last run."""
+        name = self._selected()
+        self._start([name], f"Running only {name!r} of")
+
+    def _start(self, only: list[str] | None, doing: str) -> None:
         self._apply_name()
-        errors = [p for p in self.problems if p[0] == "error"]
+        errors = [p for p in self.problems if p[0] == "error" and (only is None or p[1] is None or p[1] in only)]
         if errors:
             raise ValidationError(f"Fix the {len(errors)} error(s) listed above before running.")
+        last = self.last_run if self.last_run is not None and self.last_run.workflow == self.workflow.name else None
+        if only is not None and last is None:
+            raise ValidationError("Run the whole workflow once first: its results feed the nodes upstream.")
         workflow, inputs = self.workflow.copy(), self.run_inputs()
-        self.run_button.disabled = True
-        self.feedback.ok(f"Running {workflow.name!r}…")
+        if only is not None and not inputs and last is not None:
+            inputs = dict(last.inputs)  # the same run, part of it again
+        if not self._is_saved(workflow):
+            workflow.version = 0  # the run says "unsaved draft", not the version it was opened as
+        for control in self._run_controls():
+            control.disabled = True
+        self.feedback.ok(f"{doing} {workflow.name!r}…")
+
+        base = last if only is not None else None
 
         def call(on_event: Any) -> Any:
-            return self.ws.run(workflow, inputs=inputs, on_event=on_event, trigger="ui")
+            return self.ws.run(workflow, inputs=inputs, on_event=on_event, trigger="ui", only=only, from_run=base)
 
         try:
             self.live.start(workflow, call)
         except FlowkitError:
-            self.run_button.disabled = False
+            for control in self._run_controls():
+                control.disabled = False
             raise
 
+    def _is_saved(self, workflow: Workflow) -> bool:
+        """Whether `workflow` is exactly its saved version (so a run of it may carry that version number)."""
+        if not workflow.version:
+            return False
+        try:
+            return self.ws.workflows.get(workflow.name).to_dict() == workflow.to_dict()
+        except FlowkitError:
+            return False
+
+    def _run_controls(self) -> tuple[w.Button, ...]:
+        return (self.run_button, self.run_from_button, self.run_only_button)
+
     def _ran(self, run: Run | None) -> None:
-        self.run_button.disabled = False
+        for control in self._run_controls():
+            control.disabled = False
         if run is None:
             return  # LiveRun has shown the error
+        self.last_run = run
         icon = {"success": "✅", "cancelled": "⏹"}.get(run.status, "❌")
         message = f"{icon} Run {run.id} of {run.workflow!r}: {run.status}."
         if run.status == "success":

@@ -1,4 +1,4 @@
-"""Show a run while it happens: a background thread, a recoloured drawing, a progress bar, a result table.
+"""Show a run while it happens: a background thread, a recoloured drawing, a progress bar, the node rows.
 
 `ws.run` and `ws.resume` are synchronous; calling them from a button's
 handler would freeze the notebook until the workflow ends. `LiveRun` starts
@@ -6,6 +6,9 @@ them in a thread and returns at once. The engine calls `on_event` from its
 worker threads, so every widget update happens under one lock, and redraws
 are coalesced: at most one every `interval` seconds, plus the final one,
 because a 200-node drawing is ~150 kB sent to the browser per redraw.
+The summary and the node rows (`NodeTable`) follow every event, so logs and
+errors show as nodes finish; a new run updates them in place, never blanking
+the view in between.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import ipywidgets as w
 
 from .. import drawing
 from ..model import Run, Workflow
-from .common import Feedback, result_table, run_summary, text_of
+from .common import Feedback, run_summary, text_of
+from .node_table import NodeTable
 
 FINISHED = ("success", "failed", "skipped", "cancelled")
 
@@ -30,8 +34,9 @@ class LiveRun:
     Args:
         picture: the HTML widget holding the drawing.
         progress: the progress bar (finished nodes / all nodes).
-        result: the HTML widget for the summary and the per-node table.
+        result: the HTML widget for the run's summary line.
         feedback: where an error that stops the run is shown.
+        nodes: the per-node rows (logs, results); a new one by default.
         on_done: called in the run's thread when it ends: with the Run, or None if it raised.
         interval: the shortest time between two redraws, in seconds.
     """
@@ -43,9 +48,11 @@ class LiveRun:
         result: w.HTML,
         feedback: Feedback,
         *,
+        nodes: NodeTable | None = None,
         on_done: Callable[[Run | None], None] | None = None,
         interval: float = 0.2,
     ) -> None:
+        self.nodes = nodes if nodes is not None else NodeTable()
         self.picture = picture
         self.progress = progress
         self.result = result
@@ -80,8 +87,7 @@ class LiveRun:
         self.progress.max = max(len(workflow), 1)
         self.progress.value = 0
         self.progress.bar_style = "info"
-        self.result.value = ""
-        self._draw({})
+        # The previous run's summary, rows and drawing stay until this run's first event replaces them.
         self.thread = threading.Thread(target=self._main, args=(call,), name="flowkit-ui-run", daemon=True)
         self.thread.start()
         return self.thread
@@ -124,10 +130,11 @@ class LiveRun:
     def _show(self, run: Run, *, final: bool) -> None:
         statuses = drawing.run_statuses(run)
         self.progress.value = sum(1 for status in statuses.values() if status in FINISHED)
+        self.result.value = run_summary(run)
+        self.nodes.update(run, self._workflow_nodes() or None)
         if final:
             self.progress.bar_style = "success" if run.status == "success" else "danger"
             self._draw(statuses)
-            self.result.value = run_summary(run) + result_table(run, self._workflow_nodes() or None)
             return
         wait = self.interval - (time.monotonic() - self._last_draw)
         if wait <= 0:
