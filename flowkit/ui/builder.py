@@ -90,6 +90,8 @@ class WorkflowBuilder(Screen):
             "flowkit-node-run-only",
             tooltip="Run the selected node alone, with the last run's results upstream",
         )
+        for wide in (self.run_from_button, self.run_only_button):
+            wide.layout = w.Layout(width="auto")
         self.last_run: Run | None = None
         self.connect_from = hook(w.Dropdown(description="From"), "flowkit-connect-from")
         self.connect_to = hook(w.Dropdown(description="To"), "flowkit-connect-to")

@@ -63,6 +63,8 @@ class RunView(Screen):
         self.report_button = button(
             "Report", "flowkit-run-report", tooltip="Write this run's report notebook (the version it ran)"
         )
+        for wide in (self.resume_button, self.resume_original_button, self.report_button):
+            wide.layout = w.Layout(width="auto", min_width="8em")  # the labels say which version: never cut them
         self._definition = "original"
         self.resume_button.on_click(guarded(self.feedback, lambda: self.resume(self._definition)))
         self.resume_original_button.on_click(guarded(self.feedback, lambda: self.resume("original")))
@@ -215,15 +217,21 @@ class RunsPanel(Screen):
         self.select()
 
     def select(self) -> None:
-        """Show the run chosen in the list."""
+        """Show the run chosen in the list (the view already showing it is kept, not rebuilt)."""
         if not self.list.value:
             self.view = None
             self.detail.children = []
+            return
+        if self.view is not None and self.view.run.id == self.list.value:
             return
         self.view = RunView(self.ws.runs.get(self.list.value), self.ws, on_resumed=self._resumed)
         self.detail.children = [self.view.widget]
 
     def _resumed(self, run: Run) -> None:
-        self.list_runs()
-        if run.id in [option[1] for option in self.list.options]:
-            self.list.value = run.id
+        """List the new run and select it, keeping the view that already shows it (no flicker back)."""
+        runs = self.ws.runs.list(
+            workflow=None if self.workflow.value == ALL else self.workflow.value,
+            status=None if self.status.value == ALL else self.status.value,
+            limit=HISTORY_LIMIT,
+        )
+        set_options(self.list, [(run_label(item), item.id) for item in runs], keep=run.id)
