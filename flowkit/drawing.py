@@ -25,7 +25,7 @@ draw itself (``Workflow._repr_mimebundle_``) without an import cycle.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -175,18 +175,44 @@ def place(workflow: DrawableWorkflow) -> dict[str, Box]:
 
 
 # -- 3. render ---------------------------------------------------------------------
-def _edge(source: Box, target: Box) -> str:
+def _lane(source: Box, target: Box, boxes: Iterable[Box]) -> float | None:
+    """The height at which an edge passes the columns it skips, or None when a curve clears them.
+
+    An edge from column 1 to column 3 drawn as one curve runs through the
+    boxes of column 2 (read→combine looked like read→fetch2). When a box of a
+    skipped column lies across the curve's height range, the edge goes round:
+    through the gap above or below every box it passes, whichever is nearer.
+    """
+    low, high = sorted((source.y + BOX_HEIGHT / 2, target.y + BOX_HEIGHT / 2))
+    between = [box for box in boxes if source.x < box.x < target.x]
+    if not any(box.y - ROW_GAP / 2 <= high and box.y + BOX_HEIGHT + ROW_GAP / 2 >= low for box in between):
+        return None
+    above = min(box.y for box in between) - ROW_GAP / 2
+    below = max(box.y for box in between) + BOX_HEIGHT + ROW_GAP / 2
+    middle = (low + high) / 2
+    return above if abs(middle - above) <= abs(below - middle) else below
+
+
+def _edge(source: Box, target: Box, lane: float | None = None) -> str:
     # The arrow head is part of the edge's own path, not an SVG <marker>: a marker is found by
     # document-wide id, and with several drawings on a page (the App's tabs) Chrome draws none
     # when the first drawing holding that id is in a hidden tab. It also gives a straight edge a
     # non-zero bounding box, which is what browsers (and browser tests) call visible.
     x1, y1 = source.x + BOX_WIDTH, source.y + BOX_HEIGHT / 2
     x2, y2 = target.x - 1, target.y + BOX_HEIGHT / 2
-    bend = max((x2 - x1) / 2, 20)
     head = f"M{x2 - ARROW:.0f},{y2 - ARROW / 2:.0f} L{x2:.0f},{y2:.0f} L{x2 - ARROW:.0f},{y2 + ARROW / 2:.0f}"
+    if lane is None:
+        bend = max((x2 - x1) / 2, 20)
+        line = f"M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
+    else:  # out into the gap, along the lane past the skipped columns, back in
+        g1, g2 = x1 + COLUMN_GAP / 2, x2 - COLUMN_GAP / 2
+        line = (
+            f"M{x1:.0f},{y1:.0f} L{g1:.0f},{y1:.0f} L{g1:.0f},{lane:.0f} L{g2:.0f},{lane:.0f} "
+            f"L{g2:.0f},{y2:.0f} L{x2:.0f},{y2:.0f}"
+        )
     return (
         f'<path class="flowkit-edge" data-from="{_esc(source.name)}" data-to="{_esc(target.name)}" '
-        f'd="M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f} {head}" '
+        f'd="{line} {head}" '
         'fill="none" stroke="#757575" stroke-width="1.4" stroke-linejoin="round"/>'
     )
 
@@ -247,7 +273,11 @@ def render(workflow: DrawableWorkflow, statuses: Mapping[str, str] | None = None
     ]
     if not boxes:
         parts.append(f'<text x="{MARGIN}" y="{MARGIN + 14}" fill="#757575">(no nodes yet)</text>')
-    parts.extend(_edge(boxes[a], boxes[b]) for a, b in workflow.graph.edges)
+    step = BOX_WIDTH + COLUMN_GAP
+    for a, b in workflow.graph.edges:
+        source, target = boxes[a], boxes[b]
+        skips = target.x - source.x > step + 1  # only an edge skipping a column can run through a box
+        parts.append(_edge(source, target, _lane(source, target, boxes.values()) if skips else None))
     parts.extend(_node(box, statuses.get(name, "pending")) for name, box in boxes.items())
     if show_legend:
         parts.append(_legend(height - LEGEND_HEIGHT + 8))

@@ -11,7 +11,7 @@ from ui_support import add_demo_integration
 
 import flowkit as fk
 from flowkit.ui import WorkflowBuilder
-from flowkit.ui.builder import input_names
+from flowkit.ui.run_inputs import input_names
 
 
 @pytest.fixture
@@ -298,7 +298,7 @@ def test_run_returns_at_once_and_the_drawing_goes_live(builder: WorkflowBuilder)
 def test_run_refuses_a_workflow_with_errors(builder: WorkflowBuilder) -> None:
     add(builder, "b", "echo", {"text": "{{ nowhere.x }}"})
     builder.run_button.click()
-    assert builder.feedback.is_error and builder.feedback.text == "Fix the 1 error(s) listed above before running."
+    assert builder.feedback.is_error and builder.feedback.text.startswith("Fix 1 error(s) before running — b: ")
     assert builder.live.thread is None
 
 

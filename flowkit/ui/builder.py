@@ -16,33 +16,19 @@ import ipywidgets as w
 import networkx as nx
 
 from .. import drawing
-from ..errors import FlowkitError, TemplateError, ValidationError
-from ..model import Param, Run, Workflow, check_label
-from ..run.inputs import UNTYPED, is_untyped, parse_input
-from ..run.templating import references, template_strings
+from ..errors import FlowkitError, ValidationError
+from ..model import Run, Workflow, check_label
 from .common import Confirm, Feedback, Screen, button, confirm_delete, guarded, hook, set_options
-from .fields import format_value
 from .live import LiveRun
 from .node_form import NodeForm
 from .node_table import NodeTable
+from .run_inputs import RunInputs
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
 NEW_NAME = "Untitled workflow"
 ICONS = {"error": "⛔", "warning": "⚠️"}
-
-
-def input_names(workflow: Workflow) -> list[str]:
-    """The run inputs the workflow's templates read (``{{ inputs.title }}`` → ``title``), sorted."""
-    found: set[str] = set()
-    for node in workflow.nodes.values():
-        for _, text in template_strings(node.params, ""):
-            try:
-                found |= references(text)[1]
-            except TemplateError:
-                continue  # ws.validate reports it with its node
-    return sorted(found)
 
 
 class WorkflowBuilder(Screen):
@@ -100,9 +86,8 @@ class WorkflowBuilder(Screen):
         self.problems_html = hook(w.HTML(), "flowkit-problems")
         self.save_button = button("Save", "flowkit-workflow-save", style="success")
 
-        self.inputs = hook(w.VBox(), "flowkit-run-inputs")
-        self.input_fields: dict[str, w.Text] = {}
-        self.input_specs: dict[str, Param] = {}
+        self.run_form = RunInputs(ws)
+        self.inputs = self.run_form.widget
         self.run_button = button("▶ Run", "flowkit-run", style="primary")
         self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Progress"), "flowkit-progress")
         self.picture = hook(w.HTML(), "flowkit-drawing")
@@ -113,32 +98,44 @@ class WorkflowBuilder(Screen):
             self.picture, self.progress, self.result, self.feedback, nodes=self.node_table, on_done=self._ran
         )
 
+        self.top_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
+        self.run_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
+        self.node_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
+        self.edge_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
+        self.save_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
+        # Each button's message shows next to it, not wherever the one feedback area happens to be.
         actions = {
-            self.open_button: self.open,
-            self.new_button: self.new,
-            self.delete_button: self.delete,
-            self.add_button: self.add_node,
-            self.load_button: self.load_node,
-            self.update_button: self.update_node,
-            self.rename_button: self.rename_node,
-            self.remove_button: self.remove_node,
-            self.connect_button: self.connect,
-            self.disconnect_button: self.disconnect,
-            self.save_button: self.save,
-            self.run_button: self.start_run,
-            self.run_from_button: self.run_from_here,
-            self.run_only_button: self.run_only_node,
+            self.open_button: (self.open, self.top_feedback_slot),
+            self.new_button: (self.new, self.top_feedback_slot),
+            self.delete_button: (self.delete, self.top_feedback_slot),
+            self.add_button: (self.add_node, self.node_feedback_slot),
+            self.load_button: (self.load_node, self.node_feedback_slot),
+            self.update_button: (self.update_node, self.node_feedback_slot),
+            self.rename_button: (self.rename_node, self.node_feedback_slot),
+            self.remove_button: (self.remove_node, self.node_feedback_slot),
+            self.run_from_button: (self.run_from_here, self.node_feedback_slot),
+            self.run_only_button: (self.run_only_node, self.node_feedback_slot),
+            self.connect_button: (self.connect, self.edge_feedback_slot),
+            self.disconnect_button: (self.disconnect, self.edge_feedback_slot),
+            self.save_button: (self.save, self.save_feedback_slot),
+            self.run_button: (self.start_run, self.run_feedback_slot),
         }
-        for widget, action in actions.items():
-            widget.on_click(guarded(self.feedback, action))
+        for widget, (action, slot) in actions.items():
+            widget.on_click(self._near(slot, guarded(self.feedback, action)))
 
         self.widget = hook(
             w.VBox(
                 [
                     w.HBox([self.saved, self.open_button, self.new_button, self.delete_button]),
+                    self.top_feedback_slot,
                     w.HBox([self.name, self.description]),
+                    self.inputs,
+                    # Run and its progress sit right above the drawing they animate (visible at 900 px).
+                    w.VBox([w.HBox([self.run_button, self.progress]), self.run_feedback_slot]),
                     self.picture,
                     self.problems_html,
+                    self.result,
+                    self.node_table.widget,
                     w.HTML("<b>Node</b>"),
                     self.node_form.box,
                     self.add_button,
@@ -146,20 +143,46 @@ class WorkflowBuilder(Screen):
                         [self.node_select, self.load_button, self.update_button, self.rename_button, self.remove_button]
                     ),
                     w.HBox([self.run_from_button, self.run_only_button]),
+                    self.node_feedback_slot,
                     w.HTML("<b>Edges</b>"),
                     w.HBox([self.connect_from, self.connect_to, self.connect_button, self.disconnect_button]),
-                    self.feedback.widget,
+                    self.edge_feedback_slot,
                     self.save_button,
-                    w.HTML("<b>Run</b>"),
-                    self.inputs,
-                    w.HBox([self.run_button, self.progress]),
-                    self.result,
-                    self.node_table.widget,
+                    self.save_feedback_slot,
                 ]
             ),
             "flowkit-workflow-builder",
         )
+        self._slots = (
+            self.top_feedback_slot,
+            self.run_feedback_slot,
+            self.node_feedback_slot,
+            self.edge_feedback_slot,
+            self.save_feedback_slot,
+        )
+        self.run_feedback_slot.children = [self.feedback.widget]
+        for control in [*self.node_form.controls(), self.name, self.description, self.connect_from, self.connect_to]:
+            control.observe(lambda _: self._clear_stale_error(), names="value")
         self._show_workflow()
+
+    # -- feedback next to the pressed button ------------------------------------------------
+    def _near(self, slot: w.Box, handler: Any) -> Any:
+        """`handler`, first moving the feedback area into `slot` (the one beside the button)."""
+
+        def click(button: Any = None) -> None:
+            for other in self._slots:
+                if other is not slot and other.children:
+                    other.children = []
+            if self.feedback.widget not in slot.children:
+                slot.children = [self.feedback.widget]
+            handler(button)
+
+        return click
+
+    def _clear_stale_error(self) -> None:
+        """A refusal stays only until the person edits the form it was about."""
+        if self.feedback.is_error and not self.live.running:
+            self.feedback.clear()
 
     # -- after every change -----------------------------------------------------------
     def refresh(self) -> None:
@@ -177,7 +200,7 @@ class WorkflowBuilder(Screen):
             self.picture.value = drawing.to_html(drawing.draw_workflow(self.workflow))
         self.problems = list(self.ws.validate(self.workflow)) if len(self.workflow) else []
         self.problems_html.value = self._problems_html()
-        self._build_inputs()
+        self.run_form.build(self.workflow)
 
     def _problems_html(self) -> str:
         if not len(self.workflow):
@@ -192,30 +215,8 @@ class WorkflowBuilder(Screen):
         )
         return f"<ul>{items}</ul>"
 
-    def _build_inputs(self) -> None:
-        try:
-            specs = {param.name: param for param in self.ws.input_params(self.workflow)}
-        except FlowkitError:
-            specs = {name: Param(name, kind="json", help=UNTYPED) for name in input_names(self.workflow)}
-        if specs == self.input_specs:
-            return
-        previous = {name: field.value for name, field in self.input_fields.items()}
-        self.input_specs = specs
-        self.input_fields = {
-            name: hook(
-                w.Text(
-                    description=name,
-                    value=previous.get(name, format_value(param.kind, param.default)),
-                    placeholder="" if is_untyped(param) else param.kind,
-                    tooltip=param.help or None,
-                ),
-                f"flowkit-input-{name}",
-            )
-            for name, param in specs.items()
-        }
-        self.inputs.children = list(self.input_fields.values())
-
     def _show_workflow(self) -> None:
+        self.node_form.reset()
         self.name.value = self.workflow.name
         self.description.value = self.workflow.description
         self.result.value = ""
@@ -336,11 +337,12 @@ class WorkflowBuilder(Screen):
     # -- running ----------------------------------------------------------------------
     def run_inputs(self) -> dict[str, Any]:
         """The inputs typed in the inputs form, each read as its input's kind (blank ones left out)."""
-        values = {}
-        for name, field in self.input_fields.items():
-            if field.value.strip() != "":
-                values[name] = parse_input(self.input_specs[name], field.value)
-        return values
+        return self.run_form.values()
+
+    @property
+    def input_fields(self) -> dict[str, w.Text]:
+        """The inputs form's fields, by input name."""
+        return self.run_form.fields
 
     def start_run(self) -> None:
         """▶ Run the workflow as built, in a background thread; the notebook stays responsive."""
@@ -360,7 +362,10 @@ class WorkflowBuilder(Screen):
         self._apply_name()
         errors = [p for p in self.problems if p[0] == "error" and (only is None or p[1] is None or p[1] in only)]
         if errors:
-            raise ValidationError(f"Fix the {len(errors)} error(s) listed above before running.")
+            listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
+            raise ValidationError(f"Fix {len(errors)} error(s) before running — {listed}")
+        if not len(self.workflow):
+            raise ValidationError("Add a node first: there is nothing to run.")
         last = self.last_run if self.last_run is not None and self.last_run.workflow == self.workflow.name else None
         if only is not None and last is None:
             raise ValidationError("Run the whole workflow once first: its results feed the nodes upstream.")

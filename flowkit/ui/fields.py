@@ -1,9 +1,11 @@
 """Param → widget, in stages: one lookup table from kind to widget class, one `Field` per Param.
 
-`WIDGETS` is the only place that decides which widget a kind gets. One rule
-refines it: a number that may be left blank (optional, no default) or may
-hold a ``{{ template }}`` is typed into a Text box, because IntText/FloatText
-cannot be empty and cannot hold text.
+`WIDGETS` is the only place that decides which widget a kind gets. Numbers
+are typed into Text boxes and read by `flowkit.schema.parse_text`, the one
+parser every face uses: IntText/FloatText cannot be empty, cannot hold a
+``{{ template }}`` and refuse ``1e3``. A text param that may hold a template
+(a task param) is a Textarea that grows with its content, so a long template
+is never clipped in a one-line box.
 
 Secrets: a password `Field` is never given a value by flowkit (editing shows
 it blank: blank keeps the stored one), and `ParamsForm.read` empties every
@@ -29,8 +31,8 @@ from .common import hook
 WIDGETS: dict[str, type[w.ValueWidget]] = {
     "text": w.Text,
     "password": w.Password,
-    "number": w.FloatText,
-    "integer": w.IntText,
+    "number": w.Text,
+    "integer": w.Text,
     "boolean": w.Checkbox,
     "choice": w.Dropdown,
     "json": w.Textarea,
@@ -84,13 +86,14 @@ class Field:
         self.param = param
         self.templates = templates
         kind = param.kind
-        blankable = param.default is None or templates
-        self.as_text = kind in ("number", "integer") and blankable
         label = f"{param.name} *" if param.required else param.name
         common: dict[str, Any] = {"description": label, "tooltip": param.help or None}
         common["style"] = {"description_width": "initial"}
-        if self.as_text:
+        if kind in ("number", "integer"):
             self.widget: w.ValueWidget = w.Text(placeholder=kind, **common)
+        elif kind == "text" and templates:
+            self.widget = w.Textarea(rows=1, layout=w.Layout(width="95%"), **common)
+            self.widget.observe(lambda change: self._grow(), names="value")
         elif kind == "choice":
             options = [(str(choice), choice) for choice in param.choices or []]
             if param.default is None:
@@ -113,6 +116,12 @@ class Field:
     @property
     def name(self) -> str:
         return self.param.name
+
+    def _grow(self) -> None:
+        """Give a text area as many rows as its text needs (wrapped at ~80 characters), up to 12."""
+        text = str(self.widget.value)
+        lines = sum(1 + len(line) // 80 for line in text.split("\n"))
+        self.widget.rows = max(1, min(12, lines))
 
     def set(self, value: Any) -> None:
         """Show `value` (passwords are never shown: their widget stays blank)."""
@@ -142,7 +151,7 @@ class Field:
         if kind == "boolean":
             # Unticked without a default means "not given", so optional flags stay out of params.
             return value if value or self.param.default is not None or self.param.required else None
-        if kind == "choice" or isinstance(self.widget, (w.IntText, w.FloatText)):
+        if kind == "choice":
             return value
         return parse_text(kind, value, what=f"Field {self.name!r}", templates=self.templates)
 
