@@ -158,3 +158,28 @@ def test_an_edge_that_skips_a_column_is_routed_around_the_nodes_between() -> Non
         for (x1, y1), (x2, y2) in zip(points, points[1:], strict=False):
             if y1 == y2 and min(x1, x2) < box.x + drawing.BOX_WIDTH and max(x1, x2) > box.x:
                 assert not box.y <= y1 <= box.y + drawing.BOX_HEIGHT, f"the edge crosses {name}"
+
+
+def test_clicking_a_node_in_the_drawing_selects_it(ws: fk.Workspace) -> None:
+    add_demo_integration(ws)
+    wf = fk.Workflow("Canvas")
+    wf.add_node("a", integration="My Demo", task="echo", params={"text": "a"})
+    wf.add_node("b", integration="My Demo", task="free")
+    builder = WorkflowBuilder(ws, wf)
+    assert 'class="flowkit-node" data-node="b"' in builder.picture.value
+    builder.picture.selected = "b"
+    assert builder.node_select.value == "b" and builder.node_form.name.value == "b"
+
+
+def test_dragging_from_one_node_to_another_connects_them(ws: fk.Workspace) -> None:
+    add_demo_integration(ws)
+    wf = fk.Workflow("Canvas")
+    wf.add_node("a", integration="My Demo", task="echo", params={"text": "a"})
+    wf.add_node("b", integration="My Demo", task="free")
+    builder = WorkflowBuilder(ws, wf)
+    builder.picture.connect_request = {"from": "a", "to": "b", "n": 1}
+    assert builder.workflow.edges == [("a", "b")]
+    assert 'data-from="a" data-to="b"' in builder.picture.value
+    builder.picture.connect_request = {"from": "b", "to": "a", "n": 2}
+    assert builder.workflow.edges == [("a", "b")]
+    assert builder.feedback.is_error and "cycle" in builder.feedback.text

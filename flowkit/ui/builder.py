@@ -18,6 +18,7 @@ import networkx as nx
 from .. import drawing
 from ..errors import FlowkitError, ValidationError
 from ..model import Run, Workflow, check_label
+from .canvas import DagCanvas
 from .common import Confirm, Feedback, Screen, button, confirm_delete, guarded, hook, set_options
 from .live import LiveRun
 from .node_form import NodeForm
@@ -90,7 +91,11 @@ class WorkflowBuilder(Screen):
         self.inputs = self.run_form.widget
         self.run_button = button("▶ Run", "flowkit-run", style="primary")
         self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Progress"), "flowkit-progress")
-        self.picture = hook(w.HTML(), "flowkit-drawing")
+        self.picture = hook(DagCanvas(), "flowkit-drawing", "flowkit-canvas")
+        self.picture.observe(lambda change: guarded(self.feedback, self.select_from_drawing)(), names="selected")
+        self.picture.observe(
+            lambda change: guarded(self.feedback, self.connect_from_drawing)(), names="connect_request"
+        )
         self.result = hook(w.HTML(), "flowkit-result")
         self.node_table = NodeTable()
         hook(self.node_table.widget, "flowkit-result-nodes")
@@ -326,6 +331,23 @@ class WorkflowBuilder(Screen):
         self.workflow.connect(upstream, downstream)
         self.changed()
         self.feedback.ok(f"Connected {upstream} → {downstream}.")
+
+    def select_from_drawing(self) -> None:
+        """A node clicked in the drawing: select it and show it in the node form."""
+        name = self.picture.selected
+        if name and name in self.workflow.nodes:
+            self.node_select.value = name
+            self.load_node()
+
+    def connect_from_drawing(self) -> None:
+        """A drag from one node to another in the drawing: connect them (a cycle is refused with its path)."""
+        request = self.picture.connect_request
+        upstream, downstream = request.get("from"), request.get("to")
+        if not upstream or not downstream:
+            return
+        self._near(self.run_feedback_slot, lambda _: None)()  # the message shows by the drawing
+        self.connect_from.value, self.connect_to.value = upstream, downstream
+        self.connect()
 
     def disconnect(self) -> None:
         """Remove the edge From → To."""

@@ -1,0 +1,52 @@
+"""The builder's drawing as a canvas: click a node to select it, drag from one node to another to connect them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+import flowkit as fk
+
+from .app import ANSWER_TIMEOUT_MS, click, message, open_tab, scroll_to_top, show_app
+from .jlab import Notebook, shot
+
+
+def test_click_selects_and_drag_connects_in_the_drawing(
+    workspace: fk.Workspace, echo_integration: str, app_notebook: Path, open_notebook: Callable[[Path], Notebook]
+) -> None:
+    wf = fk.Workflow("Canvas")
+    wf.add_node("first", integration="Echo", task="echo", params={"text": "a"})
+    wf.add_node("second", integration="Echo", task="echo", params={"text": "b"})
+    workspace.workflows.save(wf)
+    notebook = open_notebook(app_notebook)
+    app = show_app(notebook)
+    open_tab(app, "Workflows")
+    builder = app.locator(".flowkit-workflow-builder")
+    builder.locator(".flowkit-workflow-list select").select_option("Canvas")
+    click(builder, "flowkit-workflow-open")
+    canvas = builder.locator(".flowkit-canvas")
+    first = canvas.locator("svg.flowkit-dag g.flowkit-node[data-node='first']")
+    second = canvas.locator("svg.flowkit-dag g.flowkit-node[data-node='second']")
+    expect(second).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+
+    second.click()
+    expect(builder.locator(".flowkit-node-name input")).to_have_value("second", timeout=ANSWER_TIMEOUT_MS)
+    expect(canvas.locator("g.flowkit-node.flowkit-selected[data-node='second']")).to_have_count(1)
+    expect(builder.locator(".flowkit-node-select select")).to_have_value("second")
+
+    first.drag_to(second)
+    expect(canvas.locator("path.flowkit-edge[data-from='first'][data-to='second']")).to_have_count(
+        1, timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(message(builder, "flowkit-builder-feedback")).to_contain_text("Connected first → second")
+    scroll_to_top(builder)
+    shot(notebook.page, "canvas-drag-connected")
+
+    # A drag that would close a cycle is refused like the Connect button refuses it.
+    canvas.locator("svg.flowkit-dag g.flowkit-node[data-node='second']").drag_to(
+        canvas.locator("svg.flowkit-dag g.flowkit-node[data-node='first']")
+    )
+    expect(message(builder, "flowkit-builder-feedback", "error")).to_contain_text("cycle", timeout=ANSWER_TIMEOUT_MS)
+    expect(canvas.locator("path.flowkit-edge[data-from='second'][data-to='first']")).to_have_count(0)
