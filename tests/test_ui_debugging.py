@@ -164,3 +164,58 @@ def test_a_second_run_does_not_blank_the_view(ws: fk.Workspace, canary: str) -> 
     assert "" not in seen
     assert all(builder.node_table.rows[name] is row for name, row in rows_before.items())
     assert isinstance(builder.node_table.widget, w.VBox)
+
+
+SLOW = """
+import os
+import time
+
+
+def talk(credentials, params):
+    print("step 1 of 2")
+    deadline = time.monotonic() + 20
+    while not os.path.exists(params["flag"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print("step 2 of 2")
+    return {"success": True, "message": "talked"}
+"""
+
+
+def test_a_running_nodes_output_shows_while_it_runs(ws: fk.Workspace, tmp_path) -> None:
+    import time
+
+    write_integration(ws.path / "integrations", "slowtalk", SLOW)
+    ws.registry.reload()
+    ws.types.create("slowtalk")
+    ws.integrations.create("Talk", type="slowtalk", credentials={})
+    flag = tmp_path / "go"
+    wf = fk.Workflow("Talking")
+    wf.add_node("talk", integration="Talk", task="talk", params={"flag": str(flag)})
+    builder = WorkflowBuilder(ws, wf)
+    builder.start_run()
+    deadline = time.monotonic() + 15
+    while "step 1 of 2" not in builder.node_table.value and time.monotonic() < deadline:
+        time.sleep(0.02)
+    row = builder.node_table.rows["talk"].value
+    assert builder.live.running and 'data-status="running"' in row
+    assert "step 1 of 2" in row and "step 2 of 2" not in row and "flowkit-node-log-live" in row
+    flag.write_text("go")
+    run = builder.live.wait(30)
+    assert run is not None and run.status == "success"
+    assert "step 2 of 2" in builder.node_table.rows["talk"].value
+    assert "node_output" in builder.live.events
+
+
+def test_output_events_carry_the_masked_log_so_far_on_the_driver_thread(ws: fk.Workspace, canary: str) -> None:
+    import threading
+
+    loud(ws, canary)
+    seen: list[tuple[str, str, int]] = []
+    run = ws.run(
+        "Loud flow",
+        on_event=lambda e: seen.append((e.node, e.text, threading.get_ident())) if e.kind == "node_output" else None,
+    )
+    assert run.status == "failed"
+    texts = [text for node, text, _ in seen if node == "speak"]
+    assert texts and "hello from speak with ***" in texts[0] and canary not in "".join(texts)
+    assert {ident for *_, ident in seen} == {threading.get_ident()}

@@ -84,6 +84,7 @@ class LiveRun:
         self._workflow = workflow
         self.run = None
         self.events = []
+        self.nodes.live.clear()
         self.progress.max = max(len(workflow), 1)
         self.progress.value = 0
         self.progress.bar_style = "info"
@@ -124,6 +125,8 @@ class LiveRun:
         with self._lock:
             self.events.append(event.kind)
             self.run = event.run
+            if event.kind == "node_output" and event.node is not None:
+                self.nodes.live[event.node] = event.text or ""
             self._show(event.run, final=event.kind == "run_finished")
 
     # -- drawing ----------------------------------------------------------------------

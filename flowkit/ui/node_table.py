@@ -61,8 +61,11 @@ def _lines(text: str) -> str:
     return f"{count} line{'s' if count != 1 else ''}"
 
 
-def node_html(node: NodeRun) -> str:
-    """One node's row: a head line, its error, its result tree and its log (open for a failure)."""
+def node_html(node: NodeRun, live: str | None = None) -> str:
+    """One node's row: a head line, its error, its result tree and its log (open for a failure).
+
+    `live` is what a running node has written so far (``node_output`` events): shown open.
+    """
     name, status = html.escape(node.name, quote=True), html.escape(node.status)
     parts = [f"<b>{html.escape(node.name)}</b>", status]
     if node.reused:
@@ -83,8 +86,11 @@ def node_html(node: NodeRun) -> str:
             f'<details class="flowkit-node-log"{opened}><summary>{what} ({_lines(node.log)})</summary>'
             f'<pre class="flowkit-log" style="{LOG_STYLE}">{html.escape(node.log)}</pre></details>'
         )
-    elif node.status == "running":
-        body.append('<div class="flowkit-node-log-pending"><i>running: its log shows when the attempt ends</i></div>')
+    elif node.status == "running" and live:
+        body.append(
+            f'<details class="flowkit-node-log flowkit-node-log-live" open><summary>Log so far ({_lines(live)})'
+            f'</summary><pre class="flowkit-log" style="{LOG_STYLE}">{html.escape(live)}</pre></details>'
+        )
     return (
         f'<div class="flowkit-node-row" data-node="{name}" data-status="{status}" '
         f'style="border-top: 1px solid #ddd; padding: 2px 0">{"".join(body)}</div>'
@@ -103,17 +109,28 @@ class NodeTable:
         self.rows: dict[str, w.HTML] = {}
         self.widget = hook(w.VBox(), "flowkit-node-table")
         self._seen: dict[str, tuple[Any, ...]] = {}  # what each row was drawn from: redraw only on a change
+        self.live: dict[str, str] = {}  # running nodes' output so far
 
     def update(self, run: Run, names: Iterable[str] | None = None) -> None:
         """Show `run`'s nodes (in the order of `names` when given); only rows whose record changed are rewritten."""
         order = [name for name in (names if names is not None else run.nodes) if name in run.nodes]
         for name in order:
             node = run.nodes[name]
-            seen = (node.status, node.attempts, node.finished_at, node.reused, len(node.log), node.error, id(node))
+            live = self.live.get(name) if node.status == "running" else None
+            seen = (
+                node.status,
+                node.attempts,
+                node.finished_at,
+                node.reused,
+                len(node.log),
+                node.error,
+                id(node),
+                live,
+            )
             if self._seen.get(name) == seen:
                 continue
             self._seen[name] = seen
-            text = node_html(node)
+            text = node_html(node, live)
             row = self.rows.get(name)
             if row is None:
                 self.rows[name] = hook(w.HTML(text), "flowkit-node-details")

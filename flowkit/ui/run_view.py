@@ -118,11 +118,13 @@ class RunView(Screen):
         )
 
     def resume(self, definition: str = "auto") -> None:
-        """Re-run the failed, cancelled and skipped nodes in a background thread, showing progress live (trigger ``ui``)."""
+        """Re-run the failed, cancelled and skipped nodes in a background thread, live (trigger ``ui``)."""
         if self.ws is None:
             raise ValidationError("This view has no workspace to resume in; use RunView(run, ws).")
         if self.run.status not in RESUMABLE:
-            raise ValidationError(f"Run {self.run.id} is {self.run.status}; only a failed or cancelled run can be resumed.")
+            raise ValidationError(
+                f"Run {self.run.id} is {self.run.status}; only a failed or cancelled run can be resumed."
+            )
         ws, previous = self.ws, self.run
         from ..run.selection import choose_definition
 
