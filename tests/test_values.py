@@ -98,6 +98,14 @@ def test_cli_i_and_job_p_type_values_by_the_input(ws: fk.Workspace, capsys: pyte
     run = ws.runs.list(limit=1)[0]
     assert run.inputs == {"word": "42", "n": 1}
     assert run.nodes["e"].result["text"] == "42"
+    # `flowkit job -p KEY VALUE` hands its pairs to the same function before the kernel starts.
+    from flowkit.cli.base import parse_inputs
+
+    assert parse_inputs(ws, "Typed", [("word", "42"), ("n", "1e3"), ("other", "[1, 2]")]) == {
+        "word": "42",
+        "n": 1000,
+        "other": [1, 2],
+    }
 
 
 def test_cli_nan_is_refused_for_a_number_input(ws: fk.Workspace, capsys: pytest.CaptureFixture[str]) -> None:
