@@ -50,3 +50,32 @@ def test_click_selects_and_drag_connects_in_the_drawing(
     )
     expect(message(builder, "flowkit-builder-feedback", "error")).to_contain_text("cycle", timeout=ANSWER_TIMEOUT_MS)
     expect(canvas.locator("path.flowkit-edge[data-from='second'][data-to='first']")).to_have_count(0)
+
+
+def test_pressing_run_keeps_the_drawing_and_its_message_in_view(
+    workspace: fk.Workspace, echo_integration: str, app_notebook: Path, open_notebook: Callable[[Path], Notebook]
+) -> None:
+    wf = fk.Workflow("In view")
+    for index in range(4):
+        wf.add_node(f"step{index}", integration="Echo", task="echo", params={"text": f"step {index}"})
+        if index:
+            wf.connect(f"step{index - 1}", f"step{index}")
+    workspace.workflows.save(wf)
+    notebook = open_notebook(app_notebook)
+    app = show_app(notebook)
+    open_tab(app, "Workflows")
+    builder = app.locator(".flowkit-workflow-builder")
+    builder.locator(".flowkit-workflow-list select").select_option("In view")
+    click(builder, "flowkit-workflow-open")
+    run_button = builder.locator("button.flowkit-run")
+    run_button.scroll_into_view_if_needed()
+    run_button.click()
+    # At 900 px the drawing the run animates and the run's message are on screen with the button.
+    expect(message(builder, "flowkit-builder-feedback")).to_contain_text(": success.", timeout=30_000)
+    expect(builder.locator(".flowkit-canvas svg.flowkit-dag")).to_be_in_viewport()
+    expect(message(builder, "flowkit-builder-feedback")).to_be_in_viewport()
+    expect(run_button).to_be_in_viewport()
+    expect(builder.locator(".flowkit-canvas g.flowkit-node[data-node='step3']")).to_have_attribute(
+        "data-status", "success"
+    )
+    shot(notebook.page, "builder-run-in-view")
