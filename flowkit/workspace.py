@@ -307,10 +307,9 @@ class Workspace:
             from_node: also re-run this node and everything downstream of it.
         """
         from .run.launch import run_workflow
-        from .run.selection import choose_definition
 
         earlier = self.runs.get(run) if isinstance(run, str) else run
-        workflow = choose_definition(earlier, self._saved(earlier.workflow), definition)
+        workflow = self.resume_definition(earlier, definition)
         return run_workflow(
             self._run_parts(),
             workflow,
@@ -325,6 +324,13 @@ class Workspace:
             render_budget=render_budget,
             from_node=from_node,
         )
+
+    def resume_definition(self, run: Run | str, definition: str = "auto") -> Workflow:
+        """The workflow version `resume` with this `definition` would run (see `resume`)."""
+        from .run.selection import choose_definition
+
+        earlier = self.runs.get(run) if isinstance(run, str) else run
+        return choose_definition(earlier, self._saved(earlier.workflow), definition)
 
     def resume_choices(self, run: Run | str) -> dict[str, Any]:
         """What resuming `run` can use, for faces offering the choice.

@@ -60,3 +60,17 @@ def test_a_job_report_is_signed(ws: fk.Workspace, tmp_path: Path) -> None:
     result = fk.jobs.run_job(ws, "Reported", output=tmp_path / "job.ipynb", timeout=120)
     assert result.ok, result.error
     assert trusted(Path(result.report))
+
+
+def test_the_builders_report_button_writes_the_last_runs_report(ws: fk.Workspace) -> None:
+    from flowkit.ui import WorkflowBuilder
+
+    two_versions(ws)
+    builder = WorkflowBuilder(ws, ws.workflows.get("Reported"))
+    assert builder.report_button.disabled
+    builder.start_run()
+    run = builder.live.wait(30)
+    assert run is not None and not builder.report_button.disabled
+    builder.report_button.click()
+    written = ws.path / "reports" / f"Reported-{run.id}.ipynb"
+    assert written.is_file() and trusted(written) and str(written) in builder.feedback.text

@@ -19,7 +19,7 @@ from .. import drawing
 from ..errors import FlowkitError, ValidationError
 from ..model import Run, Workflow, check_label
 from .canvas import DagCanvas
-from .common import Confirm, Feedback, Screen, button, confirm_delete, guarded, hook, set_options
+from .common import Confirm, Feedback, FeedbackSlots, Screen, button, confirm_delete, guarded, hook, set_options
 from .live import LiveRun
 from .node_form import NodeForm
 from .node_table import NodeTable
@@ -90,6 +90,10 @@ class WorkflowBuilder(Screen):
         self.run_form = RunInputs(ws)
         self.inputs = self.run_form.widget
         self.run_button = button("▶ Run", "flowkit-run", style="primary")
+        self.report_button = button(
+            "Report", "flowkit-builder-report", tooltip="Write the last run's report notebook (the version it ran)"
+        )
+        self.report_button.disabled = True
         self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Progress"), "flowkit-progress")
         self.picture = hook(DagCanvas(), "flowkit-drawing", "flowkit-canvas")
         self.picture.observe(lambda change: guarded(self.feedback, self.select_from_drawing)(), names="selected")
@@ -103,30 +107,30 @@ class WorkflowBuilder(Screen):
             self.picture, self.progress, self.result, self.feedback, nodes=self.node_table, on_done=self._ran
         )
 
-        self.top_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
-        self.run_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
-        self.node_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
-        self.edge_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
-        self.save_feedback_slot = hook(w.Box(), "flowkit-feedback-slot")
+        self.slots = FeedbackSlots(self.feedback, "run", "top", "node", "edge", "save")
+        self.top_feedback_slot, self.run_feedback_slot = self.slots.slots["top"], self.slots.slots["run"]
+        self.node_feedback_slot, self.edge_feedback_slot = self.slots.slots["node"], self.slots.slots["edge"]
+        self.save_feedback_slot = self.slots.slots["save"]
         # Each button's message shows next to it, not wherever the one feedback area happens to be.
         actions = {
-            self.open_button: (self.open, self.top_feedback_slot),
-            self.new_button: (self.new, self.top_feedback_slot),
-            self.delete_button: (self.delete, self.top_feedback_slot),
-            self.add_button: (self.add_node, self.node_feedback_slot),
-            self.load_button: (self.load_node, self.node_feedback_slot),
-            self.update_button: (self.update_node, self.node_feedback_slot),
-            self.rename_button: (self.rename_node, self.node_feedback_slot),
-            self.remove_button: (self.remove_node, self.node_feedback_slot),
-            self.run_from_button: (self.run_from_here, self.node_feedback_slot),
-            self.run_only_button: (self.run_only_node, self.node_feedback_slot),
-            self.connect_button: (self.connect, self.edge_feedback_slot),
-            self.disconnect_button: (self.disconnect, self.edge_feedback_slot),
-            self.save_button: (self.save, self.save_feedback_slot),
-            self.run_button: (self.start_run, self.run_feedback_slot),
+            self.open_button: (self.open, "top"),
+            self.new_button: (self.new, "top"),
+            self.delete_button: (self.delete, "top"),
+            self.add_button: (self.add_node, "node"),
+            self.load_button: (self.load_node, "node"),
+            self.update_button: (self.update_node, "node"),
+            self.rename_button: (self.rename_node, "node"),
+            self.remove_button: (self.remove_node, "node"),
+            self.run_from_button: (self.run_from_here, "node"),
+            self.run_only_button: (self.run_only_node, "node"),
+            self.connect_button: (self.connect, "edge"),
+            self.disconnect_button: (self.disconnect, "edge"),
+            self.save_button: (self.save, "save"),
+            self.run_button: (self.start_run, "run"),
+            self.report_button: (self.report, "run"),
         }
         for widget, (action, slot) in actions.items():
-            widget.on_click(self._near(slot, guarded(self.feedback, action)))
+            widget.on_click(self.slots.near(slot, guarded(self.feedback, action)))
 
         self.widget = hook(
             w.VBox(
@@ -136,7 +140,7 @@ class WorkflowBuilder(Screen):
                     w.HBox([self.name, self.description]),
                     self.inputs,
                     # Run and its progress sit right above the drawing they animate (visible at 900 px).
-                    w.VBox([w.HBox([self.run_button, self.progress]), self.run_feedback_slot]),
+                    w.VBox([w.HBox([self.run_button, self.progress, self.report_button]), self.run_feedback_slot]),
                     self.picture,
                     self.problems_html,
                     self.result,
@@ -158,32 +162,11 @@ class WorkflowBuilder(Screen):
             ),
             "flowkit-workflow-builder",
         )
-        self._slots = (
-            self.top_feedback_slot,
-            self.run_feedback_slot,
-            self.node_feedback_slot,
-            self.edge_feedback_slot,
-            self.save_feedback_slot,
-        )
-        self.run_feedback_slot.children = [self.feedback.widget]
         for control in [*self.node_form.controls(), self.name, self.description, self.connect_from, self.connect_to]:
             control.observe(lambda _: self._clear_stale_error(), names="value")
         self._show_workflow()
 
-    # -- feedback next to the pressed button ------------------------------------------------
-    def _near(self, slot: w.Box, handler: Any) -> Any:
-        """`handler`, first moving the feedback area into `slot` (the one beside the button)."""
-
-        def click(button: Any = None) -> None:
-            for other in self._slots:
-                if other is not slot and other.children:
-                    other.children = []
-            if self.feedback.widget not in slot.children:
-                slot.children = [self.feedback.widget]
-            handler(button)
-
-        return click
-
+    # -- feedback ------------------------------------------------------------------------
     def _clear_stale_error(self) -> None:
         """A refusal stays only until the person edits the form it was about."""
         if self.feedback.is_error and not self.live.running:
@@ -345,7 +328,7 @@ class WorkflowBuilder(Screen):
         upstream, downstream = request.get("from"), request.get("to")
         if not upstream or not downstream:
             return
-        self._near(self.run_feedback_slot, lambda _: None)()  # the message shows by the drawing
+        self.slots.move("run")  # the message shows by the drawing
         self.connect_from.value, self.connect_to.value = upstream, downstream
         self.connect()
 
@@ -412,6 +395,15 @@ class WorkflowBuilder(Screen):
                 control.disabled = False
             raise
 
+    def report(self) -> None:
+        """Write the last run's report notebook into the workspace's ``reports/`` (signed: it opens trusted)."""
+        if self.last_run is None:
+            raise ValidationError("Run the workflow first: the report shows a run.")
+        from ..jobs import report_path, write_report
+
+        path = write_report(self.last_run, report_path(self.ws.path, self.last_run))
+        self.feedback.ok(f"Wrote the report of run {self.last_run.id} to {path}")
+
     def _is_saved(self, workflow: Workflow) -> bool:
         """Whether `workflow` is exactly its saved version (so a run of it may carry that version number)."""
         if not workflow.version:
@@ -430,6 +422,7 @@ class WorkflowBuilder(Screen):
         if run is None:
             return  # LiveRun has shown the error
         self.last_run = run
+        self.report_button.disabled = False
         icon = {"success": "✅", "cancelled": "⏹"}.get(run.status, "❌")
         message = f"{icon} Run {run.id} of {run.workflow!r}: {run.status}."
         if run.status == "success":

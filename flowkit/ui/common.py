@@ -96,6 +96,41 @@ class Feedback:
         return "flowkit-msg-error" in self.widget.value
 
 
+class FeedbackSlots:
+    """Places beside groups of buttons where one form's `Feedback` shows: next to the button last pressed.
+
+    A long form with one feedback area shows a refusal far from the button
+    that caused it; here the area moves into the pressed button's slot (one
+    widget, shown in one slot at a time).
+
+    Args:
+        feedback: the form's feedback area.
+        names: one slot per group of buttons; the first holds the area at first.
+    """
+
+    def __init__(self, feedback: Feedback, *names: str) -> None:
+        self.feedback = feedback
+        self.slots = {name: hook(w.Box(), "flowkit-feedback-slot") for name in names}
+        self.slots[names[0]].children = [feedback.widget]
+
+    def move(self, name: str) -> None:
+        """Show the feedback area in slot `name` (and in no other)."""
+        for other, slot in self.slots.items():
+            if other != name and slot.children:
+                slot.children = []
+        if self.feedback.widget not in self.slots[name].children:
+            self.slots[name].children = [self.feedback.widget]
+
+    def near(self, name: str, handler: Callable[..., None]) -> Callable[..., None]:
+        """A click handler: move the feedback area into slot `name`, then call `handler`."""
+
+        def click(button: Any = None) -> None:
+            self.move(name)
+            handler(button)
+
+        return click
+
+
 def guarded(feedback: Feedback, action: Callable[[], object]) -> Callable[..., None]:
     """A click handler running `action`; any error is shown in `feedback` instead of escaping.
 

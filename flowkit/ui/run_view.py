@@ -126,10 +126,7 @@ class RunView(Screen):
                 f"Run {self.run.id} is {self.run.status}; only a failed or cancelled run can be resumed."
             )
         ws, previous = self.ws, self.run
-        from ..run.selection import choose_definition
-
-        saved = ws._saved(previous.workflow)
-        workflow = choose_definition(previous, saved, definition)
+        workflow = ws.resume_definition(previous, definition)
         self.resume_button.disabled = self.resume_original_button.disabled = True
         self.progress.layout.display = None
         self.feedback.ok(f"Resuming run {previous.id} on version {workflow.version}…")
