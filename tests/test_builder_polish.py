@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import ipywidgets as w
+import pytest
 from helpers import write_integration
 from ui_support import add_demo_integration
 
@@ -115,6 +116,10 @@ def test_an_integer_field_takes_1e3() -> None:
     form = ParamsForm([fk.Param("n", kind="integer", default=3)])
     form.fields["n"].widget.value = "1e3"
     assert form.read() == {"n": 1000}
+    number = ParamsForm([fk.Param("x", kind="number", default=1.5)])
+    number.fields["x"].widget.value = "nan"
+    with pytest.raises(fk.errors.ValidationError, match="'x'"):
+        number.read()
 
 
 def test_parameter_rows_have_column_headers(ws: fk.Workspace) -> None:
@@ -160,23 +165,24 @@ def test_an_edge_that_skips_a_column_is_routed_around_the_nodes_between() -> Non
                 assert not box.y <= y1 <= box.y + drawing.BOX_HEIGHT, f"the edge crosses {name}"
 
 
-def test_clicking_a_node_in_the_drawing_selects_it(ws: fk.Workspace) -> None:
+def two_node_builder(ws: fk.Workspace) -> WorkflowBuilder:
+    """A builder on an unconnected two-node workflow, a and b."""
     add_demo_integration(ws)
     wf = fk.Workflow("Canvas")
     wf.add_node("a", integration="My Demo", task="echo", params={"text": "a"})
     wf.add_node("b", integration="My Demo", task="free")
-    builder = WorkflowBuilder(ws, wf)
+    return WorkflowBuilder(ws, wf)
+
+
+def test_clicking_a_node_in_the_drawing_selects_it(ws: fk.Workspace) -> None:
+    builder = two_node_builder(ws)
     assert 'class="flowkit-node" data-node="b"' in builder.picture.value
     builder.picture.selected = "b"
     assert builder.node_select.value == "b" and builder.node_form.name.value == "b"
 
 
 def test_dragging_from_one_node_to_another_connects_them(ws: fk.Workspace) -> None:
-    add_demo_integration(ws)
-    wf = fk.Workflow("Canvas")
-    wf.add_node("a", integration="My Demo", task="echo", params={"text": "a"})
-    wf.add_node("b", integration="My Demo", task="free")
-    builder = WorkflowBuilder(ws, wf)
+    builder = two_node_builder(ws)
     builder.picture.connect_request = {"from": "a", "to": "b", "n": 1}
     assert builder.workflow.edges == [("a", "b")]
     assert 'data-from="a" data-to="b"' in builder.picture.value
