@@ -219,3 +219,17 @@ def test_output_events_carry_the_masked_log_so_far_on_the_driver_thread(ws: fk.W
     texts = [text for node, text, _ in seen if node == "speak"]
     assert texts and "hello from speak with ***" in texts[0] and canary not in "".join(texts)
     assert {ident for *_, ident in seen} == {threading.get_ident()}
+
+
+def test_choosing_another_run_updates_the_same_view_in_place(ws: fk.Workspace, canary: str) -> None:
+    from flowkit.ui.run_view import RunsPanel
+
+    loud(ws, canary)
+    first, second = ws.run("Loud flow"), ws.run("Loud flow")
+    panel = RunsPanel(ws)
+    panel.list.value = first.id
+    view, children = panel.view, panel.detail.children
+    assert view is not None and first.id in view.summary.value
+    panel.list.value = second.id
+    assert panel.view is view and panel.detail.children == children
+    assert second.id in view.summary.value and first.id not in view.summary.value

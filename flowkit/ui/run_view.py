@@ -223,7 +223,12 @@ class RunsPanel(Screen):
             return
         if self.view is not None and self.view.run.id == self.list.value:
             return
-        self.view = RunView(self.ws.runs.get(self.list.value), self.ws, on_resumed=self._resumed)
+        run = self.ws.runs.get(self.list.value)
+        if self.view is not None and not self.view.live.running:
+            self.view.feedback.clear()
+            self.view.show(run)  # the same widgets, new content: no blank view in between
+            return
+        self.view = RunView(run, self.ws, on_resumed=self._resumed)
         self.detail.children = [self.view.widget]
 
     def _resumed(self, run: Run) -> None:
