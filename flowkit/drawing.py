@@ -25,7 +25,8 @@ draw itself (``Workflow._repr_mimebundle_``) without an import cycle.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -175,20 +176,24 @@ def place(workflow: DrawableWorkflow) -> dict[str, Box]:
 
 
 # -- 3. render ---------------------------------------------------------------------
-def _lane(source: Box, target: Box, boxes: Iterable[Box]) -> float | None:
+def _lane(source: Box, target: Box, xs: list[float], columns: list[list[float]]) -> float | None:
     """The height at which an edge passes the columns it skips, or None when a curve clears them.
 
     An edge from column 1 to column 3 drawn as one curve runs through the
     boxes of column 2 (read→combine looked like read→fetch2). When a box of a
     skipped column lies across the curve's height range, the edge goes round:
     through the gap above or below every box it passes, whichever is nearer.
+    `xs` are the columns' x, sorted, and `columns` their boxes' sorted y, so an
+    edge costs binary searches over the columns it skips, not a scan of every box.
     """
     low, high = sorted((source.y + BOX_HEIGHT / 2, target.y + BOX_HEIGHT / 2))
-    between = [box for box in boxes if source.x < box.x < target.x]
-    if not any(box.y - ROW_GAP / 2 <= high and box.y + BOX_HEIGHT + ROW_GAP / 2 >= low for box in between):
+    skipped = columns[bisect_right(xs, source.x) : bisect_left(xs, target.x)]
+    # A box at y overlaps [low, high] (with half a gap around it) when y <= high + g and y >= low - H - g.
+    first_over = low - BOX_HEIGHT - ROW_GAP / 2
+    if not any(bisect_left(ys, first_over) < bisect_right(ys, high + ROW_GAP / 2) for ys in skipped):
         return None
-    above = min(box.y for box in between) - ROW_GAP / 2
-    below = max(box.y for box in between) + BOX_HEIGHT + ROW_GAP / 2
+    above = min(ys[0] for ys in skipped) - ROW_GAP / 2
+    below = max(ys[-1] for ys in skipped) + BOX_HEIGHT + ROW_GAP / 2
     middle = (low + high) / 2
     return above if abs(middle - above) <= abs(below - middle) else below
 
@@ -274,10 +279,15 @@ def render(workflow: DrawableWorkflow, statuses: Mapping[str, str] | None = None
     if not boxes:
         parts.append(f'<text x="{MARGIN}" y="{MARGIN + 14}" fill="#757575">(no nodes yet)</text>')
     step = BOX_WIDTH + COLUMN_GAP
+    by_x: dict[float, list[float]] = {}
+    for box in boxes.values():
+        by_x.setdefault(box.x, []).append(box.y)
+    xs = sorted(by_x)
+    columns = [sorted(by_x[x]) for x in xs]
     for a, b in workflow.graph.edges:
         source, target = boxes[a], boxes[b]
         skips = target.x - source.x > step + 1  # only an edge skipping a column can run through a box
-        parts.append(_edge(source, target, _lane(source, target, boxes.values()) if skips else None))
+        parts.append(_edge(source, target, _lane(source, target, xs, columns) if skips else None))
     parts.extend(_node(box, statuses.get(name, "pending")) for name, box in boxes.items())
     if show_legend:
         parts.append(_legend(height - LEGEND_HEIGHT + 8))
