@@ -30,7 +30,8 @@ INTERVAL = 0.2
 
 
 class _Plan(Protocol):
-    timeout: float | None
+    @property
+    def timeout(self) -> float | None: ...
 
 
 class _Execution(Protocol):
@@ -40,7 +41,9 @@ class _Execution(Protocol):
     executor: Any
     done: queue.SimpleQueue[tuple[str, str, Any]]
     run: Run
-    plans: Mapping[str, _Plan]
+
+    @property
+    def plans(self) -> Mapping[str, _Plan]: ...
 
     def emit(self, kind: str, node: str | None = None, text: str | None = None) -> None: ...
 

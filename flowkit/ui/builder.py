@@ -106,6 +106,7 @@ class WorkflowBuilder(Screen):
         self.live = LiveRun(
             self.picture, self.progress, self.result, self.feedback, nodes=self.node_table, on_done=self._ran
         )
+        self.stop_button = self.live.stop_button
 
         self.slots = FeedbackSlots(self.feedback, "run", "top", "node", "edge", "save")
         self.top_feedback_slot, self.run_feedback_slot = self.slots.slots["top"], self.slots.slots["run"]
@@ -140,7 +141,12 @@ class WorkflowBuilder(Screen):
                     w.HBox([self.name, self.description]),
                     self.inputs,
                     # Run and its progress sit right above the drawing they animate (visible at 900 px).
-                    w.VBox([w.HBox([self.run_button, self.progress, self.report_button]), self.run_feedback_slot]),
+                    w.VBox(
+                        [
+                            w.HBox([self.run_button, self.stop_button, self.progress, self.report_button]),
+                            self.run_feedback_slot,
+                        ]
+                    ),
                     self.picture,
                     self.problems_html,
                     self.result,
@@ -386,7 +392,15 @@ class WorkflowBuilder(Screen):
         base = last if only is not None else None
 
         def call(on_event: Any) -> Any:
-            return self.ws.run(workflow, inputs=inputs, on_event=on_event, trigger="ui", only=only, from_run=base)
+            return self.ws.run(
+                workflow,
+                inputs=inputs,
+                on_event=on_event,
+                trigger="ui",
+                only=only,
+                from_run=base,
+                cancel=self.live.cancel,
+            )
 
         try:
             self.live.start(workflow, call)

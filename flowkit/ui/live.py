@@ -22,7 +22,7 @@ import ipywidgets as w
 
 from .. import drawing
 from ..model import Run, Workflow
-from .common import Feedback, run_summary, text_of
+from .common import Feedback, button, run_summary, text_of
 from .node_table import NodeTable
 
 FINISHED = ("success", "failed", "skipped", "cancelled")
@@ -66,6 +66,11 @@ class LiveRun:
         self._lock = threading.RLock()
         self._last_draw = 0.0
         self._timer: threading.Timer | None = None
+        # Stop: the run's `cancel` event (`ws.run(cancel=...)`), set from the button on the kernel's thread.
+        self.cancel = threading.Event()
+        self.stop_button = button("■ Stop", "flowkit-stop", style="danger", tooltip="Cancel the run going on")
+        self.stop_button.disabled = True
+        self.stop_button.on_click(lambda _: self.stop())
 
     @property
     def running(self) -> bool:
@@ -82,6 +87,7 @@ class LiveRun:
         if self.running:
             raise ValidationError("A run is still going; wait for it to finish.")
         self._workflow = workflow
+        self.cancel = threading.Event()  # a fresh one per run: `call` passes it as ws.run(cancel=live.cancel)
         self.run = None
         self.events = []
         self.nodes.live.clear()
@@ -90,8 +96,16 @@ class LiveRun:
         self.progress.bar_style = "info"
         # The previous run's summary, rows and drawing stay until this run's first event replaces them.
         self.thread = threading.Thread(target=self._main, args=(call,), name="flowkit-ui-run", daemon=True)
+        self.stop_button.disabled = False
         self.thread.start()
         return self.thread
+
+    def stop(self) -> None:
+        """Cancel the run going on (Stop): running nodes are cancelled, waiting ones skipped; it can be resumed."""
+        if self.running and not self.cancel.is_set():
+            self.cancel.set()
+            self.stop_button.disabled = True
+            self.feedback.ok("Stopping the run…")
 
     def wait(self, timeout: float | None = None) -> Run | None:
         """Block until the run ends (for scripts and tests); returns the finished run."""
@@ -114,6 +128,7 @@ class LiveRun:
                 self.run = finished
                 self._cancel_timer()
                 self._show(finished, final=True)
+        self.stop_button.disabled = True
         if self.on_done is not None:
             try:
                 self.on_done(finished)

@@ -76,7 +76,15 @@ class RunView(Screen):
             w.VBox(
                 [
                     self.summary,
-                    w.HBox([self.resume_button, self.resume_original_button, self.report_button, self.progress]),
+                    w.HBox(
+                        [
+                            self.resume_button,
+                            self.resume_original_button,
+                            self.report_button,
+                            self.live.stop_button,
+                            self.progress,
+                        ]
+                    ),
                     self.feedback.widget,
                     self.picture,
                     self.nodes,
@@ -132,7 +140,7 @@ class RunView(Screen):
         self.feedback.ok(f"Resuming run {previous.id} on version {workflow.version}…")
 
         def call(on_event: Any) -> Run:
-            return ws.resume(previous, definition=definition, on_event=on_event, trigger="ui")
+            return ws.resume(previous, definition=definition, on_event=on_event, trigger="ui", cancel=self.live.cancel)
 
         self.live.start(workflow, call)
 

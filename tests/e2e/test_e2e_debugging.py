@@ -78,3 +78,62 @@ def test_runs_tab_shows_traceback_version_and_resumes_on_the_saved_fix(
     assert (newest.trigger, newest.version, newest.status, newest.resumed_from) == ("ui", 2, "success", run.id)
     scroll_to_top(panel.locator(".flowkit-run-view"))
     shot(notebook.page, "runs-resumed-on-the-fix")
+
+
+SLOW_TASKS = '''
+import time
+
+
+def wait(credentials, params):
+    """Wait a while, like a slow service."""
+    time.sleep(params.get("seconds", 30))
+    return {"success": True, "message": "waited"}
+'''
+
+
+def test_stop_cancels_a_run_and_the_notebook_stays_usable(
+    workspace: fk.Workspace, echo_integration: str, app_notebook: Path, open_notebook: Callable[[Path], Notebook]
+) -> None:
+    from helpers import write_integration
+
+    write_integration(workspace.path / "integrations", "e2e_slow", SLOW_TASKS)
+    workspace.registry.reload()
+    workspace.types.create("e2e_slow")
+    workspace.integrations.create("Slow", type="e2e_slow", credentials={})
+    wf = fk.Workflow("Stoppable")
+    wf.add_node("first", integration="Echo", task="echo", params={"text": "a"})
+    wf.add_node("wait", integration="Slow", task="wait", params={"seconds": 60}, timeout=120)
+    wf.add_node("after", integration="Echo", task="echo", params={"text": "b"})
+    wf.connect("first", "wait")
+    wf.connect("wait", "after")
+    workspace.workflows.save(wf)
+    notebook = open_notebook(app_notebook)
+    app = show_app(notebook)
+    open_tab(app, "Workflows")
+    builder = app.locator(".flowkit-workflow-builder")
+    builder.locator(".flowkit-workflow-list select").select_option("Stoppable")
+    builder.locator("button.flowkit-workflow-open").click()
+    expect(builder.locator(".flowkit-canvas g.flowkit-node[data-node='wait']")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    stop = builder.locator("button.flowkit-stop")
+    expect(stop).to_be_disabled()
+    builder.locator("button.flowkit-run").click()
+    wait_box = builder.locator(".flowkit-canvas g.flowkit-node[data-node='wait']")
+    expect(wait_box).to_have_attribute("data-status", "running", timeout=RUN_TIMEOUT_MS)
+    expect(stop).to_be_enabled()
+    stop.click()
+    expect(builder.locator(".flowkit-result .flowkit-run-line")).to_have_attribute(
+        "data-status", "cancelled", timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(wait_box).to_have_attribute("data-status", "cancelled")
+    expect(builder.locator(".flowkit-canvas g.flowkit-node[data-node='after']")).to_have_attribute(
+        "data-status", "skipped"
+    )
+    expect(stop).to_be_disabled()
+    # The notebook answers at once: the form still works while nothing runs.
+    builder.locator(".flowkit-node-select select").select_option("after")
+    builder.locator("button.flowkit-node-load").click()
+    expect(builder.locator(".flowkit-node-name input")).to_have_value("after", timeout=ANSWER_TIMEOUT_MS)
+    scroll_to_top(builder)
+    shot(notebook.page, "builder-run-stopped")
+    cancelled = fk.Workspace(workspace.path).runs.list(limit=1)[0]
+    assert cancelled.status == "cancelled" and cancelled.trigger == "ui"
