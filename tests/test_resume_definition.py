@@ -87,3 +87,19 @@ def test_cli_runs_resume_original_and_from(ws: fk.Workspace, capsys: pytest.Capt
     assert main(["-w", str(ws.path), "runs", "resume", run.id, "--from", "first"]) == 0
     newest = ws.runs.list(limit=1)[0]
     assert newest.trigger == "cli" and not newest.nodes["first"].reused
+
+
+def test_cli_runs_resume_takes_a_timeout_and_a_cancelled_run_resumes(
+    ws: fk.Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_demo_integration(ws)
+    wf = fk.Workflow("Slow")
+    wf.add_node("first", integration="My Demo", task="echo", params={"text": "a"})
+    wf.add_node("wait", integration="My Demo", task="slow", params={"seconds": 5}, timeout=30)
+    wf.connect("first", "wait")
+    ws.workflows.save(wf)
+    cancelled = ws.run("Slow", deadline=0.5)
+    assert cancelled.status == "cancelled"
+    assert main(["-w", str(ws.path), "runs", "resume", cancelled.id, "--timeout", "0.5"]) == 6
+    again = ws.runs.list(limit=1)[0]
+    assert again.status == "cancelled" and again.nodes["first"].reused and again.resumed_from == cancelled.id

@@ -96,6 +96,7 @@ def runs_resume(args: argparse.Namespace) -> int:
         from_node=args.from_node,
         trigger="cli",
         on_event=progress_callbacks(args, earlier.workflow),
+        deadline=args.timeout,
     )
     return print_run(run)
 
@@ -156,11 +157,16 @@ def add_commands(sub: Any, runs: Any, integrations: Any, add: Callable[..., None
         runs,
         "resume",
         runs_resume,
-        "re-run what failed or was skipped in a run; by default on the saved version when it holds a fix",
+        "re-run what failed, was cancelled or skipped in a run; by default on the saved version when it holds a fix "
+        "(Ctrl-C cancels it: exit 6)",
         (("id",), {}),
         (("--original",), {"action": "store_true", "help": "resume as it was: the version the run ran"}),
         (("--current",), {"action": "store_true", "help": "resume on the saved version, even if upstream changed"}),
         (("--from",), {"dest": "from_node", "metavar": "NODE", "help": "also re-run NODE and everything after it"}),
+        (
+            ("--timeout",),
+            {"type": float, "default": None, "metavar": "SECONDS", "help": "cancel the resumed run past this (exit 6)"},
+        ),
         progress,
     )
     add(
