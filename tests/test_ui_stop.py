@@ -43,6 +43,7 @@ def test_stop_cancels_a_run_from_the_builder_and_it_resumes(ws: fk.Workspace) ->
     assert run is not None and run.status == "cancelled"
     assert time.monotonic() - started < 3.0, "Stop did not wait for the 3 s node"
     assert run.nodes["wait"].status == "cancelled" and run.nodes["after"].status == "skipped"
+    assert run.nodes["wait"].error == "Cancelled: stopped with the Stop button."
     assert builder.stop_button.disabled and "cancelled" in builder.feedback.text
     assert ws.runs.get(run.id).status == "cancelled"
     view = RunView(ws.runs.get(run.id), ws)

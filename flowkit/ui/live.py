@@ -28,6 +28,12 @@ from .node_table import NodeTable
 FINISHED = ("success", "failed", "skipped", "cancelled")
 
 
+class StopEvent(threading.Event):
+    """The cancel event a UI run is given: the run's record says it was stopped with the Stop button."""
+
+    reason = "stopped with the Stop button"
+
+
 class LiveRun:
     """Runs one workflow at a time in a thread and mirrors its events on widgets.
 
@@ -67,7 +73,7 @@ class LiveRun:
         self._last_draw = 0.0
         self._timer: threading.Timer | None = None
         # Stop: the run's `cancel` event (`ws.run(cancel=...)`), set from the button on the kernel's thread.
-        self.cancel = threading.Event()
+        self.cancel: threading.Event = StopEvent()
         self.stop_button = button("■ Stop", "flowkit-stop", style="danger", tooltip="Cancel the run going on")
         self.stop_button.disabled = True
         self.stop_button.on_click(lambda _: self.stop())
@@ -87,7 +93,7 @@ class LiveRun:
         if self.running:
             raise ValidationError("A run is still going; wait for it to finish.")
         self._workflow = workflow
-        self.cancel = threading.Event()  # a fresh one per run: `call` passes it as ws.run(cancel=live.cancel)
+        self.cancel = StopEvent()  # a fresh one per run: `call` passes it as ws.run(cancel=live.cancel)
         self.run = None
         self.events = []
         self.nodes.live.clear()
