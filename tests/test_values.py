@@ -132,3 +132,26 @@ def test_the_builder_run_form_passes_typed_values(ws: fk.Workspace) -> None:
     with pytest.raises(fk.errors.ValidationError, match="'n'"):
         builder.run_inputs()
     assert not math.isnan(0.0)
+
+
+def test_the_builder_declares_inputs_in_the_param_language(ws: fk.Workspace) -> None:
+    from flowkit.ui import WorkflowBuilder
+
+    wf = typed_workflow(ws)
+    builder = WorkflowBuilder(ws, ws.workflows.get(wf.name))
+    row = builder.inputs_editor.add_row()
+    row.name.value = "n"
+    row.kind.value = "integer"
+    row.default.value = "2"
+    row.help.value = "how many times"
+    assert [(p.name, p.kind, p.default) for p in builder.workflow.inputs] == [("n", "integer", 2)]
+    assert builder.input_fields["n"].value == "2" and builder.input_fields["n"].tooltip == "how many times"
+    builder.input_fields["word"].value = "ab"
+    builder.save_button.click()
+    saved = ws.workflows.get(wf.name)
+    assert [(p.name, p.default) for p in saved.inputs] == [("n", 2)]
+    builder.start_run()
+    run = builder.live.wait(30)
+    assert run is not None and run.nodes["e"].result["text"] == "abab"
+    reopened = WorkflowBuilder(ws, saved)
+    assert [r.name.value for r in reopened.inputs_editor.rows] == ["n"]

@@ -10,20 +10,31 @@ problems with their nodes. ▶ Run runs in a background thread (`LiveRun`).
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
-import networkx as nx
 
 from .. import drawing
-from ..errors import FlowkitError, ValidationError
-from ..model import Run, Workflow, check_label
+from ..errors import ValidationError
+from ..model import Param, Run, Workflow, check_label
 from .canvas import DagCanvas
-from .common import Confirm, Feedback, FeedbackSlots, Screen, button, confirm_delete, guarded, hook, set_options
+from .common import (
+    Confirm,
+    Feedback,
+    FeedbackSlots,
+    Screen,
+    button,
+    confirm_delete,
+    guarded,
+    hook,
+    set_options,
+)
+from .inputs_editor import InputsEditor
 from .live import LiveRun
 from .node_form import NodeForm
 from .node_table import NodeTable
 from .run_inputs import RunInputs
+from .running import RunActions
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -32,7 +43,7 @@ NEW_NAME = "Untitled workflow"
 ICONS = {"error": "⛔", "warning": "⚠️"}
 
 
-class WorkflowBuilder(Screen):
+class WorkflowBuilder(RunActions, Screen):
     """Build, check, save and run a workflow.
 
     Args:
@@ -89,6 +100,7 @@ class WorkflowBuilder(Screen):
 
         self.run_form = RunInputs(ws)
         self.inputs = self.run_form.widget
+        self.inputs_editor = InputsEditor(self._declare_inputs)
         self.run_button = button("▶ Run", "flowkit-run", style="primary")
         self.report_button = button(
             "Report", "flowkit-builder-report", tooltip="Write the last run's report notebook (the version it ran)"
@@ -159,6 +171,7 @@ class WorkflowBuilder(Screen):
                     ),
                     w.HBox([self.run_from_button, self.run_only_button]),
                     self.node_feedback_slot,
+                    self.inputs_editor.widget,
                     w.HTML("<b>Edges</b>"),
                     w.HBox([self.connect_from, self.connect_to, self.connect_button, self.disconnect_button]),
                     self.edge_feedback_slot,
@@ -209,8 +222,14 @@ class WorkflowBuilder(Screen):
         )
         return f"<ul>{items}</ul>"
 
+    def _declare_inputs(self, params: list[Param]) -> None:
+        """The inputs editor changed: the workflow declares these, and the Run form offers them."""
+        self.workflow.inputs = params
+        self.run_form.build(self.workflow)
+
     def _show_workflow(self) -> None:
         self.node_form.reset()
+        self.inputs_editor.load(self.workflow.inputs)
         self.name.value = self.workflow.name
         self.description.value = self.workflow.description
         self.result.value = ""
@@ -344,102 +363,3 @@ class WorkflowBuilder(Screen):
         self.workflow.disconnect(upstream, downstream)
         self.changed()
         self.feedback.ok(f"Disconnected {upstream} → {downstream}.")
-
-    # -- running ----------------------------------------------------------------------
-    def run_inputs(self) -> dict[str, Any]:
-        """The inputs typed in the inputs form, each read as its input's kind (blank ones left out)."""
-        return self.run_form.values()
-
-    @property
-    def input_fields(self) -> dict[str, w.Text]:
-        """The inputs form's fields, by input name."""
-        return self.run_form.fields
-
-    def start_run(self) -> None:
-        """▶ Run the workflow as built, in a background thread; the notebook stays responsive."""
-        self._start(None, "Running")
-
-    def run_from_here(self) -> None:
-        """Run the selected node and everything after it, reusing the last run's results upstream."""
-        name = self._selected()
-        self._start([name, *sorted(nx.descendants(self.workflow.graph, name))], f"Running from {name!r} in")
-
-    def run_only_node(self) -> None:
-        """Run the selected node alone, its upstream results taken from the last run."""
-        name = self._selected()
-        self._start([name], f"Running only {name!r} of")
-
-    def _start(self, only: list[str] | None, doing: str) -> None:
-        self._apply_name()
-        errors = [p for p in self.problems if p[0] == "error" and (only is None or p[1] is None or p[1] in only)]
-        if errors:
-            listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
-            raise ValidationError(f"Fix {len(errors)} error(s) before running — {listed}")
-        if not len(self.workflow):
-            raise ValidationError("Add a node first: there is nothing to run.")
-        last = self.last_run if self.last_run is not None and self.last_run.workflow == self.workflow.name else None
-        if only is not None and last is None:
-            raise ValidationError("Run the whole workflow once first: its results feed the nodes upstream.")
-        workflow, inputs = self.workflow.copy(), self.run_inputs()
-        if only is not None and not inputs and last is not None:
-            inputs = dict(last.inputs)  # the same run, part of it again
-        if not self._is_saved(workflow):
-            workflow.version = 0  # the run says "unsaved draft", not the version it was opened as
-        for control in self._run_controls():
-            control.disabled = True
-        self.feedback.ok(f"{doing} {workflow.name!r}…")
-
-        base = last if only is not None else None
-
-        def call(on_event: Any) -> Any:
-            return self.ws.run(
-                workflow,
-                inputs=inputs,
-                on_event=on_event,
-                trigger="ui",
-                only=only,
-                from_run=base,
-                cancel=self.live.cancel,
-            )
-
-        try:
-            self.live.start(workflow, call)
-        except FlowkitError:
-            for control in self._run_controls():
-                control.disabled = False
-            raise
-
-    def report(self) -> None:
-        """Write the last run's report notebook into the workspace's ``reports/`` (signed: it opens trusted)."""
-        if self.last_run is None:
-            raise ValidationError("Run the workflow first: the report shows a run.")
-        from ..jobs import report_path, write_report
-
-        path = write_report(self.last_run, report_path(self.ws.path, self.last_run))
-        self.feedback.ok(f"Wrote the report of run {self.last_run.id} to {path}")
-
-    def _is_saved(self, workflow: Workflow) -> bool:
-        """Whether `workflow` is exactly its saved version (so a run of it may carry that version number)."""
-        if not workflow.version:
-            return False
-        try:
-            return self.ws.workflows.get(workflow.name).to_dict() == workflow.to_dict()
-        except FlowkitError:
-            return False
-
-    def _run_controls(self) -> tuple[w.Button, ...]:
-        return (self.run_button, self.run_from_button, self.run_only_button)
-
-    def _ran(self, run: Run | None) -> None:
-        for control in self._run_controls():
-            control.disabled = False
-        if run is None:
-            return  # LiveRun has shown the error
-        self.last_run = run
-        self.report_button.disabled = False
-        icon = {"success": "✅", "cancelled": "⏹"}.get(run.status, "❌")
-        message = f"{icon} Run {run.id} of {run.workflow!r}: {run.status}."
-        if run.status == "success":
-            self.feedback.ok(message)
-        else:
-            self.feedback.error(message)

@@ -289,3 +289,11 @@ def run_summary(run: Run) -> str:
         f"run <code>{html.escape(run.id)}</code>{resumed} · "
         f"{html.escape(run.status)}{duration} · trigger {html.escape(run.trigger)}{error}</div>"
     )
+
+
+def write_run_report(ws_path: Any, run: Run) -> str:
+    """Write `run`'s report notebook into ``<workspace>/reports/`` (signed: it opens trusted); the message to show."""
+    from ..jobs import report_path, write_report
+
+    path = write_report(run, report_path(ws_path, run))
+    return f"Wrote the report of run {run.id} (version {run.version}) to {path}"

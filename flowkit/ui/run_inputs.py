@@ -58,7 +58,7 @@ class RunInputs:
             name: hook(
                 w.Text(
                     description=name,
-                    value=previous.get(name, format_value(param.kind, param.default)),
+                    value=previous.get(name) or format_value(param.kind, param.default),
                     placeholder="" if is_untyped(param) else param.kind,
                     tooltip=param.help or None,
                 ),

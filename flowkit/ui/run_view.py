@@ -10,7 +10,7 @@ import ipywidgets as w
 from .. import drawing
 from ..errors import ValidationError
 from ..model import RUN_STATUSES, Run, RunSummary
-from .common import Feedback, Screen, button, guarded, hook, run_summary, set_options
+from .common import Feedback, Screen, button, guarded, hook, run_summary, set_options, write_run_report
 from .live import LiveRun
 from .node_table import NodeTable
 
@@ -148,10 +148,7 @@ class RunView(Screen):
         """Write this run's report notebook into the workspace's ``reports/`` (signed, so it opens trusted)."""
         if self.ws is None:
             raise ValidationError("This view has no workspace to write a report in; use RunView(run, ws).")
-        from ..jobs import report_path, write_report
-
-        path = write_report(self.run, report_path(self.ws.path, self.run))
-        self.feedback.ok(f"Wrote the report of run {self.run.id} (version {self.run.version}) to {path}")
+        self.feedback.ok(write_run_report(self.ws.path, self.run))
 
     def _resumed(self, run: Run | None) -> None:
         if run is None:
