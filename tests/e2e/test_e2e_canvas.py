@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 import flowkit as fk
 
-from .app import ANSWER_TIMEOUT_MS, click, message, open_tab, scroll_to_top, show_app
+from .app import ANSWER_TIMEOUT_MS, message, open_in_builder, scroll_to_top
 from .jlab import Notebook, shot
 
 
@@ -21,11 +21,7 @@ def test_click_selects_and_drag_connects_in_the_drawing(
     wf.add_node("second", integration="Echo", task="echo", params={"text": "b"})
     workspace.workflows.save(wf)
     notebook = open_notebook(app_notebook)
-    app = show_app(notebook)
-    open_tab(app, "Workflows")
-    builder = app.locator(".flowkit-workflow-builder")
-    builder.locator(".flowkit-workflow-list select").select_option("Canvas")
-    click(builder, "flowkit-workflow-open")
+    builder = open_in_builder(notebook, "Canvas")
     canvas = builder.locator(".flowkit-canvas")
     first = canvas.locator("svg.flowkit-dag g.flowkit-node[data-node='first']")
     second = canvas.locator("svg.flowkit-dag g.flowkit-node[data-node='second']")
@@ -62,11 +58,7 @@ def test_pressing_run_keeps_the_drawing_and_its_message_in_view(
             wf.connect(f"step{index - 1}", f"step{index}")
     workspace.workflows.save(wf)
     notebook = open_notebook(app_notebook)
-    app = show_app(notebook)
-    open_tab(app, "Workflows")
-    builder = app.locator(".flowkit-workflow-builder")
-    builder.locator(".flowkit-workflow-list select").select_option("In view")
-    click(builder, "flowkit-workflow-open")
+    builder = open_in_builder(notebook, "In view")
     run_button = builder.locator("button.flowkit-run")
     run_button.scroll_into_view_if_needed()
     run_button.click()

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 import flowkit as fk
 
-from .app import ANSWER_TIMEOUT_MS, open_tab, scroll_to_top, show_app
+from .app import ANSWER_TIMEOUT_MS, open_in_builder, open_tab, scroll_to_top, show_app
 from .jlab import Notebook, shot
 
 RUN_TIMEOUT_MS = 30_000
@@ -108,11 +108,7 @@ def test_stop_cancels_a_run_and_the_notebook_stays_usable(
     wf.connect("wait", "after")
     workspace.workflows.save(wf)
     notebook = open_notebook(app_notebook)
-    app = show_app(notebook)
-    open_tab(app, "Workflows")
-    builder = app.locator(".flowkit-workflow-builder")
-    builder.locator(".flowkit-workflow-list select").select_option("Stoppable")
-    builder.locator("button.flowkit-workflow-open").click()
+    builder = open_in_builder(notebook, "Stoppable")
     expect(builder.locator(".flowkit-canvas g.flowkit-node[data-node='wait']")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     stop = builder.locator("button.flowkit-stop")
     expect(stop).to_be_disabled()
