@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import jsonvalue
 from ..errors import ValidationError
 from ..redaction import RUN_INPUT_ADVICE, refuse_secrets
 from .in_kernel import parse_inputs

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from .. import drawing
-from ..errors import ValidationError
+from ..errors import CorruptStoreError, ValidationError
 from ..model import RUN_STATUSES, Run, RunSummary
 from .common import Feedback, Screen, button, guarded, hook, run_summary, set_options, write_run_report
 from .live import LiveRun
@@ -204,13 +204,18 @@ class RunsPanel(Screen):
         set_options(self.workflow, [ALL, *names])
         self.list_runs()
 
-    def list_runs(self) -> None:
-        """List the runs matching the filters, newest first, from the run index (a damaged run file is named)."""
+    def _listing(self) -> tuple[list[RunSummary], list[CorruptStoreError]]:
+        """The runs matching the filters, newest first, from the run index; and the damaged ones."""
         runs, damaged = self.ws.runs.listing(
             workflow=None if self.workflow.value == ALL else self.workflow.value,
             status=None if self.status.value == ALL else self.status.value,
             limit=HISTORY_LIMIT,
         )
+        return list(runs), list(damaged)
+
+    def list_runs(self) -> None:
+        """List the runs matching the filters, newest first, from the run index (a damaged run file is named)."""
+        runs, damaged = self._listing()
         set_options(self.list, [(run_label(run), run.id) for run in runs])
         if damaged:
             self.feedback.error(f"{len(damaged)} run(s) not listed: {damaged[0]}")
@@ -238,9 +243,5 @@ class RunsPanel(Screen):
 
     def _resumed(self, run: Run) -> None:
         """List the new run and select it, keeping the view that already shows it (no flicker back)."""
-        runs = self.ws.runs.list(
-            workflow=None if self.workflow.value == ALL else self.workflow.value,
-            status=None if self.status.value == ALL else self.status.value,
-            limit=HISTORY_LIMIT,
-        )
+        runs, _ = self._listing()
         set_options(self.list, [(run_label(item), item.id) for item in runs], keep=run.id)
