@@ -95,11 +95,11 @@ def test_cli_runs_resume_takes_a_timeout_and_a_cancelled_run_resumes(
     add_demo_integration(ws)
     wf = fk.Workflow("Slow")
     wf.add_node("first", integration="My Demo", task="echo", params={"text": "a"})
-    wf.add_node("wait", integration="My Demo", task="slow", params={"seconds": 5}, timeout=30)
+    wf.add_node("wait", integration="My Demo", task="slow", params={"seconds": 20}, timeout=60)
     wf.connect("first", "wait")
     ws.workflows.save(wf)
-    cancelled = ws.run("Slow", deadline=0.5)
-    assert cancelled.status == "cancelled"
-    assert main(["-w", str(ws.path), "runs", "resume", cancelled.id, "--timeout", "0.5"]) == 6
-    again = ws.runs.list(limit=1)[0]
+    cancelled = ws.run("Slow", deadline=3)  # time enough for `first` on a busy machine
+    assert cancelled.status == "cancelled" and cancelled.nodes["first"].status == "success"
+    assert main(["-w", str(ws.path), "runs", "resume", cancelled.id, "--timeout", "1"]) == 6
+    again = next(run for run in ws.runs.list() if run.resumed_from == cancelled.id)
     assert again.status == "cancelled" and again.nodes["first"].reused and again.resumed_from == cancelled.id

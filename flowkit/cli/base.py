@@ -73,7 +73,12 @@ def parse_inputs(ws: Workspace, workflow: str | Workflow, pairs: Iterable[tuple[
     pairs = list(pairs)
     if not pairs:
         return {}
-    params = {param.name: param for param in ws.input_params(workflow)}
+    from ..errors import NotFoundError
+
+    try:
+        params = {param.name: param for param in ws.input_params(workflow)}
+    except NotFoundError:
+        params = {}  # still check the values now; the command names the missing workflow next
     return {key: parse_input(params.get(key) or Param(key, kind="json", help=UNTYPED), raw) for key, raw in pairs}
 
 
