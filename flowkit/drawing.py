@@ -25,6 +25,7 @@ draw itself (``Workflow._repr_mimebundle_``) without an import cycle.
 from __future__ import annotations
 
 import html
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -175,18 +176,48 @@ def place(workflow: DrawableWorkflow) -> dict[str, Box]:
 
 
 # -- 3. render ---------------------------------------------------------------------
-def _edge(source: Box, target: Box) -> str:
+def _lane(source: Box, target: Box, xs: list[float], columns: list[list[float]]) -> float | None:
+    """The height at which an edge passes the columns it skips, or None when a curve clears them.
+
+    An edge from column 1 to column 3 drawn as one curve runs through the
+    boxes of column 2 (read→combine looked like read→fetch2). When a box of a
+    skipped column lies across the curve's height range, the edge goes round:
+    through the gap above or below every box it passes, whichever is nearer.
+    `xs` are the columns' x, sorted, and `columns` their boxes' sorted y, so an
+    edge costs binary searches over the columns it skips, not a scan of every box.
+    """
+    low, high = sorted((source.y + BOX_HEIGHT / 2, target.y + BOX_HEIGHT / 2))
+    skipped = columns[bisect_right(xs, source.x) : bisect_left(xs, target.x)]
+    # A box at y overlaps [low, high] (with half a gap around it) when y <= high + g and y >= low - H - g.
+    first_over = low - BOX_HEIGHT - ROW_GAP / 2
+    if not any(bisect_left(ys, first_over) < bisect_right(ys, high + ROW_GAP / 2) for ys in skipped):
+        return None
+    above = min(ys[0] for ys in skipped) - ROW_GAP / 2
+    below = max(ys[-1] for ys in skipped) + BOX_HEIGHT + ROW_GAP / 2
+    middle = (low + high) / 2
+    return above if abs(middle - above) <= abs(below - middle) else below
+
+
+def _edge(source: Box, target: Box, lane: float | None = None) -> str:
     # The arrow head is part of the edge's own path, not an SVG <marker>: a marker is found by
     # document-wide id, and with several drawings on a page (the App's tabs) Chrome draws none
     # when the first drawing holding that id is in a hidden tab. It also gives a straight edge a
     # non-zero bounding box, which is what browsers (and browser tests) call visible.
     x1, y1 = source.x + BOX_WIDTH, source.y + BOX_HEIGHT / 2
     x2, y2 = target.x - 1, target.y + BOX_HEIGHT / 2
-    bend = max((x2 - x1) / 2, 20)
     head = f"M{x2 - ARROW:.0f},{y2 - ARROW / 2:.0f} L{x2:.0f},{y2:.0f} L{x2 - ARROW:.0f},{y2 + ARROW / 2:.0f}"
+    if lane is None:
+        bend = max((x2 - x1) / 2, 20)
+        line = f"M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
+    else:  # out into the gap, along the lane past the skipped columns, back in
+        g1, g2 = x1 + COLUMN_GAP / 2, x2 - COLUMN_GAP / 2
+        line = (
+            f"M{x1:.0f},{y1:.0f} L{g1:.0f},{y1:.0f} L{g1:.0f},{lane:.0f} L{g2:.0f},{lane:.0f} "
+            f"L{g2:.0f},{y2:.0f} L{x2:.0f},{y2:.0f}"
+        )
     return (
         f'<path class="flowkit-edge" data-from="{_esc(source.name)}" data-to="{_esc(target.name)}" '
-        f'd="M{x1:.0f},{y1:.0f} C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f} {head}" '
+        f'd="{line} {head}" '
         'fill="none" stroke="#757575" stroke-width="1.4" stroke-linejoin="round"/>'
     )
 
@@ -247,7 +278,16 @@ def render(workflow: DrawableWorkflow, statuses: Mapping[str, str] | None = None
     ]
     if not boxes:
         parts.append(f'<text x="{MARGIN}" y="{MARGIN + 14}" fill="#757575">(no nodes yet)</text>')
-    parts.extend(_edge(boxes[a], boxes[b]) for a, b in workflow.graph.edges)
+    step = BOX_WIDTH + COLUMN_GAP
+    by_x: dict[float, list[float]] = {}
+    for box in boxes.values():
+        by_x.setdefault(box.x, []).append(box.y)
+    xs = sorted(by_x)
+    columns = [sorted(by_x[x]) for x in xs]
+    for a, b in workflow.graph.edges:
+        source, target = boxes[a], boxes[b]
+        skips = target.x - source.x > step + 1  # only an edge skipping a column can run through a box
+        parts.append(_edge(source, target, _lane(source, target, xs, columns) if skips else None))
     parts.extend(_node(box, statuses.get(name, "pending")) for name, box in boxes.items())
     if show_legend:
         parts.append(_legend(height - LEGEND_HEIGHT + 8))

@@ -64,6 +64,10 @@ def command(
         # JupyterLab refuses to start as root without it; in a container or CI that is the normal case,
         # and the README's one command must just work there too.
         args.append("--allow-root")
+    if not any(arg.split("=")[0].endswith(".default_url") for arg in args):
+        # The URL JupyterLab prints opens the notebook itself: on a machine without a browser the
+        # person copies that URL, and a plain /lab URL shows the Launcher instead.
+        args.insert(0, f"--LabApp.default_url=/lab/tree/{START_NOTEBOOK}")
     argv = [sys.executable, "-m", "jupyterlab", START_NOTEBOOK, *args]
     return argv, env, target
 

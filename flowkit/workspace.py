@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from .executors.base import Executor
-    from .model import Run, Workflow
+    from .model import Param, Run, Workflow
     from .run.control import CancelEvent, RunHandle
     from .run.engine import Event, RunParts
     from .run.template_budget import RenderBudget
@@ -200,6 +200,17 @@ class Workspace:
 
         return validate(self.lookups, self._workflow(workflow), inputs=inputs)
 
+    def input_params(self, workflow: Workflow | str) -> list[Param]:
+        """The run inputs `workflow` takes: its declared ones, then those inferred from its templates.
+
+        An input read as a whole param (``{{ inputs.n }}``) takes that task
+        param's kind; see `flowkit.run.inputs`. Faces type what people write
+        with `flowkit.run.inputs.parse_input` against these.
+        """
+        from .run.inputs import input_params
+
+        return input_params(self.lookups, self._workflow(workflow))
+
     def run(
         self,
         workflow: Workflow | str,
@@ -268,6 +279,8 @@ class Workspace:
         self,
         run: Run | str,
         *,
+        definition: str = "auto",
+        from_node: str | None = None,
         inputs: dict[str, Any] | None = None,
         executor: Executor | str | None = None,
         on_event: Callable[[Event], None] | Iterable[Callable[[Event], None]] | None = None,
@@ -277,18 +290,29 @@ class Workspace:
         cancel: CancelEvent | None = None,
         render_budget: RenderBudget | None = None,
     ) -> Run:
-        """Re-run what did not succeed in `run`: a new run of the same workflow snapshot.
+        """Re-run what did not succeed in `run`, as a new run; its ``version`` says which definition ran.
 
-        Nodes that succeeded keep their results (``reused=True``); failed,
-        cancelled and skipped ones run again. The new run's ``resumed_from`` is
-        `run`'s id. Options are those of `run`; `inputs` default to the earlier run's.
+        Nodes that succeeded keep their results (``reused=True``) while the
+        definition resumed on still defines them, and everything upstream of
+        them, the same way; the rest (failed, cancelled, skipped, changed) runs. The new run's ``resumed_from`` is
+        `run`'s id. Other options are those of `run`; `inputs` default to the
+        earlier run's.
+
+        Args:
+            run: the earlier run, or its id.
+            definition: ``"current"``: the saved version (after a fix);
+                ``"original"``: the snapshot `run` ran; ``"auto"`` (default):
+                the saved version when it is newer and the reused upstream
+                results still match it, else the original (see `resume_choices`).
+            from_node: also re-run this node and everything downstream of it.
         """
         from .run.launch import run_workflow
 
         earlier = self.runs.get(run) if isinstance(run, str) else run
+        workflow = self.resume_definition(earlier, definition)
         return run_workflow(
             self._run_parts(),
-            earlier.workflow_snapshot(),
+            workflow,
             inputs=inputs,
             executor=executor,
             on_event=on_event,
@@ -298,7 +322,42 @@ class Workspace:
             deadline=deadline,
             cancel=cancel,
             render_budget=render_budget,
+            from_node=from_node,
         )
+
+    def resume_definition(self, run: Run | str, definition: str = "auto") -> Workflow:
+        """The workflow version `resume` with this `definition` would run (see `resume`)."""
+        from .run.selection import choose_definition
+
+        earlier = self.runs.get(run) if isinstance(run, str) else run
+        return choose_definition(earlier, self._saved(earlier.workflow), definition)
+
+    def resume_choices(self, run: Run | str) -> dict[str, Any]:
+        """What resuming `run` can use, for faces offering the choice.
+
+        Returns:
+            ``{"original": <the run's version>, "current": <the saved version, or None
+            when it is not newer>, "default": "current" | "original"}``.
+        """
+        from .run.selection import choose_definition
+
+        earlier = self.runs.get(run) if isinstance(run, str) else run
+        saved = self._saved(earlier.workflow)
+        newer = saved is not None and saved.version > earlier.version
+        default = choose_definition(earlier, saved, "auto")
+        return {
+            "original": earlier.version,
+            "current": saved.version if newer and saved is not None else None,
+            "default": "current" if newer and default is saved else "original",
+        }
+
+    def _saved(self, name: str) -> Workflow | None:
+        from .errors import WorkflowNotFound
+
+        try:
+            return self.workflows.get(name)
+        except WorkflowNotFound:
+            return None
 
     def info(self) -> dict[str, Any]:
         """Counts and paths, for ``flowkit status`` and the UI header."""

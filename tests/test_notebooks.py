@@ -78,7 +78,15 @@ def test_lab_command_opens_getting_started_with_a_workspace_in_the_folder(
 ) -> None:
     monkeypatch.setattr(lab, "running_as_root", lambda: False)
     argv, env, cwd = lab.command(tmp_path / "lab", ["--", "--no-browser", "--port=9999"], environ={"PATH": "/bin"})
-    assert argv == [sys.executable, "-m", "jupyterlab", "getting_started.ipynb", "--no-browser", "--port=9999"]
+    assert argv == [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "getting_started.ipynb",
+        "--LabApp.default_url=/lab/tree/getting_started.ipynb",
+        "--no-browser",
+        "--port=9999",
+    ]
     assert cwd == (tmp_path / "lab").resolve()
     assert env[ENV_WORKSPACE] == str((tmp_path / "lab" / "workspace").resolve()) and env["PATH"] == "/bin"
     _, env, _ = lab.command(tmp_path / "lab", [], environ={ENV_WORKSPACE: "/elsewhere"})

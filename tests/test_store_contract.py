@@ -122,8 +122,10 @@ def test_the_whole_path_runs_on_each_store(any_ws: fk.Workspace, canary: str) ->
     assert done.status == "success" and done.nodes["second"].result["text"] == "hi!"
     assert [run.id for run in ws.runs.list(workflow="Pair")] == [done.id, failed.id]
     assert ws.runs.get(done.id).nodes["first"].result["message"] == "got hi"
-    resumed = ws.resume(failed)
+    resumed = ws.resume(failed, definition="original")  # as it ran (v1): fails again
     assert resumed.resumed_from == failed.id and resumed.nodes["first"].status == "failed"
+    fixed = ws.resume(failed)  # by default on the saved fix (v2), issue 14
+    assert fixed.resumed_from == failed.id and fixed.version == 2 and fixed.status == "success"
     with pytest.raises(errors.InUseError):
         ws.integrations.delete("Echo")
     ws.workflows.delete("Pair")

@@ -11,7 +11,7 @@ from ui_support import add_demo_integration
 
 import flowkit as fk
 from flowkit.ui import WorkflowBuilder
-from flowkit.ui.builder import input_names
+from flowkit.ui.run_inputs import input_names
 
 
 @pytest.fixture
@@ -263,8 +263,8 @@ def test_run_shows_progress_statuses_and_results(ws: fk.Workspace, builder: Work
     assert drawn_nodes(builder) == {"hello": "success", "after": "success"}
     assert 'class="flowkit-legend"' in builder.picture.value
     assert builder.progress.value == builder.progress.max == 2 and builder.progress.bar_style == "success"
-    assert '<tr data-node="after" data-status="success">' in builder.result.value
-    assert "Hi team" in builder.result.value
+    assert 'class="flowkit-node-row" data-node="after" data-status="success"' in builder.node_table.value
+    assert "Hi team" in builder.node_table.value
     assert builder.live.events[0] == "run_started" and builder.live.events[-1] == "run_finished"
     assert builder.live.events.count("node_finished") == 2
     assert not builder.run_button.disabled
@@ -280,7 +280,7 @@ def test_a_failing_node_is_red_and_its_descendants_skipped(builder: WorkflowBuil
     assert run.status == "failed"
     assert builder.feedback.is_error and builder.feedback.text.endswith(": failed.")
     assert drawn_nodes(builder) == {"ok": "success", "boom": "failed", "after": "skipped"}
-    assert "the demo service is down" in builder.result.value
+    assert "the demo service is down" in builder.node_table.value
     assert builder.progress.bar_style == "danger"
 
 
@@ -298,7 +298,7 @@ def test_run_returns_at_once_and_the_drawing_goes_live(builder: WorkflowBuilder)
 def test_run_refuses_a_workflow_with_errors(builder: WorkflowBuilder) -> None:
     add(builder, "b", "echo", {"text": "{{ nowhere.x }}"})
     builder.run_button.click()
-    assert builder.feedback.is_error and builder.feedback.text == "Fix the 1 error(s) listed above before running."
+    assert builder.feedback.is_error and builder.feedback.text.startswith("Fix 1 error(s) before running — b: ")
     assert builder.live.thread is None
 
 

@@ -54,9 +54,9 @@ def test_run_view_shows_summary_dag_and_nodes(ws: fk.Workspace) -> None:
     assert f"run <code>{run.id}</code>" in view.summary.value and "failed" in view.summary.value
     assert statuses(view.picture.value) == {"a": "success", "b": "failed"}
     assert 'class="flowkit-legend"' in view.picture.value
-    assert '<tr data-node="b" data-status="failed">' in view.nodes.value
-    assert "the demo service is down" in view.nodes.value and "heyhey" not in view.nodes.value
-    assert "hey" in view.nodes.value
+    assert 'class="flowkit-node-row" data-node="b" data-status="failed"' in view.node_table.value
+    assert "the demo service is down" in view.node_table.value and "heyhey" not in view.node_table.value
+    assert "hey" in view.node_table.value
     assert view.resume_button.disabled  # no workspace: read-only
     view.resume_button.click()  # disabled in the browser; the handler still answers if called
     assert view.feedback.text == "This view has no workspace to resume in; use RunView(run, ws)."

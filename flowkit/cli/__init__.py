@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .commands import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_KEY, EXIT_NOT_FOUND, EXIT_STORE, lab
+from .base import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_KEY, EXIT_NOT_FOUND, EXIT_STORE
+from .commands import lab
 from .parser import build_parser
 
 __all__ = [
@@ -48,10 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and getattr(args, "handler", None) is not lab:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra  # `flowkit lab` hands what it does not know to JupyterLab
-    from ..errors import FlowkitError
+    from ..errors import FlowkitError, NotFoundError
+    from .where import find_workspace, not_found_message
 
+    args.workspace_path = find_workspace(getattr(args, "workspace", None))
     try:
         return int(args.handler(args))
+    except NotFoundError as exc:
+        print(f"error: {not_found_message(exc, args, args.workspace_path)}", file=sys.stderr)
+        return exit_code(exc)
     except FlowkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)

@@ -4,57 +4,40 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import os
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import jsonvalue
+from .base import (
+    EXIT_FAILED,
+    dask_executor,
+    parse_inputs,
+    print_json,
+    table,
+    workspace_of,
+)
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
-
-EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_KEY, EXIT_STORE, EXIT_CANCELLED = 1, 2, 3, 4, 5, 6
-
-
-def _workspace(args: argparse.Namespace) -> Workspace:
-    from ..workspace import Workspace
-
-    return Workspace(args.workspace)
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    if not rows:
-        return "(none)"
-    cells = [[str(row.get(column, "")) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(cell[i]) for cell in cells)) for i, column in enumerate(columns)]
-    lines = ["  ".join(column.upper().ljust(width) for column, width in zip(columns, widths, strict=False))]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) for row in cells]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 # -- types ---------------------------------------------------------------------
 def types_list(args: argparse.Namespace) -> int:
     rows = [
         {"name": t.name, "params": ", ".join(p.name for p in t.params), "description": t.description}
-        for t in _workspace(args).types.list()
+        for t in workspace_of(args).types.list()
     ]
-    print(_table(rows, ["name", "params", "description"]))
+    print(table(rows, ["name", "params", "description"]))
     return 0
 
 
 def types_show(args: argparse.Namespace) -> int:
-    _print_json(_workspace(args).types.get(args.name).to_dict())
+    print_json(workspace_of(args).types.get(args.name).to_dict())
     return 0
 
 
 def types_create(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = workspace_of(args)
     if args.from_module:
         itype = ws.types.create_from_module(args.name)
     else:
@@ -76,7 +59,7 @@ def types_create(args: argparse.Namespace) -> int:
 
 
 def types_delete(args: argparse.Namespace) -> int:
-    _workspace(args).types.delete(args.name)
+    workspace_of(args).types.delete(args.name)
     print(f"Deleted integration type {args.name!r}.")
     return 0
 
@@ -85,14 +68,14 @@ def types_delete(args: argparse.Namespace) -> int:
 def integrations_list(args: argparse.Namespace) -> int:
     rows = [
         {"name": i.name, "type": i.type, "fields": ", ".join(i.credentials)}
-        for i in _workspace(args).integrations.list()
+        for i in workspace_of(args).integrations.list()
     ]
-    print(_table(rows, ["name", "type", "fields"]))
+    print(table(rows, ["name", "type", "fields"]))
     return 0
 
 
 def integrations_show(args: argparse.Namespace) -> int:
-    print(repr(_workspace(args).integrations.get(args.name)))
+    print(repr(workspace_of(args).integrations.get(args.name)))
     return 0
 
 
@@ -120,7 +103,7 @@ def _prompt_credentials(ws: Workspace, type_name: str) -> dict[str, Any]:
 
 
 def integrations_create(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = workspace_of(args)
     credentials = _prompt_credentials(ws, args.type)
     ws.integrations.create(args.name, type=args.type, credentials=credentials)
     print(f"Created integration {args.name!r}; its credentials are stored encrypted.")
@@ -128,7 +111,7 @@ def integrations_create(args: argparse.Namespace) -> int:
 
 
 def integrations_delete(args: argparse.Namespace) -> int:
-    _workspace(args).integrations.delete(args.name)
+    workspace_of(args).integrations.delete(args.name)
     print(f"Deleted integration {args.name!r}.")
     return 0
 
@@ -137,19 +120,19 @@ def integrations_delete(args: argparse.Namespace) -> int:
 def workflows_list(args: argparse.Namespace) -> int:
     rows = [
         {"name": w.name, "nodes": len(w), "version": w.version, "description": w.description}
-        for w in _workspace(args).workflows.list()
+        for w in workspace_of(args).workflows.list()
     ]
-    print(_table(rows, ["name", "nodes", "version", "description"]))
+    print(table(rows, ["name", "nodes", "version", "description"]))
     return 0
 
 
 def workflows_show(args: argparse.Namespace) -> int:
-    _print_json(_workspace(args).workflows.get(args.name).to_dict())
+    print_json(workspace_of(args).workflows.get(args.name).to_dict())
     return 0
 
 
 def workflows_delete(args: argparse.Namespace) -> int:
-    _workspace(args).workflows.delete(args.name)
+    workspace_of(args).workflows.delete(args.name)
     print(f"Deleted workflow {args.name!r}.")
     return 0
 
@@ -160,7 +143,7 @@ def runs_list(args: argparse.Namespace) -> int:
     import time
 
     rows = []
-    listing = _workspace(args).runs.listing(workflow=args.workflow, status=args.status, limit=args.limit)
+    listing = workspace_of(args).runs.listing(workflow=args.workflow, status=args.status, limit=args.limit)
     for problem in listing.damaged:
         print(f"warning: a run is not listed: {problem}", file=sys.stderr)
     for run in listing.runs:
@@ -176,30 +159,30 @@ def runs_list(args: argparse.Namespace) -> int:
                 "duration": duration,
             }
         )
-    print(_table(rows, ["id", "workflow", "status", "trigger", "started", "duration"]))
+    print(table(rows, ["id", "workflow", "status", "trigger", "started", "duration"]))
     return 0
 
 
 def runs_show(args: argparse.Namespace) -> int:
-    _print_json(_workspace(args).runs.get(args.id).to_dict())
+    print_json(workspace_of(args).runs.get(args.id).to_dict())
     return 0
 
 
 def runs_delete(args: argparse.Namespace) -> int:
-    _workspace(args).runs.delete(args.id)
+    workspace_of(args).runs.delete(args.id)
     print(f"Deleted run {args.id}.")
     return 0
 
 
 # -- keys ------------------------------------------------------------------------
 def key_rotate(args: argparse.Namespace) -> int:
-    count = _workspace(args).rotate_key(drop_old_keys=args.drop_old)
+    count = workspace_of(args).rotate_key(drop_old_keys=args.drop_old)
     print(f"Re-encrypted {count} integration(s) under the new key.")
     return 0
 
 
 def key_check(args: argparse.Namespace) -> int:
-    ring = _workspace(args).keyring()
+    ring = workspace_of(args).keyring()
     print(f"OK: keys from {ring.source} (primary fingerprint {ring.primary}) open this workspace.")
     return 0
 
@@ -216,11 +199,11 @@ def job(args: argparse.Namespace) -> int:
     from .. import jobs
     from ..errors import ValidationError
 
-    ws = _workspace(args)
+    ws = workspace_of(args)
     if args.batch:
         if args.param or args.output:
             raise ValidationError("--batch takes its inputs from the file; drop -p/-o (use --output-dir).")
-        executor = _dask_executor(args)
+        executor = dask_executor(args)
         try:
             batch = jobs.run_batch(
                 ws,
@@ -240,7 +223,7 @@ def job(args: argparse.Namespace) -> int:
         return 0 if batch.ok else EXIT_FAILED
     if args.dask:
         raise ValidationError("--dask runs the nodes of --batch runs on Dask; a single job runs in its kernel.")
-    inputs = {key: jsonvalue.loads_or_text(value, f"-p {key}") for key, value in args.param}
+    inputs = parse_inputs(ws, args.workflow, args.param)
     result = jobs.run_job(
         ws, args.workflow, inputs=inputs, output=args.output, timeout=args.timeout, cell_timeout=args.cell_timeout
     )
@@ -261,90 +244,3 @@ def lab(args: argparse.Namespace) -> int:
 
 
 # -- run -------------------------------------------------------------------------
-def _input_pair(text: str) -> tuple[str, Any]:
-    """``key=value`` from ``-i``; the value is JSON where it parses (3, true, [1, 2]), else text.
-
-    JSON nested too deep is refused here, not taken as text (nor left to fail later).
-    """
-    from ..errors import ValidationError
-
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ValidationError(f"-i {text!r}: write an input as key=value.")
-    return key.strip(), jsonvalue.loads_or_text(raw, f"-i {key.strip()}")
-
-
-def _progress_bar(total_label: str) -> Callable[[Any], None]:
-    """An `on_event` callback drawing a tqdm bar on stderr, one step per finished node."""
-    from tqdm import tqdm
-
-    bars: list[Any] = []
-
-    def on_event(event: Any) -> None:
-        if event.kind == "run_started":
-            bars.append(tqdm(total=len(event.run.nodes), desc=total_label, unit="node", file=sys.stderr))
-        elif bars and event.kind == "node_finished":
-            bars[0].update(1)
-            bars[0].set_postfix_str(f"{event.node}: {event.run.nodes[event.node].status}", refresh=False)
-        elif bars and event.kind == "run_finished":
-            bars[0].close()
-
-    return on_event
-
-
-def _dask_executor(args: argparse.Namespace) -> Any:
-    """The `DaskExecutor` for ``--dask ADDRESS`` (None without it); the caller shuts it down."""
-    if not getattr(args, "dask", None):
-        return None
-    from ..executors.dask_executor import DaskExecutor
-
-    return DaskExecutor(args.dask, max_workers=getattr(args, "max_workers", None))
-
-
-def run_command(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
-    inputs = dict(_input_pair(item) for item in args.input)
-    show = sys.stderr.isatty() if args.progress is None else args.progress
-    callbacks = [_progress_bar(args.workflow)] if show else []
-    if args.dask and args.executor != "threads":
-        from ..errors import ValidationError
-
-        raise ValidationError(f"Give either --dask or --executor {args.executor}, not both.")
-    dask = _dask_executor(args)
-    try:
-        run = ws.run(
-            args.workflow,
-            inputs=inputs,
-            executor=dask or args.executor,
-            max_workers=None if dask else args.max_workers,
-            trigger="cli",
-            on_event=callbacks,
-            deadline=args.timeout,
-        )
-    finally:
-        if dask is not None:
-            dask.shutdown()
-    _reopen_closed_streams()
-    rows = []
-    for name, node in run.nodes.items():
-        error = (node.error or "").strip().splitlines()
-        rows.append(
-            {
-                "node": name,
-                "status": node.status + (" (reused)" if node.reused else ""),
-                "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
-                "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else "",
-            }
-        )
-    print(_table(rows, ["node", "status", "duration", "error"]))
-    duration = f" in {run.duration:.2f}s" if run.duration is not None else ""
-    print(f"Run {run.id} of {run.workflow!r}: {run.status}{duration}. Details: flowkit runs show {run.id}")
-    return 0 if run.ok else EXIT_CANCELLED if run.status == "cancelled" else EXIT_FAILED
-
-
-def _reopen_closed_streams() -> None:
-    """Print on, even if a task closed ``sys.stdout`` or ``sys.stderr`` (their descriptors stay open)."""
-    for name, fd in (("stdout", 1), ("stderr", 2)):
-        stream = getattr(sys, name)
-        if stream is None or stream.closed:
-            setattr(sys, name, open(os.dup(fd), "w", encoding="utf-8", errors="replace", buffering=1))

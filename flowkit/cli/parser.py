@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import commands as c
+from . import operate as o
 from . import schedules
 
 Handler = Callable[[argparse.Namespace], int]
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(
         sub,
         "run",
-        c.run_command,
+        o.run_command,
         "run a workflow and wait for it; exit code 0 when it succeeds, 1 when it fails, 6 when cancelled",
         (("workflow",), {"help": "the saved workflow's name"}),
         (
@@ -128,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "action": "append",
                 "default": [],
                 "metavar": "KEY=VALUE",
-                "help": "an input of the run; VALUE is JSON where it parses (3, true, [1, 2])",
+                "help": "an input of the run, read as the input's kind (declared, or inferred from the templates); "
+                "an untyped input is JSON where it parses (3, true, [1, 2]), else text",
             },
         ),
         (
@@ -158,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
             {
                 "action": argparse.BooleanOptionalAction,
                 "default": None,
-                "help": "a progress bar on stderr (default: when stderr is a terminal)",
+                "help": "a progress bar on stderr (default: a bar on a terminal, else a line per node)",
             },
         ),
     )
@@ -176,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "action": "append",
                 "default": [],
                 "metavar": ("KEY", "VALUE"),
-                "help": "an input of the run; VALUE is JSON where it parses (3, [1, 2], true)",
+                "help": "an input of the run, read as the input's kind, like run -i",
             },
         ),
         (("-o", "--output"), {"metavar": "NOTEBOOK", "help": "the report notebook (default: in <workspace>/reports)"}),
@@ -197,4 +199,5 @@ def build_parser() -> argparse.ArgumentParser:
         "(other arguments go to JupyterLab)",
         (("--dir",), {"default": "flowkit-lab", "help": "the lab folder (default ./flowkit-lab)"}),
     )
+    o.add_commands(sub, runs, integrations, _add)
     return parser

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import jsonvalue
-from .commands import _input_pair, _print_json, _table, _workspace
+from .base import input_pair, parse_inputs, print_json, table, workspace_of
 
 Adder = Callable[..., None]
 
@@ -26,7 +26,7 @@ Adder = Callable[..., None]
 def schedules_list(args: argparse.Namespace) -> int:
 
     rows = []
-    for schedule in _workspace(args).schedules.list(workflow=args.workflow):
+    for schedule in workspace_of(args).schedules.list(workflow=args.workflow):
         rows.append(
             {
                 "name": schedule.name,
@@ -40,22 +40,23 @@ def schedules_list(args: argparse.Namespace) -> int:
             }
         )
     columns = ["name", "workflow", "cron", "timezone", "state", "last slot", "last run", "next"]
-    print(_table(rows, columns))
+    print(table(rows, columns))
     return 0
 
 
 def schedules_show(args: argparse.Namespace) -> int:
-    schedule = _workspace(args).schedules.get(args.name)
+    schedule = workspace_of(args).schedules.get(args.name)
     shown = schedule.to_dict()
     shown["next"] = [slot.isoformat() for slot in ([] if schedule.paused else schedule.next_fires(args.next))]
-    _print_json(shown)
+    print_json(shown)
     return 0
 
 
 def schedules_add(args: argparse.Namespace) -> int:
     from ..errors import ValidationError
 
-    inputs = dict(_input_pair(item) for item in args.input)
+    ws = workspace_of(args)
+    inputs = parse_inputs(ws, args.workflow, map(input_pair, args.input))  # typed by the workflow's inputs
     if args.inputs_json is not None:
         try:
             given = jsonvalue.loads(args.inputs_json)  # refuses NaN, and nesting too deep to read
@@ -64,7 +65,7 @@ def schedules_add(args: argparse.Namespace) -> int:
         if not isinstance(given, dict):
             raise ValidationError(f"--inputs must be a JSON object of name → value, got {args.inputs_json!r}.")
         inputs.update(given)
-    schedule = _workspace(args).schedules.create(
+    schedule = ws.schedules.create(
         args.name,
         workflow=args.workflow,
         cron=args.cron,
@@ -81,19 +82,19 @@ def schedules_add(args: argparse.Namespace) -> int:
 
 
 def schedules_delete(args: argparse.Namespace) -> int:
-    _workspace(args).schedules.delete(args.name)
+    workspace_of(args).schedules.delete(args.name)
     print(f"Deleted schedule {args.name!r}.")
     return 0
 
 
 def schedules_pause(args: argparse.Namespace) -> int:
-    _workspace(args).schedules.pause(args.name)
+    workspace_of(args).schedules.pause(args.name)
     print(f"Paused schedule {args.name!r}.")
     return 0
 
 
 def schedules_resume(args: argparse.Namespace) -> int:
-    schedule = _workspace(args).schedules.resume(args.name)
+    schedule = workspace_of(args).schedules.resume(args.name)
     print(f"Resumed schedule {args.name!r}; next run {schedule.next_text()}.")
     return 0
 
@@ -138,7 +139,7 @@ def _stopping_on_signals(stop: threading.Event, log: logging.Logger) -> Iterator
 def scheduler_command(args: argparse.Namespace) -> int:
     from ..schedules import ModuleWatcher, Scheduler
 
-    ws = _workspace(args)
+    ws = workspace_of(args)
     stop = threading.Event()
     with _logging_to_stderr() as log, _stopping_on_signals(stop, log):
         scheduler = Scheduler(

@@ -27,7 +27,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TextIO
 
 from ..redaction import Redactor
@@ -62,12 +62,13 @@ def _guarded_exit(status: int) -> NoReturn:
 
 
 class CallLog:
-    """The output of one task call, redacted as it is read."""
+    """The output of one task call, redacted as it is read; told to this thread's `streamed` listener."""
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
         self.parts: list[str] = []
         self.size = 0
+        self.listener: Callable[[CallLog], None] | None = getattr(_local, "listener", None)
 
     def write(self, text: str) -> None:
         if self.size >= MAX_LOG_CHARS:
@@ -76,6 +77,8 @@ class CallLog:
         self.size += len(text)
         if self.size >= MAX_LOG_CHARS:
             self.parts.append(f"\n[log cut at {MAX_LOG_CHARS:,} characters]\n")
+        if self.listener is not None:
+            self.listener(self)
 
     def text(self) -> str:
         return self.redactor.text(printable("".join(self.parts)))
@@ -223,6 +226,20 @@ def current_redactor() -> Redactor | None:
     """The redactor of the task call running on this thread (None outside a call): what it must not write."""
     log = getattr(_local, "log", None)
     return log.redactor if log is not None else None
+
+
+def streamed(listener: Callable[[CallLog], None], function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, the call logs it opens on this thread telling `listener` of each write.
+
+    How a node's output is seen while it runs (`flowkit.run.output`); a
+    top-level function so an executor can run it like the call it wraps.
+    """
+    previous = getattr(_local, "listener", None)
+    _local.listener = listener
+    try:
+        return function(*args)
+    finally:
+        _local.listener = previous
 
 
 @contextlib.contextmanager

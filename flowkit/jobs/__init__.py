@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         run_job,
         template_path,
     )
+    from .report import report_path, sign_notebook, write_report
 
 _EXPORTS = {
     "BatchResult": "batch",
@@ -44,6 +45,9 @@ _EXPORTS = {
     "run_batch": "batch",
     "run_job": "job",
     "template_path": "job",
+    "report_path": "report",
+    "sign_notebook": "report",
+    "write_report": "report",
 }
 
 __all__ = [
@@ -56,9 +60,12 @@ __all__ = [
     "notebooks_folder",
     "parse_cli_value",
     "read_batch_file",
+    "report_path",
     "run_batch",
     "run_job",
+    "sign_notebook",
     "template_path",
+    "write_report",
 ]
 
 

@@ -56,7 +56,11 @@ def read_batch_file(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, A
 
 
 def parse_cli_value(text: str, *, what: str = "value") -> Any:
-    """A value typed on the command line: JSON where it parses (``3``, ``[1, 2]``, ``true``), else the text.
+    """A value typed for an input of no known kind: JSON where it parses (``3``, ``[1, 2]``, ``true``), else text.
+
+    The untyped case of `flowkit.run.inputs.parse_input` (both are
+    `jsonvalue.loads_or_text`); ``flowkit job -p`` types its values by the
+    workflow's inputs first.
 
     Raises:
         NotJSONError: it is JSON that flowkit cannot hold (nested too deep), named as `what`.

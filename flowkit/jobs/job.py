@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from .kernel_pool import KernelPool
 
 from .inputs import check_inputs
+from .report import sign_notebook
 
 TEMPLATE = "run_workflow.ipynb"
 DEFAULT_TIMEOUT = 600.0
@@ -209,6 +210,7 @@ def execute_job(spec: JobSpec, kernels: KernelPool | None = None) -> JobResult:
     except JobError as exc:  # the kernel could not start, or a time limit was hit
         error = str(exc)
     scrub_notebook(report, redactor)  # also what papermill wrote after the last cell
+    sign_notebook(report)  # flowkit wrote every output: the drawing renders on open (see report.sign_notebook)
     notebook = _read_notebook(report)
     run_id = records_of(notebook).get("run_id") if notebook else None
     status = "failed"

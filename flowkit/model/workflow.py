@@ -15,6 +15,7 @@ import networkx as nx
 from ..errors import AlreadyExistsError, CycleError, NotFoundError, ValidationError
 from ..jsonvalue import check_json
 from .names import check_identifier, check_label
+from .params import Param, params_from
 
 
 @dataclass
@@ -73,13 +74,28 @@ class Workflow:
     Args:
         name: the workflow's name, unique in a workspace.
         description: a sentence for lists and reports.
+        inputs: the run inputs it takes, in the same `Param` language as task
+            params (name, kind, required, default, help). Inputs its templates
+            read that are not declared are inferred (``ws.input_params``).
     """
 
-    def __init__(self, name: str, description: str = "", *, version: int = 0) -> None:
+    def __init__(
+        self, name: str, description: str = "", *, version: int = 0, inputs: list[Param] | None = None
+    ) -> None:
         self.name = check_label(name, "Workflow name")
         self.description = description
         self.version = version
         self.graph: nx.DiGraph = nx.DiGraph()
+        self._inputs: list[Param] = params_from(inputs)
+
+    @property
+    def inputs(self) -> list[Param]:
+        """The declared run inputs (a copy of the list; assign a new list to change them)."""
+        return list(self._inputs)
+
+    @inputs.setter
+    def inputs(self, params: list[Param]) -> None:
+        self._inputs = params_from(params)  # checked: Params, names declared once
 
     # -- building -----------------------------------------------------------
     def add_node(
@@ -205,11 +221,15 @@ class Workflow:
             "version": self.version,
             "nodes": [data["node"].to_dict() for _, data in self.graph.nodes(data=True)],  # one pass, no lookups
             "edges": [[upstream, downstream] for upstream, downstream in self.graph.edges],
+            # Only when declared, so the records of workflows without inputs stay as they were.
+            **({"inputs": [param.to_dict() for param in self._inputs]} if self._inputs else {}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Workflow:
-        workflow = cls(data["name"], data.get("description", ""), version=data.get("version", 0))
+        workflow = cls(
+            data["name"], data.get("description", ""), version=data.get("version", 0), inputs=data.get("inputs")
+        )
         for node in data.get("nodes", []):
             workflow._insert(Node.from_dict(node))  # validated once, in Node.__post_init__
         for upstream, downstream in data.get("edges", []):

@@ -89,7 +89,8 @@ class RunControl:
         """Why the run must stop, or None to go on."""
         if self.reason is None:
             if self.event is not None and self.event.is_set():
-                self.cancel("cancelled from another thread")
+                # An event may say who cancelled (the notebook's Stop button does); else a neutral reason.
+                self.cancel(str(getattr(self.event, "reason", "") or "cancelled from another thread"))
             elif self.due is not None and time.monotonic() >= self.due:
                 self.cancel(f"the run's deadline of {self.deadline:g} s passed")
         return self.reason

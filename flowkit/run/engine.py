@@ -40,8 +40,6 @@ import os
 import queue
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -49,36 +47,17 @@ from ..errors import ParamsError, TemplateError
 from ..executors import call, capture, invoke
 from ..executors.base import Executor, InlineExecutor, Outcome
 from ..model import Integration, NodeRun, Run, Workflow
-from ..redaction import Redactor, StoredSecret, secret_leaves
-from ..store import RunLog
+from ..redaction import Redactor, secret_leaves
 from .control import RunControl, cancel_nodes, stop_local_calls
 from .events import Event, EventCallback, EventsFile, deliver
+from .output import OutputStream, streamed_call
+from .parts import RunParts
 from .rendering import ParamRenderer
 from .template_budget import DEFAULT_BUDGET, RenderBudget
 from .topology import Topology
-from .validation import Lookups, NodePlan, analyze, refusal
+from .validation import NodePlan, analyze, refusal
 
 __all__ = ["Event", "Execution", "RunParts"]
-
-
-@dataclass(frozen=True)
-class RunParts:
-    """What a run needs from its workspace.
-
-    Attributes:
-        lookups: the saved integrations, type drift and registry the workflow is checked against.
-        log: where the run is recorded.
-        host: this machine's name, recorded so an interrupted run can be told from a running one.
-        secret_fields: the secret fields of an integration type (`IntegrationType.secret_fields`),
-            None for a type that is gone: then every field of its integrations is masked.
-        stored_secrets: every stored secret, which a run's inputs may not hold.
-    """
-
-    lookups: Lookups
-    log: RunLog
-    host: str
-    secret_fields: Callable[[str], list[str] | None] = field(default=lambda type_name: None)
-    stored_secrets: Callable[[], list[StoredSecret]] = field(default=list)
 
 
 # -- one run --------------------------------------------------------------------------
@@ -121,6 +100,7 @@ class Execution:
         self.control = control or RunControl()
         self.params = ParamRenderer(inputs, self.results, render_budget, lambda *done: self.done.put(("render", *done)))
         self.abandoned = False  # cancelled with calls still running, which nobody waits for
+        self.output: OutputStream | None = None  # a running node's output, when someone listens
         self.remaining: dict[str, int] = {}  # parents each waiting node still waits for
         self.topology = Topology({}, [])
         self.ready: deque[str] = deque()
@@ -189,11 +169,11 @@ class Execution:
         """Hand the buffered event lines to the OS, before this thread may wait or run a task."""
         self.events.flush()
 
-    def emit(self, kind: str, node: str | None = None) -> None:
+    def emit(self, kind: str, node: str | None = None, text: str | None = None) -> None:
         if self.callbacks:
             if self.events is not None:
                 self.flush()  # the record says it before anyone is told
-            deliver(self.callbacks, Event(kind, self.run, node))
+            deliver(self.callbacks, Event(kind, self.run, node, text))
 
     # 4. schedule ------------------------------------------------------------------
     def begin(self, name: str) -> None:
@@ -254,7 +234,9 @@ class Execution:
         if isinstance(self.executor, InlineExecutor):
             self.flush()  # the call runs right here
         try:
-            self.executor.dispatch(invoke.call_task, self.arguments(name), partial(self.reported, name))
+            self.executor.dispatch(
+                *streamed_call(self.output, name, invoke.call_task, self.arguments(name)), partial(self.reported, name)
+            )
         except Exception as exc:
             self.reported(name, Outcome(error=exc))
         self.in_flight += 1
@@ -268,7 +250,8 @@ class Execution:
         self.flush()
         self.control.calling = True  # Ctrl-C now raises into the call (see RunControl)
         try:
-            return invoke.call_task(*self.arguments(name))
+            function, arguments = streamed_call(self.output, name, invoke.call_task, self.arguments(name))
+            return function(*arguments)
         except KeyboardInterrupt as exc:
             if self.control.reason is None:
                 raise
@@ -379,6 +362,8 @@ class Execution:
                 self.complete(name, self.outcome(name, future))
             elif kind == "render":  # a "wake" (the run was cancelled) needs nothing: the control says so
                 self.rendered(name, future)
+            elif kind == "output" and self.output is not None:
+                self.output.report(name, future)
 
     def wait_time(self, now: float) -> float | None:
         """How long the driver may wait for an outcome: until the next retry, render limit or control check."""
@@ -423,6 +408,7 @@ class Execution:
         self.validate()
         self.decrypt()
         self.start()
+        self.output = OutputStream.when_listened(self)
         self.emit("run_started")
         for name in self.reused:
             self.emit("node_finished", name)

@@ -17,6 +17,7 @@ from ..redaction import RUN_INPUT_ADVICE, refuse_secrets
 from .control import CancelEvent, RunControl
 from .engine import Execution, RunParts
 from .events import EventCallback, make_callbacks
+from .inputs import check_inputs, input_params
 from .selection import select_only, select_resume
 from .template_budget import DEFAULT_BUDGET, RenderBudget
 
@@ -36,14 +37,21 @@ def run_workflow(
     deadline: float | None = None,
     cancel: CancelEvent | None = None,
     render_budget: RenderBudget | None = None,
+    from_node: str | None = None,
 ) -> Run:
-    """Run a workflow (see `Workspace.run`); with `resume`, re-run what did not succeed in that run."""
+    """Run a workflow (see `Workspace.run`).
+
+    With `resume`, `workflow` is the definition to resume on (the run's own
+    snapshot or a newer saved version): what did not succeed in that run, or
+    is no longer defined as it ran, runs again; `from_node` re-runs that node
+    and its descendants too.
+    """
     control = RunControl(deadline=deadline, cancel=cancel)
     if render_budget is not None and not isinstance(render_budget, RenderBudget):
         raise ValidationError(f"render_budget must be a flowkit.RenderBudget, got {type(render_budget).__name__}.")
-    wf = resume.workflow_snapshot() if resume is not None else workflow
+    wf = workflow
     if resume is not None:
-        scope, reused = select_resume(wf, resume)
+        scope, reused = select_resume(wf, resume, from_node=from_node)
         base: Run | None = resume
     elif only is not None:
         scope, reused = select_only(wf, only, from_run)
@@ -56,6 +64,9 @@ def run_workflow(
         scope, reused, base = set(wf.graph), {}, None
     given = dict(base.inputs) if inputs is None and base is not None else dict(inputs or {})
     check_json(given, "inputs")
+    if given or wf.inputs:
+        declared = {param.name for param in wf.inputs}
+        given = check_inputs(input_params(parts.lookups, wf), given, declared=declared)
     if given:
         refuse_secrets(given, parts.stored_secrets(), where="inputs", advice=RUN_INPUT_ADVICE)
     callbacks = make_callbacks(on_event)

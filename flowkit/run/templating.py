@@ -320,3 +320,10 @@ def render_within(value: Any, context: Mapping[str, Any], budget: RenderBudget =
             return render(value, context)
     except Spent as spent:  # past the budget outside one template's evaluation (compiling it, say)
         raise spent.error from None
+
+
+def whole_input(text: str) -> str | None:
+    """``x`` when `text` is exactly ``{{ inputs.x }}`` (the value is the input itself, type kept), else None."""
+    expression = single_expression(text)
+    path = _dotted(expression) if expression is not None else None
+    return path[1] if path is not None and len(path) == 2 and path[0] == INPUTS else None

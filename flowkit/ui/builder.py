@@ -10,17 +10,31 @@ problems with their nodes. ▶ Run runs in a background thread (`LiveRun`).
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
 from .. import drawing
-from ..errors import FlowkitError, TemplateError, ValidationError
-from ..model import Run, Workflow, check_label
-from ..run.templating import references, template_strings
-from .common import Confirm, Feedback, Screen, button, confirm_delete, guarded, hook, set_options
+from ..errors import ValidationError
+from ..model import Param, Run, Workflow, check_label
+from .canvas import DagCanvas
+from .common import (
+    Confirm,
+    Feedback,
+    FeedbackSlots,
+    Screen,
+    button,
+    confirm_delete,
+    guarded,
+    hook,
+    set_options,
+)
+from .inputs_editor import InputsEditor
 from .live import LiveRun
 from .node_form import NodeForm
+from .node_table import NodeTable
+from .run_inputs import RunInputs
+from .running import RunActions
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -29,19 +43,7 @@ NEW_NAME = "Untitled workflow"
 ICONS = {"error": "⛔", "warning": "⚠️"}
 
 
-def input_names(workflow: Workflow) -> list[str]:
-    """The run inputs the workflow's templates read (``{{ inputs.title }}`` → ``title``), sorted."""
-    found: set[str] = set()
-    for node in workflow.nodes.values():
-        for _, text in template_strings(node.params, ""):
-            try:
-                found |= references(text)[1]
-            except TemplateError:
-                continue  # ws.validate reports it with its node
-    return sorted(found)
-
-
-class WorkflowBuilder(Screen):
+class WorkflowBuilder(RunActions, Screen):
     """Build, check, save and run a workflow.
 
     Args:
@@ -76,6 +78,19 @@ class WorkflowBuilder(Screen):
         self.update_button = button("Update", "flowkit-node-update", tooltip="Save the form into the selected node")
         self.rename_button = button("Rename", "flowkit-node-rename", tooltip="Rename the selected node to 'Node'")
         self.remove_button = button("Remove", "flowkit-node-remove", style="danger")
+        self.run_from_button = button(
+            "Run from here",
+            "flowkit-node-run-from",
+            tooltip="Run the selected node and what follows it, reusing the last run's results upstream",
+        )
+        self.run_only_button = button(
+            "Run only this node",
+            "flowkit-node-run-only",
+            tooltip="Run the selected node alone, with the last run's results upstream",
+        )
+        for wide in (self.run_from_button, self.run_only_button):
+            wide.layout = w.Layout(width="auto")
+        self.last_run: Run | None = None
         self.connect_from = hook(w.Dropdown(description="From"), "flowkit-connect-from")
         self.connect_to = hook(w.Dropdown(description="To"), "flowkit-connect-to")
         self.connect_button = button("Connect", "flowkit-connect")
@@ -83,57 +98,98 @@ class WorkflowBuilder(Screen):
         self.problems_html = hook(w.HTML(), "flowkit-problems")
         self.save_button = button("Save", "flowkit-workflow-save", style="success")
 
-        self.inputs = hook(w.VBox(), "flowkit-run-inputs")
-        self.input_fields: dict[str, w.Text] = {}
+        self.run_form = RunInputs(ws)
+        self.inputs = self.run_form.widget
+        self.inputs_editor = InputsEditor(self._declare_inputs)
         self.run_button = button("▶ Run", "flowkit-run", style="primary")
+        self.report_button = button(
+            "Report", "flowkit-builder-report", tooltip="Write the last run's report notebook (the version it ran)"
+        )
+        self.report_button.disabled = True
         self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Progress"), "flowkit-progress")
-        self.picture = hook(w.HTML(), "flowkit-drawing")
+        self.picture = hook(DagCanvas(), "flowkit-drawing", "flowkit-canvas")
+        self.picture.observe(lambda change: guarded(self.feedback, self.select_from_drawing)(), names="selected")
+        self.picture.observe(
+            lambda change: guarded(self.feedback, self.connect_from_drawing)(), names="connect_request"
+        )
         self.result = hook(w.HTML(), "flowkit-result")
-        self.live = LiveRun(self.picture, self.progress, self.result, self.feedback, on_done=self._ran)
+        self.node_table = NodeTable()
+        hook(self.node_table.widget, "flowkit-result-nodes")
+        self.live = LiveRun(
+            self.picture, self.progress, self.result, self.feedback, nodes=self.node_table, on_done=self._ran
+        )
+        self.stop_button = self.live.stop_button
 
+        self.slots = FeedbackSlots(self.feedback, "run", "top", "node", "edge", "save")
+        self.top_feedback_slot, self.run_feedback_slot = self.slots.slots["top"], self.slots.slots["run"]
+        self.node_feedback_slot, self.edge_feedback_slot = self.slots.slots["node"], self.slots.slots["edge"]
+        self.save_feedback_slot = self.slots.slots["save"]
+        # Each button's message shows next to it, not wherever the one feedback area happens to be.
         actions = {
-            self.open_button: self.open,
-            self.new_button: self.new,
-            self.delete_button: self.delete,
-            self.add_button: self.add_node,
-            self.load_button: self.load_node,
-            self.update_button: self.update_node,
-            self.rename_button: self.rename_node,
-            self.remove_button: self.remove_node,
-            self.connect_button: self.connect,
-            self.disconnect_button: self.disconnect,
-            self.save_button: self.save,
-            self.run_button: self.start_run,
+            self.open_button: (self.open, "top"),
+            self.new_button: (self.new, "top"),
+            self.delete_button: (self.delete, "top"),
+            self.add_button: (self.add_node, "node"),
+            self.load_button: (self.load_node, "node"),
+            self.update_button: (self.update_node, "node"),
+            self.rename_button: (self.rename_node, "node"),
+            self.remove_button: (self.remove_node, "node"),
+            self.run_from_button: (self.run_from_here, "node"),
+            self.run_only_button: (self.run_only_node, "node"),
+            self.connect_button: (self.connect, "edge"),
+            self.disconnect_button: (self.disconnect, "edge"),
+            self.save_button: (self.save, "save"),
+            self.run_button: (self.start_run, "run"),
+            self.report_button: (self.report, "run"),
         }
-        for widget, action in actions.items():
-            widget.on_click(guarded(self.feedback, action))
+        for widget, (action, slot) in actions.items():
+            widget.on_click(self.slots.near(slot, guarded(self.feedback, action)))
 
         self.widget = hook(
             w.VBox(
                 [
                     w.HBox([self.saved, self.open_button, self.new_button, self.delete_button]),
+                    self.top_feedback_slot,
                     w.HBox([self.name, self.description]),
+                    self.inputs,
+                    # Run and its progress sit right above the drawing they animate (visible at 900 px).
+                    w.VBox(
+                        [
+                            w.HBox([self.run_button, self.stop_button, self.progress, self.report_button]),
+                            self.run_feedback_slot,
+                        ]
+                    ),
                     self.picture,
                     self.problems_html,
+                    self.result,
+                    self.node_table.widget,
                     w.HTML("<b>Node</b>"),
                     self.node_form.box,
                     self.add_button,
                     w.HBox(
                         [self.node_select, self.load_button, self.update_button, self.rename_button, self.remove_button]
                     ),
+                    w.HBox([self.run_from_button, self.run_only_button]),
+                    self.node_feedback_slot,
+                    self.inputs_editor.widget,
                     w.HTML("<b>Edges</b>"),
                     w.HBox([self.connect_from, self.connect_to, self.connect_button, self.disconnect_button]),
-                    self.feedback.widget,
+                    self.edge_feedback_slot,
                     self.save_button,
-                    w.HTML("<b>Run</b>"),
-                    self.inputs,
-                    w.HBox([self.run_button, self.progress]),
-                    self.result,
+                    self.save_feedback_slot,
                 ]
             ),
             "flowkit-workflow-builder",
         )
+        for control in [*self.node_form.controls(), self.name, self.description, self.connect_from, self.connect_to]:
+            control.observe(lambda _: self._clear_stale_error(), names="value")
         self._show_workflow()
+
+    # -- feedback ------------------------------------------------------------------------
+    def _clear_stale_error(self) -> None:
+        """A refusal stays only until the person edits the form it was about."""
+        if self.feedback.is_error and not self.live.running:
+            self.feedback.clear()
 
     # -- after every change -----------------------------------------------------------
     def refresh(self) -> None:
@@ -151,7 +207,7 @@ class WorkflowBuilder(Screen):
             self.picture.value = drawing.to_html(drawing.draw_workflow(self.workflow))
         self.problems = list(self.ws.validate(self.workflow)) if len(self.workflow) else []
         self.problems_html.value = self._problems_html()
-        self._build_inputs()
+        self.run_form.build(self.workflow)
 
     def _problems_html(self) -> str:
         if not len(self.workflow):
@@ -166,18 +222,14 @@ class WorkflowBuilder(Screen):
         )
         return f"<ul>{items}</ul>"
 
-    def _build_inputs(self) -> None:
-        names = input_names(self.workflow)
-        if names == list(self.input_fields):
-            return
-        previous = {name: field.value for name, field in self.input_fields.items()}
-        self.input_fields = {
-            name: hook(w.Text(description=name, value=previous.get(name, "")), f"flowkit-input-{name}")
-            for name in names
-        }
-        self.inputs.children = list(self.input_fields.values())
+    def _declare_inputs(self, params: list[Param]) -> None:
+        """The inputs editor changed: the workflow declares these, and the Run form offers them."""
+        self.workflow.inputs = params
+        self.run_form.build(self.workflow)
 
     def _show_workflow(self) -> None:
+        self.node_form.reset()
+        self.inputs_editor.load(self.workflow.inputs)
         self.name.value = self.workflow.name
         self.description.value = self.workflow.description
         self.result.value = ""
@@ -288,44 +340,26 @@ class WorkflowBuilder(Screen):
         self.changed()
         self.feedback.ok(f"Connected {upstream} → {downstream}.")
 
+    def select_from_drawing(self) -> None:
+        """A node clicked in the drawing: select it and show it in the node form."""
+        name = self.picture.selected
+        if name and name in self.workflow.nodes:
+            self.node_select.value = name
+            self.load_node()
+
+    def connect_from_drawing(self) -> None:
+        """A drag from one node to another in the drawing: connect them (a cycle is refused with its path)."""
+        request = self.picture.connect_request
+        upstream, downstream = request.get("from"), request.get("to")
+        if not upstream or not downstream:
+            return
+        self.slots.move("run")  # the message shows by the drawing
+        self.connect_from.value, self.connect_to.value = upstream, downstream
+        self.connect()
+
     def disconnect(self) -> None:
         """Remove the edge From → To."""
         upstream, downstream = self._ends()
         self.workflow.disconnect(upstream, downstream)
         self.changed()
         self.feedback.ok(f"Disconnected {upstream} → {downstream}.")
-
-    # -- running ----------------------------------------------------------------------
-    def run_inputs(self) -> dict[str, Any]:
-        """The inputs typed in the inputs form (blank ones left out)."""
-        return {name: field.value for name, field in self.input_fields.items() if field.value != ""}
-
-    def start_run(self) -> None:
-        """▶ Run the workflow as built, in a background thread; the notebook stays responsive."""
-        self._apply_name()
-        errors = [p for p in self.problems if p[0] == "error"]
-        if errors:
-            raise ValidationError(f"Fix the {len(errors)} error(s) listed above before running.")
-        workflow, inputs = self.workflow.copy(), self.run_inputs()
-        self.run_button.disabled = True
-        self.feedback.ok(f"Running {workflow.name!r}…")
-
-        def call(on_event: Any) -> Any:
-            return self.ws.run(workflow, inputs=inputs, on_event=on_event, trigger="ui")
-
-        try:
-            self.live.start(workflow, call)
-        except FlowkitError:
-            self.run_button.disabled = False
-            raise
-
-    def _ran(self, run: Run | None) -> None:
-        self.run_button.disabled = False
-        if run is None:
-            return  # LiveRun has shown the error
-        icon = {"success": "✅", "cancelled": "⏹"}.get(run.status, "❌")
-        message = f"{icon} Run {run.id} of {run.workflow!r}: {run.status}."
-        if run.status == "success":
-            self.feedback.ok(message)
-        else:
-            self.feedback.error(message)

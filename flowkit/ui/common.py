@@ -7,9 +7,8 @@ users' own CSS; ``docs/ui-hooks.md`` lists every one of them.
 from __future__ import annotations
 
 import html
-import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import ipywidgets as w
@@ -19,8 +18,6 @@ from ..model import Run
 from ..redaction import Redactor
 
 W = TypeVar("W", bound=w.DOMWidget)
-
-RESULT_CHARS = 300
 
 
 def hook(widget: W, *classes: str) -> W:
@@ -97,6 +94,41 @@ class Feedback:
     @property
     def is_error(self) -> bool:
         return "flowkit-msg-error" in self.widget.value
+
+
+class FeedbackSlots:
+    """Places beside groups of buttons where one form's `Feedback` shows: next to the button last pressed.
+
+    A long form with one feedback area shows a refusal far from the button
+    that caused it; here the area moves into the pressed button's slot (one
+    widget, shown in one slot at a time).
+
+    Args:
+        feedback: the form's feedback area.
+        names: one slot per group of buttons; the first holds the area at first.
+    """
+
+    def __init__(self, feedback: Feedback, *names: str) -> None:
+        self.feedback = feedback
+        self.slots = {name: hook(w.Box(), "flowkit-feedback-slot") for name in names}
+        self.slots[names[0]].children = [feedback.widget]
+
+    def move(self, name: str) -> None:
+        """Show the feedback area in slot `name` (and in no other)."""
+        for other, slot in self.slots.items():
+            if other != name and slot.children:
+                slot.children = []
+        if self.feedback.widget not in self.slots[name].children:
+            self.slots[name].children = [self.feedback.widget]
+
+    def near(self, name: str, handler: Callable[..., None]) -> Callable[..., None]:
+        """A click handler: move the feedback area into slot `name`, then call `handler`."""
+
+        def click(button: Any = None) -> None:
+            self.move(name)
+            handler(button)
+
+        return click
 
 
 def guarded(feedback: Feedback, action: Callable[[], object]) -> Callable[..., None]:
@@ -240,44 +272,28 @@ class ListForm(Screen, ABC):
         """Delete `name` from the workspace."""
 
 
-def short(value: Any, limit: int = RESULT_CHARS) -> str:
-    """A result as compact JSON, clipped."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def result_table(run: Run, names: Iterable[str] | None = None) -> str:
-    """A run's nodes as an HTML table: status, duration, attempts, result, error."""
-    rows = []
-    for name in names if names is not None else run.nodes:
-        node = run.nodes.get(name)
-        if node is None:
-            continue
-        duration = "" if node.duration is None else f"{node.duration:.2f} s"
-        result = "" if node.result is None else short(node.result)
-        rows.append(
-            f'<tr data-node="{html.escape(name, quote=True)}" data-status="{html.escape(node.status)}">'
-            f"<td>{html.escape(name)}</td><td>{html.escape(node.status)}</td><td>{duration}</td>"
-            f"<td>{node.attempts}</td><td><code>{html.escape(result)}</code></td>"
-            f"<td>{html.escape(node.error or '')}</td></tr>"
-        )
-    return (
-        '<table class="flowkit-result-table"><thead><tr><th>node</th><th>status</th><th>duration</th>'
-        f"<th>attempts</th><th>result</th><th>error</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+def version_label(run: Run) -> str:
+    """Which workflow version a run ran: ``version 3``, or an unsaved draft (version 0 is never saved)."""
+    return f"version {run.version}" if run.version else "unsaved draft"
 
 
 def run_summary(run: Run) -> str:
-    """One paragraph about a run: id, workflow, status, trigger, duration, error."""
+    """One paragraph about a run: workflow, version, id, status, trigger, duration, error."""
     duration = "" if run.duration is None else f" in {run.duration:.2f} s"
     icon = {"success": "✅", "failed": "❌", "cancelled": "⏹"}.get(run.status, "⏳")
     error = f"<br>{html.escape(run.error)}" if run.error else ""
     resumed = f" (resumes {html.escape(run.resumed_from)})" if run.resumed_from else ""
     return (
         f'<div class="flowkit-run-line" data-status="{html.escape(run.status)}">{icon} '
-        f"<b>{html.escape(run.workflow)}</b> · run <code>{html.escape(run.id)}</code>{resumed} · "
+        f'<b>{html.escape(run.workflow)}</b> · <span class="flowkit-run-version">{version_label(run)}</span> · '
+        f"run <code>{html.escape(run.id)}</code>{resumed} · "
         f"{html.escape(run.status)}{duration} · trigger {html.escape(run.trigger)}{error}</div>"
     )
+
+
+def write_run_report(ws_path: Any, run: Run) -> str:
+    """Write `run`'s report notebook into ``<workspace>/reports/`` (signed: it opens trusted); the message to show."""
+    from ..jobs import report_path, write_report
+
+    path = write_report(run, report_path(ws_path, run))
+    return f"Wrote the report of run {run.id} (version {run.version}) to {path}"

@@ -1,9 +1,11 @@
 """Param → widget, in stages: one lookup table from kind to widget class, one `Field` per Param.
 
-`WIDGETS` is the only place that decides which widget a kind gets. One rule
-refines it: a number that may be left blank (optional, no default) or may
-hold a ``{{ template }}`` is typed into a Text box, because IntText/FloatText
-cannot be empty and cannot hold text.
+`WIDGETS` is the only place that decides which widget a kind gets. Numbers
+are typed into Text boxes and read by `flowkit.schema.parse_text`, the one
+parser every face uses: IntText/FloatText cannot be empty, cannot hold a
+``{{ template }}`` and refuse ``1e3``. A text param that may hold a template
+(a task param) is a Textarea that grows with its content, so a long template
+is never clipped in a one-line box.
 
 Secrets: a password `Field` is never given a value by flowkit (editing shows
 it blank: blank keeps the stored one), and `ParamsForm.read` empties every
@@ -19,7 +21,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import jsonvalue
+from .. import schema
 from ..errors import ValidationError
 from ..model import Param
 from ..run.templating import single_expression
@@ -29,8 +31,8 @@ from .common import hook
 WIDGETS: dict[str, type[w.ValueWidget]] = {
     "text": w.Text,
     "password": w.Password,
-    "number": w.FloatText,
-    "integer": w.IntText,
+    "number": w.Text,
+    "integer": w.Text,
     "boolean": w.Checkbox,
     "choice": w.Dropdown,
     "json": w.Textarea,
@@ -40,15 +42,14 @@ KEEP_SECRET = "stored: leave blank to keep"
 
 
 def parse_text(kind: str, text: str, *, what: str, templates: bool = False) -> Any:
-    """A value typed as text, read as `kind`; None when blank.
+    """A value typed as text, read as `kind`; None when blank: `flowkit.schema.parse_text` for a bare kind.
 
     Raises:
         ValidationError: naming `what` when the text is not a value of that kind.
     """
-    if text.strip() == "":
-        return None
-    if templates and is_template(text):
-        if kind == "json" and text.strip().startswith(("{", "[")) and single_expression(text) is None:
+    if templates and kind == "json" and is_template(text):
+        stripped = text.strip()
+        if stripped.startswith(("{", "[")) and single_expression(text) is None:
             try:  # a structure whose string leaves are templates
                 return json.loads(text)
             except json.JSONDecodeError as exc:
@@ -56,29 +57,9 @@ def parse_text(kind: str, text: str, *, what: str, templates: bool = False) -> A
                     f"{what}: not valid JSON ({exc.msg}); put each template inside a JSON string, "
                     'e.g. {"delay": "{{ node.value }}"}, or make the whole field one {{ expression }}.'
                 ) from exc
-        return text
-    if kind in ("text", "password", "choice"):
-        return text
-    if kind == "json":
-        try:
-            return jsonvalue.loads(text)
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise ValidationError(f"{what}: not valid JSON ({exc.msg} at {where}).") from exc
-        except ValueError as exc:  # NaN/Infinity, or nested too deep to read
-            raise ValidationError(f"{what}: {exc}") from None
-    if kind == "boolean":
-        lowered = text.strip().lower()
-        if lowered in ("true", "yes", "1"):
-            return True
-        if lowered in ("false", "no", "0"):
-            return False
-        raise ValidationError(f"{what}: {text!r} is not true or false.")
-    try:
-        return int(text) if kind == "integer" else float(text)
-    except ValueError:
-        wanted = "a whole number" if kind == "integer" else "a number"
-        raise ValidationError(f"{what}: {text!r} is not {wanted}.") from None
+    # A choice typed as text is a free text here (Dropdowns never come this way).
+    kind = "text" if kind == "choice" else kind
+    return schema.parse_text(Param("value", kind=kind), text, what=what, templates=templates)
 
 
 def format_value(kind: str, value: Any) -> str:
@@ -105,13 +86,14 @@ class Field:
         self.param = param
         self.templates = templates
         kind = param.kind
-        blankable = param.default is None or templates
-        self.as_text = kind in ("number", "integer") and blankable
         label = f"{param.name} *" if param.required else param.name
         common: dict[str, Any] = {"description": label, "tooltip": param.help or None}
         common["style"] = {"description_width": "initial"}
-        if self.as_text:
+        if kind in ("number", "integer"):
             self.widget: w.ValueWidget = w.Text(placeholder=kind, **common)
+        elif kind == "text" and templates:
+            self.widget = w.Textarea(rows=1, layout=w.Layout(width="95%"), **common)
+            self.widget.observe(lambda change: self._grow(), names="value")
         elif kind == "choice":
             options = [(str(choice), choice) for choice in param.choices or []]
             if param.default is None:
@@ -134,6 +116,12 @@ class Field:
     @property
     def name(self) -> str:
         return self.param.name
+
+    def _grow(self) -> None:
+        """Give a text area as many rows as its text needs (wrapped at ~80 characters), up to 12."""
+        text = str(self.widget.value)
+        lines = sum(1 + len(line) // 80 for line in text.split("\n"))
+        self.widget.rows = max(1, min(12, lines))
 
     def set(self, value: Any) -> None:
         """Show `value` (passwords are never shown: their widget stays blank)."""
@@ -163,7 +151,7 @@ class Field:
         if kind == "boolean":
             # Unticked without a default means "not given", so optional flags stay out of params.
             return value if value or self.param.default is not None or self.param.required else None
-        if kind == "choice" or isinstance(self.widget, (w.IntText, w.FloatText)):
+        if kind == "choice":
             return value
         return parse_text(kind, value, what=f"Field {self.name!r}", templates=self.templates)
 

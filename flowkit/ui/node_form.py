@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -16,6 +17,17 @@ from .fields import ParamsForm, parse_text
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
+
+
+def help_html(doc: str) -> str:
+    """A task's docstring as HTML: ``code`` and `code` as code, *emphasis*, **bold**, paragraphs kept."""
+    text = html.escape(doc.strip())
+    text = re.sub(r"``(.+?)``", r"<code>\1</code>", text)
+    text = re.sub(r"`([^`]+?)`", r"<code>\1</code>", text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", text)
+    paragraphs = [part.strip().replace("\n", "<br>") for part in re.split(r"\n\s*\n", text) if part.strip()]
+    return "".join(f'<p style="margin: 0 0 4px 0">{part}</p>' for part in paragraphs)
 
 
 class NodeForm:
@@ -102,7 +114,7 @@ class NodeForm:
             except FlowkitError as exc:
                 self.task_help.value = f'<span class="flowkit-msg-error">{html.escape(str(exc))}</span>'
         if self.spec is not None:
-            self.task_help.value = f"<small>{html.escape(self.spec.doc or self.spec.summary)}</small>"
+            self.task_help.value = f"<small>{help_html(self.spec.doc or self.spec.summary)}</small>"
         if self.spec is not None and self.spec.params is not None:
             self.form = ParamsForm(self.spec.params, values=values, templates=True)
             self.params.children = [self.form.box]
@@ -110,6 +122,18 @@ class NodeForm:
             self.form = None
             self.json.value = json.dumps(values or {}, indent=2)
             self.params.children = [self.json]
+
+    def reset(self) -> None:
+        """Empty the form (a new or newly opened workflow starts from a blank node)."""
+        self.name.value = ""
+        self.integration.value = ""
+        self.retries.value = 0
+        self.timeout.value = ""
+        self._build_params()
+
+    def controls(self) -> list[w.ValueWidget]:
+        """The widgets a person types into (the builder clears a stale error when one changes)."""
+        return [self.name, self.integration, self.task, self.json, self.retries, self.timeout]
 
     # -- reading and loading ------------------------------------------------------------
     def read_params(self) -> dict[str, Any]:

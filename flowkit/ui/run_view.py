@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from .. import drawing
-from ..errors import ValidationError
+from ..errors import CorruptStoreError, ValidationError
 from ..model import RUN_STATUSES, Run, RunSummary
-from .common import Feedback, Screen, button, guarded, hook, result_table, run_summary, set_options
+from .common import Feedback, Screen, button, guarded, hook, run_summary, set_options, write_run_report
 from .live import LiveRun
+from .node_table import NodeTable
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -25,11 +26,16 @@ RESUMABLE = ("failed", "cancelled")
 
 
 class RunView(Screen):
-    """One run: summary, DAG coloured by status, per-node table; Resume for a failed run.
+    """One run: summary (with its version), DAG coloured by status, per-node rows with logs; Resume, Report.
+
+    Resume offers the choice a person needs after fixing a workflow: "Resume
+    with the saved fix (vN)" runs what failed on the saved version, "Resume as
+    it was (v1)" on the version the run ran; the default (the primary button)
+    is the saved fix when the results it reuses still match it.
 
     Args:
         run: the run to show.
-        ws: the workspace, needed to resume (without it the view is read-only).
+        ws: the workspace, needed to resume and write reports (without it the view is read-only).
         on_resumed: called with the new run after a resume finishes.
     """
 
@@ -39,7 +45,8 @@ class RunView(Screen):
         self.feedback = Feedback("flowkit-run-feedback")
         self.summary = hook(w.HTML(), "flowkit-run-summary")
         self.picture = hook(w.HTML(), "flowkit-run-drawing")
-        self.nodes = hook(w.HTML(), "flowkit-run-nodes")
+        self.node_table = NodeTable()
+        self.nodes = hook(self.node_table.widget, "flowkit-run-nodes")
         self.progress = hook(w.IntProgress(value=0, min=0, max=1, description="Resume"), "flowkit-run-progress")
         self.progress.layout.display = "none"
         self.resume_button = button(
@@ -48,16 +55,39 @@ class RunView(Screen):
             style="warning",
             tooltip="Run the failed and skipped nodes again, reusing the successful ones",
         )
-        self.resume_button.on_click(guarded(self.feedback, self.resume))
-        self.live = LiveRun(self.picture, self.progress, self.nodes, self.feedback, on_done=self._resumed)
+        self.resume_original_button = button(
+            "Resume as it was",
+            "flowkit-run-resume-original",
+            tooltip="Run the failed and skipped nodes again on the version this run ran",
+        )
+        self.report_button = button(
+            "Report", "flowkit-run-report", tooltip="Write this run's report notebook (the version it ran)"
+        )
+        for wide in (self.resume_button, self.resume_original_button, self.report_button):
+            wide.layout = w.Layout(width="auto", min_width="8em")  # the labels say which version: never cut them
+        self._definition = "original"
+        self.resume_button.on_click(guarded(self.feedback, lambda: self.resume(self._definition)))
+        self.resume_original_button.on_click(guarded(self.feedback, lambda: self.resume("original")))
+        self.report_button.on_click(guarded(self.feedback, self.report))
+        self.live = LiveRun(
+            self.picture, self.progress, self.summary, self.feedback, nodes=self.node_table, on_done=self._resumed
+        )
         self.widget = hook(
             w.VBox(
                 [
                     self.summary,
+                    w.HBox(
+                        [
+                            self.resume_button,
+                            self.resume_original_button,
+                            self.report_button,
+                            self.live.stop_button,
+                            self.progress,
+                        ]
+                    ),
+                    self.feedback.widget,
                     self.picture,
                     self.nodes,
-                    w.HBox([self.resume_button, self.progress]),
-                    self.feedback.widget,
                 ]
             ),
             "flowkit-run-view",
@@ -65,15 +95,38 @@ class RunView(Screen):
         self.show(run)
 
     def show(self, run: Run) -> None:
-        """Display `run`."""
+        """Display `run`, and offer what resuming it can use."""
         self.run = run
         self.summary.value = run_summary(run)
         self.picture.value = drawing.to_html(drawing.draw_run(run))
-        self.nodes.value = result_table(run)
-        self.resume_button.disabled = self.ws is None or run.status not in RESUMABLE
+        self.node_table.update(run)
+        self.report_button.disabled = self.ws is None
+        self._offer_resume()
 
-    def resume(self) -> None:
-        """Re-run the failed, cancelled and skipped nodes in a background thread, showing progress live."""
+    def _offer_resume(self) -> None:
+        run, original = self.run, self.resume_original_button
+        resumable = self.ws is not None and run.status in RESUMABLE
+        self.resume_button.disabled = original.disabled = not resumable
+        choices = self.ws.resume_choices(run) if resumable and self.ws is not None else None
+        if choices is None or choices["current"] is None:
+            self._definition = "original"
+            self.resume_button.description = f"Resume (v{run.version})" if run.version else "Resume"
+            self.resume_button.button_style = "warning"
+            original.layout.display = "none"
+            return
+        self._definition = "current"
+        self.resume_button.description = f"Resume with the saved fix (v{choices['current']})"
+        original.description = f"Resume as it was (v{choices['original']})"
+        original.layout.display = None
+        fix_first = choices["default"] == "current"
+        self.resume_button.button_style = "primary" if fix_first else ""
+        original.button_style = "" if fix_first else "primary"
+        self.resume_button.tooltip = (
+            "Run the failed and skipped nodes on the saved version, reusing the results that still match it"
+        )
+
+    def resume(self, definition: str = "auto") -> None:
+        """Re-run the failed, cancelled and skipped nodes in a background thread, live (trigger ``ui``)."""
         if self.ws is None:
             raise ValidationError("This view has no workspace to resume in; use RunView(run, ws).")
         if self.run.status not in RESUMABLE:
@@ -81,18 +134,25 @@ class RunView(Screen):
                 f"Run {self.run.id} is {self.run.status}; only a failed or cancelled run can be resumed."
             )
         ws, previous = self.ws, self.run
-        self.resume_button.disabled = True
+        workflow = ws.resume_definition(previous, definition)
+        self.resume_button.disabled = self.resume_original_button.disabled = True
         self.progress.layout.display = None
-        self.feedback.ok(f"Resuming run {previous.id}…")
+        self.feedback.ok(f"Resuming run {previous.id} on version {workflow.version}…")
 
         def call(on_event: Any) -> Run:
-            return ws.resume(previous, on_event=on_event)
+            return ws.resume(previous, definition=definition, on_event=on_event, trigger="ui", cancel=self.live.cancel)
 
-        self.live.start(previous.workflow_snapshot(), call)
+        self.live.start(workflow, call)
+
+    def report(self) -> None:
+        """Write this run's report notebook into the workspace's ``reports/`` (signed, so it opens trusted)."""
+        if self.ws is None:
+            raise ValidationError("This view has no workspace to write a report in; use RunView(run, ws).")
+        self.feedback.ok(write_run_report(self.ws.path, self.run))
 
     def _resumed(self, run: Run | None) -> None:
         if run is None:
-            self.resume_button.disabled = False
+            self._offer_resume()
             return
         self.show(run)
         self.feedback.ok(f"Resumed as run {run.id}: {run.status}.")
@@ -144,13 +204,18 @@ class RunsPanel(Screen):
         set_options(self.workflow, [ALL, *names])
         self.list_runs()
 
-    def list_runs(self) -> None:
-        """List the runs matching the filters, newest first, from the run index (a damaged run file is named)."""
+    def _listing(self) -> tuple[list[RunSummary], list[CorruptStoreError]]:
+        """The runs matching the filters, newest first, from the run index; and the damaged ones."""
         runs, damaged = self.ws.runs.listing(
             workflow=None if self.workflow.value == ALL else self.workflow.value,
             status=None if self.status.value == ALL else self.status.value,
             limit=HISTORY_LIMIT,
         )
+        return list(runs), list(damaged)
+
+    def list_runs(self) -> None:
+        """List the runs matching the filters, newest first, from the run index (a damaged run file is named)."""
+        runs, damaged = self._listing()
         set_options(self.list, [(run_label(run), run.id) for run in runs])
         if damaged:
             self.feedback.error(f"{len(damaged)} run(s) not listed: {damaged[0]}")
@@ -161,15 +226,22 @@ class RunsPanel(Screen):
         self.select()
 
     def select(self) -> None:
-        """Show the run chosen in the list."""
+        """Show the run chosen in the list (the view already showing it is kept, not rebuilt)."""
         if not self.list.value:
             self.view = None
             self.detail.children = []
             return
-        self.view = RunView(self.ws.runs.get(self.list.value), self.ws, on_resumed=self._resumed)
+        if self.view is not None and self.view.run.id == self.list.value:
+            return
+        run = self.ws.runs.get(self.list.value)
+        if self.view is not None and not self.view.live.running:
+            self.view.feedback.clear()
+            self.view.show(run)  # the same widgets, new content: no blank view in between
+            return
+        self.view = RunView(run, self.ws, on_resumed=self._resumed)
         self.detail.children = [self.view.widget]
 
     def _resumed(self, run: Run) -> None:
-        self.list_runs()
-        if run.id in [option[1] for option in self.list.options]:
-            self.list.value = run.id
+        """List the new run and select it, keeping the view that already shows it (no flicker back)."""
+        runs, _ = self._listing()
+        set_options(self.list, [(run_label(item), item.id) for item in runs], keep=run.id)

@@ -15,20 +15,46 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 
+#: The parameter table's columns and their widths, shared by the header and every row so they line up.
+COLUMNS = (
+    ("name", "11em"),
+    ("kind", "8em"),
+    ("required", "7em"),
+    ("default", "9em"),
+    ("choices", "9em"),
+    ("help", "16em"),
+)
+WIDTHS = dict(COLUMNS)
+
+
+def header_html() -> str:
+    """The parameter table's column headers, as wide as the row widgets below them."""
+    cells = "".join(
+        f'<span style="display:inline-block; width:{width}; margin:0 2px; font-weight:bold">{name}</span>'
+        for name, width in COLUMNS
+    )
+    return f'<div class="flowkit-param-columns" style="white-space:nowrap">{cells}</div>'
+
+
 class ParamRow:
     """One row of the parameters table: name, kind, required, default, choices, help, remove."""
 
     def __init__(self, param: Param | None = None) -> None:
-        self.name = hook(w.Text(placeholder="name", layout=w.Layout(width="11em")), "flowkit-param-name")
+        self.name = hook(w.Text(placeholder="name", layout=w.Layout(width=WIDTHS["name"])), "flowkit-param-name")
         self.kind = hook(
-            w.Dropdown(options=PARAM_KINDS, value="text", layout=w.Layout(width="8em")), "flowkit-param-kind"
+            w.Dropdown(options=PARAM_KINDS, value="text", layout=w.Layout(width=WIDTHS["kind"])), "flowkit-param-kind"
         )
         self.required = hook(
-            w.Checkbox(description="required", indent=False, layout=w.Layout(width="7em")), "flowkit-param-required"
+            w.Checkbox(description="required", indent=False, layout=w.Layout(width=WIDTHS["required"])),
+            "flowkit-param-required",
         )
-        self.default = hook(w.Text(placeholder="default", layout=w.Layout(width="9em")), "flowkit-param-default")
-        self.choices = hook(w.Text(placeholder="choices: a, b", layout=w.Layout(width="9em")), "flowkit-param-choices")
-        self.help = hook(w.Text(placeholder="help", layout=w.Layout(width="16em")), "flowkit-param-help")
+        self.default = hook(
+            w.Text(placeholder="default", layout=w.Layout(width=WIDTHS["default"])), "flowkit-param-default"
+        )
+        self.choices = hook(
+            w.Text(placeholder="choices: a, b", layout=w.Layout(width=WIDTHS["choices"])), "flowkit-param-choices"
+        )
+        self.help = hook(w.Text(placeholder="help", layout=w.Layout(width=WIDTHS["help"])), "flowkit-param-help")
         self.remove = button("✕", "flowkit-param-remove", tooltip="Remove this parameter")
         self.remove.layout = w.Layout(width="3em")
         self.box = hook(
@@ -83,6 +109,7 @@ class TypeForm(ListForm):
             w.Textarea(description="Description", layout=w.Layout(width="40em")), "flowkit-type-description"
         )
         self.params = hook(w.VBox(), "flowkit-type-params")
+        self.params_header = hook(w.HTML(header_html()), "flowkit-param-header")
         self.add_button = button("+ parameter", "flowkit-param-add")
         self.fill_button = button(
             "Fill from module", "flowkit-type-fill", tooltip="Take the parameters from the module's CREDENTIALS"
@@ -101,6 +128,7 @@ class TypeForm(ListForm):
                     self.name,
                     self.description,
                     w.HTML("<b>Credential parameters</b>"),
+                    self.params_header,
                     self.params,
                     w.HBox([self.add_button, self.fill_button]),
                     self.create_button,

@@ -46,3 +46,16 @@ def click(scope: Locator, css: str) -> None:
 def options(select: Locator) -> list[str]:
     """The option labels of a <select>."""
     return [text.strip() for text in select.locator("option").all_inner_texts()]
+
+
+def open_in_builder(notebook: Notebook, workflow: str) -> Locator:
+    """Show the App, open the saved `workflow` in the Workflows tab; returns the builder once it is drawn."""
+    app = show_app(notebook)
+    open_tab(app, "Workflows")
+    builder = app.locator(".flowkit-workflow-builder")
+    builder.locator(".flowkit-workflow-list select").select_option(workflow)
+    click(builder, "flowkit-workflow-open")
+    expect(builder.locator(".flowkit-canvas svg.flowkit-dag g.flowkit-node").first).to_be_visible(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+    return builder

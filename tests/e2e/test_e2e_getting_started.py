@@ -43,8 +43,10 @@ def test_getting_started_runs_and_its_app_runs_the_workflow(
         box = dag.locator(f"g.flowkit-node[data-node='{node}']")
         expect(box).to_have_attribute("data-status", "success")
         expect(box.locator("rect").first).to_have_attribute("fill", GREEN)
-    expect(builder.locator(".flowkit-result tr[data-node='count']")).to_contain_text('"words": 5')
-    expect(builder.locator(".flowkit-result tr[data-node='save']")).to_contain_text("Wrote from-the-browser.md")
+    expect(builder.locator(".flowkit-result-nodes .flowkit-node-row[data-node='count']")).to_contain_text("words: 5")
+    expect(builder.locator(".flowkit-result-nodes .flowkit-node-row[data-node='save']")).to_contain_text(
+        "Wrote from-the-browser.md"
+    )
     scroll_to_top(builder)
     shot(notebook.page, "getting-started-app-run")
     note = lab.workspace / "notes" / "from-the-browser.md"
@@ -59,7 +61,7 @@ def test_getting_started_runs_and_its_app_runs_the_workflow(
     assert len(fk.Workspace(lab.workspace).runs.list(workflow="Daily note")) == 3
     runs.select_option(index=0)
     view = panel.locator(".flowkit-run-view")
-    expect(view.locator(".flowkit-run-nodes tr[data-node='save']")).to_contain_text(
+    expect(view.locator(".flowkit-run-nodes .flowkit-node-row[data-node='save']")).to_contain_text(
         "from-the-browser.md", timeout=ANSWER_TIMEOUT_MS
     )
     expect(view.locator(".flowkit-run-drawing g.flowkit-node[data-node='save']")).to_have_attribute(

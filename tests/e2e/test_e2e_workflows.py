@@ -87,7 +87,7 @@ def test_workflow_built_drawn_saved_and_run(
     expect(message(builder, "flowkit-builder-feedback")).to_contain_text(": success.", timeout=RUN_TIMEOUT_MS)
     expect_status(builder, "first", "success", GREEN)
     expect_status(builder, "second", "success", GREEN)
-    expect(builder.locator(".flowkit-result tr[data-node='second']")).to_contain_text(
+    expect(builder.locator(".flowkit-result-nodes .flowkit-node-row[data-node='second']")).to_contain_text(
         "hello world", timeout=ANSWER_TIMEOUT_MS
     )
     scroll_to_top(builder)
@@ -106,7 +106,9 @@ def test_workflow_built_drawn_saved_and_run(
     expect_status(builder, "boom", "failed", RED)
     expect_status(builder, "after", "skipped", LIGHT_GREY)
     expect_status(builder, "second", "success", GREEN)
-    expect(builder.locator(".flowkit-result tr[data-node='boom']")).to_contain_text("the e2e service is down")
+    expect(builder.locator(".flowkit-result-nodes .flowkit-node-row[data-node='boom']")).to_contain_text(
+        "the e2e service is down"
+    )
     scroll_to_top(builder)
 
 
