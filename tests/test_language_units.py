@@ -23,7 +23,7 @@ def gate_for(parents: dict[str, tuple[str, str | None, bool]], trigger: str) -> 
     nodes = {name: NodeRun(name, status=status, reason=reason) for name, (status, reason, _) in parents.items()}
     nodes["child"] = NodeRun("child")
     gate = Gate(wf.graph, nodes, {})
-    gate.start({})
+    gate.start({}, {name: list(wf.graph.successors(name)) for name in wf.graph})
     return gate
 
 
@@ -55,7 +55,7 @@ def test_gate_decides_a_child_only_when_its_last_parent_ends() -> None:
     wf.connect("b", "c")
     nodes = {name: NodeRun(name) for name in ("a", "b", "c")}
     gate = Gate(wf.graph, nodes, {})
-    assert gate.start({}) == [("a", None), ("b", None)]
+    assert gate.start({}, {name: list(wf.graph.successors(name)) for name in wf.graph}) == [("a", None), ("b", None)]
     nodes["a"].status = "success"
     assert gate.finished("a") == []
     nodes["b"].status = "failed"

@@ -77,6 +77,8 @@ class Gate:
         self.results = results
         self.definitions: dict[str, Node] = {name: data["node"] for name, data in graph.nodes(data=True)}
         self.referenced: set[str] = set()
+        self.children: Mapping[str, list[str]] = {}
+        self.parents: dict[str, list[str]] = {}
         self.outcomes: dict[str, str] = {}
         self.waiting: dict[str, int] = {}
         self.todo: deque[str | None] = deque()  # ends still to settle (see `Triggers.settle`)
@@ -85,20 +87,26 @@ class Gate:
     def definition(self, name: str) -> Node:
         return self.definitions[name]
 
-    def start(self, plans: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    def start(self, plans: Mapping[str, Any], children: Mapping[str, list[str]]) -> list[tuple[str, str | None]]:
         """Note the nodes already finished (reused) and decide those with no unfinished parent.
 
         Args:
             plans: the run's node plans; only nodes some template reads (their ``refs``) get a view.
+            children: each node's children (the run's one walk of the graph: no networkx call per node).
         """
         self.referenced = set().union(*(plan.refs for plan in plans.values()))
+        self.children = children
+        self.parents = {name: [] for name in children}
+        for name, below in children.items():
+            for child in below:
+                self.parents[child].append(name)
         for name, node_run in self.nodes.items():
             if node_run.status != "pending":
                 self.finished(name)
         decided = []
         for name, node_run in self.nodes.items():
             if node_run.status == "pending":
-                self.waiting[name] = sum(1 for parent in self.graph.predecessors(name) if parent not in self.outcomes)
+                self.waiting[name] = sum(1 for parent in self.parents[name] if parent not in self.outcomes)
                 if self.waiting[name] == 0:
                     decided.append((name, self.verdict(name)))
         return decided
@@ -111,7 +119,7 @@ class Gate:
             handed = self.results.get(name, node_run.result) if node_run.status == "success" else node_run.result
             self.results[name] = view(node_run, handed)
         decided = []
-        for child in self.graph.successors(name):
+        for child in self.children[name]:
             if child in self.waiting and self.nodes[child].status == "pending":
                 self.waiting[child] -= 1
                 if self.waiting[child] == 0:
@@ -133,7 +141,7 @@ class Gate:
         if rule == "all_done":
             return None
         outcomes = self.outcomes
-        parents = list(self.graph.predecessors(name))
+        parents = self.parents[name]
         if rule == "all_success" and all(outcomes[parent] == "success" for parent in parents):
             return None  # the common case, decided without building lists
         failed = [parent for parent in parents if outcomes[parent] in UPSTREAM_OUTCOMES]
@@ -187,6 +195,7 @@ class Triggers:
     if TYPE_CHECKING:
         gate: Gate
         plans: dict[str, Any]
+        topology: Any  # the run's Topology: children lists from its one walk of the graph
         ready: deque[str]
         inputs: dict[str, Any]
         redactor: Redactor
@@ -209,7 +218,9 @@ class Triggers:
         try:
             while gate.todo:
                 ended = gate.todo.popleft()
-                for child, reason in gate.start(self.plans) if ended is None else gate.finished(ended):
+                for child, reason in (
+                    gate.start(self.plans, self.topology.children) if ended is None else gate.finished(ended)
+                ):
                     if reason is None:
                         self.ready.append(child)
                     else:
