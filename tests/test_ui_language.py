@@ -143,10 +143,10 @@ def test_a_node_can_run_a_saved_workflow_chosen_in_the_form(ws: fk.Workspace, bu
     assert parent.feedback.is_error and parent.feedback.text == "Its inputs must be a JSON object, got list."
 
 
-def test_the_result_table_lists_a_foreach_nodes_items_failed_first(ws: fk.Workspace) -> None:
+def test_a_foreach_nodes_row_lists_its_items_failed_first(ws: fk.Workspace) -> None:
     from language_support import add_language_tools
 
-    from flowkit.ui.common import result_table
+    from flowkit.ui.node_table import node_html
 
     add_language_tools(ws)
     wf = fk.Workflow("items shown")
@@ -157,8 +157,8 @@ def test_the_result_table_lists_a_foreach_nodes_items_failed_first(ws: fk.Worksp
         foreach=["a", "<b>"],
         params={"item": "{{ item }}", "bad": ["<b>"]},
     )
-    table = result_table(ws.run(wf))
-    assert 'class="flowkit-items-row" data-items-of="each"' in table and "2 item(s)" in table
-    first, second = re.findall(r'<li class="flowkit-item" data-index="(\d+)" data-status="(\w+)"', table)
+    row = node_html(ws.run(wf).nodes["each"])
+    assert 'class="flowkit-node-items"' in row and "2 item(s)" in row and "failed (2/2 items, 1 failed)" in row
+    first, second = re.findall(r'<li class="flowkit-item" data-index="(\d+)" data-status="(\w+)"', row)
     assert first == ("1", "failed") and second == ("0", "success")
-    assert "bad item &lt;b&gt;" in table and "<b>" not in table
+    assert "bad item &lt;b&gt;" in row and "<b>" not in row.split("flowkit-node-items")[1]

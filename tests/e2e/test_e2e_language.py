@@ -58,10 +58,12 @@ def test_a_condition_and_a_foreach_built_in_the_browser(
     expect_status(builder, "each", "success", GREEN)
     expect_status(builder, "tell", "skipped", LIGHT_GREY)
     expect(node_box(builder, "each").locator("[data-mark='foreach']")).to_have_text("∀ 3/3")
-    expect(builder.locator(".flowkit-result tr[data-node='tell']")).to_contain_text("condition was false")
-    expect(builder.locator(".flowkit-result tr[data-node='each']")).to_contain_text("3/3 items")
-    expect(builder.locator(".flowkit-result tr[data-node='each']")).to_contain_text("item 3")
-    items = builder.locator(".flowkit-result tr.flowkit-items-row[data-items-of='each'] li.flowkit-item")
+    expect(builder.locator(".flowkit-result-nodes .flowkit-node-row[data-node='tell']")).to_contain_text(
+        "condition was false"
+    )
+    expect(builder.locator(".flowkit-result-nodes .flowkit-node-row[data-node='each']")).to_contain_text("3/3 items")
+    expect(builder.locator(".flowkit-result-nodes .flowkit-node-row[data-node='each']")).to_contain_text("item 3")
+    items = builder.locator(".flowkit-result-nodes .flowkit-node-row[data-node='each'] li.flowkit-item")
     expect(items).to_have_count(3)
     scroll_to_top(builder)
     shot(notebook.page, "language-condition-and-foreach")
