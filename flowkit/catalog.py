@@ -9,6 +9,7 @@ needs (the store, the registry, the key ring, the validator), never the whole
 from __future__ import annotations
 
 import builtins
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -201,7 +202,8 @@ class IntegrationCollection:
         def load() -> dict[str, Any]:
             return self._keyring().decrypt(doc["secret"], doc["key_id"], what=f"integration {name!r}")
 
-        return Integration(name, doc["type"], Credentials(fields=doc.get("fields", []), loader=load))
+        version = hashlib.sha256(str(doc["secret"]).encode()).hexdigest()[:16]  # of the ciphertext, not the values
+        return Integration(name, doc["type"], Credentials(fields=doc.get("fields", []), loader=load), version)
 
     def get(self, name: str) -> Integration:
         """The integration; its credentials decrypt on first access and never print."""
@@ -384,12 +386,22 @@ class WorkflowCollection:
         return sorted((Workflow.from_dict(d) for d in self._store.all(self.collection)), key=lambda w: w.name)
 
     def delete(self, name: str) -> None:
-        """Delete a workflow no schedule runs."""
+        """Delete a workflow no schedule and no other saved workflow (as a sub-workflow) runs."""
         with self._store.locked():
             name = self.get(name).name
             users = sorted(doc["name"] for doc in self._store.all("schedules") if doc.get("workflow") == name)
             if users:
                 raise InUseError(
                     f"Workflow {name!r} is run by the schedule(s) {', '.join(users)}; delete those first.", users=users
+                )
+            users = sorted(
+                wf["name"]
+                for wf in self._store.all(self.collection)
+                if wf["name"] != name and any(node.get("workflow") == name for node in wf.get("nodes", []))
+            )
+            if users:
+                raise InUseError(
+                    f"Workflow {name!r} is run by the workflow(s) {', '.join(users)}; change or delete those first.",
+                    users=users,
                 )
             self._store.delete(self.collection, name)

@@ -53,6 +53,38 @@ class DrawableNodeRun(Protocol):
     status: str
 
 
+def marks(node: object, node_run: object | None = None) -> tuple[tuple[str, str], ...]:
+    """The workflow-language marks a box carries, as ``(kind, text)``: read with getattr, all optional.
+
+    ``condition`` (a ``when``), ``trigger`` (a rule other than all_success),
+    ``allow_failure``, ``foreach`` (``n/m`` items done in a run), ``workflow``
+    (a sub-workflow node), ``cache`` (a cached node; ``cached`` when a run's
+    result came from the cache).
+    """
+    found: list[tuple[str, str]] = []
+    if getattr(node, "when", None):
+        found.append(("condition", "◆ if"))
+    trigger = getattr(node, "trigger", "all_success")
+    if trigger != "all_success":
+        found.append(("trigger", f"⚑ {trigger}"))
+    if getattr(node, "allow_failure", False):
+        found.append(("allow_failure", "may fail"))
+    items = getattr(node_run, "items", None)
+    if items is not None:
+        done = sum(1 for item in items if item.get("status") in ("success", "failed"))
+        found.append(("foreach", f"∀ {done}/{len(items)}"))
+    elif getattr(node, "foreach", None) is not None:
+        found.append(("foreach", "∀ each"))
+    workflow = getattr(node, "workflow", None)
+    if workflow:
+        found.append(("workflow", f"⧉ {workflow[:24]}"))
+    if getattr(node_run, "cached_from", None):
+        found.append(("cached", "⚡ cached"))
+    elif getattr(node, "cache", False):
+        found.append(("cache", "⚡ cache"))
+    return tuple(found)
+
+
 class DrawableRun(Protocol):
     """What `draw_run` reads of a run (`flowkit.Run` is one)."""
 
@@ -114,6 +146,7 @@ class Box:
     subtitle: str
     x: float
     y: float
+    marks: tuple[tuple[str, str], ...] = ()
 
 
 def _esc(text: object) -> str:
@@ -157,8 +190,12 @@ def order(graph: nx.DiGraph, columns: list[list[str]]) -> list[list[str]]:
     return columns
 
 
-def place(workflow: DrawableWorkflow) -> dict[str, Box]:
-    """Each node's box, columns left to right and each column centred vertically."""
+def place(workflow: DrawableWorkflow, runs: Mapping[str, Any] | None = None) -> dict[str, Box]:
+    """Each node's box, columns left to right and each column centred vertically.
+
+    Args:
+        runs: node name → its record in a run, for the marks that change as it runs.
+    """
     columns = order(workflow.graph, layer(workflow.graph))
     tallest = max((len(column) for column in columns), default=0)
     boxes: dict[str, Box] = {}
@@ -168,9 +205,12 @@ def place(workflow: DrawableWorkflow) -> dict[str, Box]:
             node = workflow.node(name)
             boxes[name] = Box(
                 name=name,
-                subtitle=f"{node.integration} · {node.task}",
+                subtitle=f"runs · {child}"
+                if (child := getattr(node, "workflow", None))
+                else f"{node.integration} · {node.task}",
                 x=MARGIN + col * (BOX_WIDTH + COLUMN_GAP),
                 y=MARGIN + offset + row * (BOX_HEIGHT + ROW_GAP),
+                marks=marks(node, (runs or {}).get(name)),
             )
     return boxes
 
@@ -226,9 +266,20 @@ def _node(box: Box, status: str) -> str:
     fill = STATUS_COLOURS.get(status, STATUS_COLOURS["pending"])
     ink = _TEXT_COLOURS.get(status, "#ffffff")
     cx = box.x + BOX_WIDTH / 2
+    shown = "".join(
+        f'<tspan class="flowkit-mark" data-mark="{_esc(kind)}" dx="{6 if index else 0}">{_esc(text)}</tspan>'
+        for index, (kind, text) in enumerate(box.marks)
+    )
+    mark_line = (
+        f'<text class="flowkit-marks" x="{box.x + 4:.0f}" y="{box.y - 3:.0f}" font-size="10" fill="#424242">'
+        f"{shown}</text>"
+        if box.marks
+        else ""
+    )
+    noted = "".join(f"; {text}" for _, text in box.marks)
     return (
         f'<g class="flowkit-node" data-node="{_esc(box.name)}" data-status="{_esc(status)}">'
-        f"<title>{_esc(box.name)}: {_esc(box.subtitle)} ({_esc(status)})</title>"
+        f"<title>{_esc(box.name)}: {_esc(box.subtitle)} ({_esc(status)}{_esc(noted)})</title>{mark_line}"
         f'<rect x="{box.x:.0f}" y="{box.y:.0f}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="6" '
         f'fill="{fill}" stroke="#424242" stroke-width="0.8"/>'
         f'<text x="{cx:.0f}" y="{box.y + 19:.0f}" fill="{ink}" font-weight="bold" '
@@ -251,17 +302,24 @@ def _legend(y: float) -> str:
     return f'<g class="flowkit-legend">{"".join(items)}</g>'
 
 
-def render(workflow: DrawableWorkflow, statuses: Mapping[str, str] | None = None, *, legend: bool | None = None) -> str:
+def render(
+    workflow: DrawableWorkflow,
+    statuses: Mapping[str, str] | None = None,
+    *,
+    legend: bool | None = None,
+    runs: Mapping[str, Any] | None = None,
+) -> str:
     """The workflow as an SVG document.
 
     Args:
         workflow: what to draw.
         statuses: node name → status; nodes not listed are ``pending``.
         legend: draw the status legend; by default only when `statuses` is given.
+        runs: node name → its run record, for marks such as a foreach's ``n/m``.
     """
     show_legend = statuses is not None if legend is None else legend
     statuses = statuses or {}
-    boxes = place(workflow)
+    boxes = place(workflow, runs)
     if boxes:
         width = max(box.x for box in boxes.values()) + BOX_WIDTH + MARGIN
         height = max(box.y for box in boxes.values()) + BOX_HEIGHT + MARGIN
@@ -316,7 +374,7 @@ def draw_run(run: DrawableRun) -> str:
         workflow = run.workflow_snapshot()
     else:  # a record without its snapshot still shows its nodes, unconnected
         workflow = _Unconnected(run.workflow or "run", list(run.nodes))
-    return render(workflow, run_statuses(run))
+    return render(workflow, run_statuses(run), runs=run.nodes)
 
 
 def mimebundle(svg: str, text: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ from .catalog import IntegrationCollection, TypeCollection, WorkflowCollection
 from .errors import SecretKeyError, TypeNotFound
 from .history import RunCollection
 from .integrations.registry import Registry
+from .run.cache import ResultCache
 from .schedules import ScheduleCollection
 from .store import FileStore, Store
 
@@ -94,6 +95,7 @@ class Workspace:
         self.workflows = WorkflowCollection(self.store, self.validate, self.integrations.stored_secrets)
         self.runs = RunCollection(self.store.runs, self.host)
         self.schedules = ScheduleCollection(self.store, self.validate, self.integrations)
+        self.cache = ResultCache(self.store)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
@@ -103,12 +105,14 @@ class Workspace:
         """What checking a workflow reads: the saved integrations, type drift, the registry."""
         from .run.validation import Lookups
 
-        return Lookups(self.integrations.list, self.types.drift, self.registry)
+        return Lookups(self.integrations.list, self.types.drift, self.registry, self.workflows.get)
 
     def _run_parts(self) -> RunParts:
         from .run.engine import RunParts
 
-        return RunParts(self.lookups, self.store.runs, self.host, self._secret_fields, self.integrations.stored_secrets)
+        return RunParts(
+            self.lookups, self.store.runs, self.host, self._secret_fields, self.integrations.stored_secrets, self.cache
+        )
 
     def _secret_fields(self, type_name: str) -> list[str] | None:
         """The secret fields of a type; None if it is gone (then every field is taken as secret)."""
@@ -225,6 +229,7 @@ class Workspace:
         deadline: float | None = None,
         cancel: CancelEvent | None = None,
         render_budget: RenderBudget | None = None,
+        cache: bool = True,
     ) -> Run:
         """Run a workflow to its end and return the finished `Run` (also saved in ``ws.runs``).
 
@@ -248,6 +253,7 @@ class Workspace:
             cancel: a `threading.Event` (or anything with ``is_set()``) that cancels the run once set.
             render_budget: what rendering one node's params may cost (`flowkit.RenderBudget`;
                 default 1 s and 1,000,000 characters).
+            cache: use cached results of nodes marked ``cache=`` (and keep new ones); False bypasses the cache.
         """
         from .run.launch import run_workflow
 
@@ -264,6 +270,7 @@ class Workspace:
             deadline=deadline,
             cancel=cancel,
             render_budget=render_budget,
+            cache=cache,
         )
 
     def start(self, workflow: Workflow | str, **options: Any) -> RunHandle:

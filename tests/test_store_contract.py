@@ -158,3 +158,12 @@ def test_jobs_refuse_a_workspace_kept_in_memory(tmp_path: Path) -> None:
     ws = fk.Workspace(tmp_path / "ws", store=MemoryStore())
     with pytest.raises(errors.JobError, match="opens the workspace from its folder"):
         fk.jobs.run_job(ws, "Anything")
+
+
+def test_put_many_adds_replaces_and_drops_in_one_change(store: Store) -> None:
+    store.upsert("things", {"name": "a", "v": 1})
+    store.upsert("things", {"name": "b", "v": 1})
+    store.put_many("things", [{"name": "a", "v": 2}, {"name": "c", "v": 3}], drop=["b", "missing"])
+    assert sorted((doc["name"], doc["v"]) for doc in store.all("things")) == [("a", 2), ("c", 3)]
+    store.put_many("things", [], drop=["a", "c"])
+    assert store.all("things") == []

@@ -174,6 +174,30 @@ def runs_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- cache -----------------------------------------------------------------------
+def cache_list(args: argparse.Namespace) -> int:
+    import time
+
+    now = time.time()
+    rows = [
+        {
+            "node": entry.get("node", ""),
+            "run": entry.get("run_id", ""),
+            "age": f"{now - entry.get('created_at', now):.0f}s",
+            "expires": "never" if entry.get("expires_at") is None else f"in {entry['expires_at'] - now:.0f}s",
+        }
+        for entry in workspace_of(args).cache.entries()
+    ]
+    print(table(rows, ["node", "run", "age", "expires"]) if rows else "The cache is empty.")
+    return 0
+
+
+def cache_clear(args: argparse.Namespace) -> int:
+    count = workspace_of(args).cache.clear()
+    print(f"Removed {count} cached result(s).")
+    return 0
+
+
 # -- keys ------------------------------------------------------------------------
 def key_rotate(args: argparse.Namespace) -> int:
     count = workspace_of(args).rotate_key(drop_old_keys=args.drop_old)

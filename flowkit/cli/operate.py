@@ -71,7 +71,7 @@ def print_run(run: Run) -> int:
         rows.append(
             {
                 "node": name,
-                "status": node.status + (" (reused)" if node.reused else ""),
+                "status": node.label,
                 "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
                 "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else "",
             }
@@ -204,6 +204,7 @@ def run_command(args: argparse.Namespace) -> int:
             trigger="cli",
             on_event=callbacks,
             deadline=args.timeout,
+            cache=not args.no_cache,
         )
     finally:
         if dask is not None:

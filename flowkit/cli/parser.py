@@ -163,7 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "help": "a progress bar on stderr (default: a bar on a terminal, else a line per node)",
             },
         ),
+        (("--no-cache",), {"action": "store_true", "help": "call every node, even those marked cache="}),
     )
+
+    cache = _group(sub, "cache", "cached node results (nodes marked cache=)")
+    _add(cache, "list", c.cache_list, "list the cached results: node, run, age, expiry")
+    _add(cache, "clear", c.cache_clear, "remove every cached result")
 
     _add(
         sub,

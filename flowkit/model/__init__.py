@@ -5,7 +5,8 @@ is how the store persists it and how a run snapshots its workflow.
 
 - `names`: the vocabularies (param kinds, statuses, the mask) and name checks;
 - `params`: `Param`, `IntegrationType`, `Integration` and its lazily decrypted `Credentials`;
-- `workflow`: `Node` and `Workflow` (a networkx DiGraph underneath);
+- `node`: `Node` and the options of the workflow language (conditions, trigger rules, foreach, cache);
+- `workflow`: `Workflow` (a networkx DiGraph underneath);
 - `runs`: `Run` and `NodeRun`, one execution as recorded.
 """
 
@@ -21,9 +22,10 @@ from .names import (
     check_label,
     normal_label,
 )
+from .node import TRIGGER_RULES, Node, parse_duration
 from .params import Credentials, Integration, IntegrationType, Param, params_from
 from .runs import NodeRun, Run, RunSummary, new_run_id
-from .workflow import Node, Workflow
+from .workflow import Workflow
 
 __all__ = [
     "Credentials",
@@ -37,6 +39,7 @@ __all__ = [
     "PARAM_KINDS",
     "Param",
     "RUN_STATUSES",
+    "TRIGGER_RULES",
     "Run",
     "RunSummary",
     "Workflow",
@@ -45,4 +48,5 @@ __all__ = [
     "new_run_id",
     "normal_label",
     "params_from",
+    "parse_duration",
 ]

@@ -178,11 +178,18 @@ class Credentials(Mapping[str, Any]):
 
 @dataclass(repr=False)
 class Integration:
-    """A configured instance of an integration type with its (masked) credentials."""
+    """A configured instance of an integration type with its (masked) credentials.
+
+    Attributes:
+        version: a fingerprint of the stored, encrypted record (None until stored):
+            it changes whenever the credentials are saved or re-encrypted, and
+            says nothing of their values. Cached results are keyed on it.
+    """
 
     name: str
     type: str
     credentials: Credentials = field(default_factory=Credentials)
+    version: str | None = None
 
     def __post_init__(self) -> None:
         self.name = check_label(self.name, "Integration name")

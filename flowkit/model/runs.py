@@ -24,6 +24,12 @@ class NodeRun:
 
     Slotted: a run holds one per node for its whole length, and an object
     without a ``__dict__`` is one less for the garbage collector to walk.
+
+    Attributes:
+        reason: why a skipped node did not run ("condition was false", "upstream failed: fetch", ...).
+        items: a foreach node's items, each ``{"index", "status", "duration", "error", ...}``.
+        cached_from: the run whose result this node reused from the cache.
+        child_run: the run of the workflow a sub-workflow node ran.
     """
 
     name: str
@@ -36,6 +42,10 @@ class NodeRun:
     error: str | None = None
     reused: bool = False
     log: str = ""
+    reason: str | None = None
+    items: list[dict[str, Any]] | None = None
+    cached_from: str | None = None
+    child_run: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -43,8 +53,26 @@ class NodeRun:
             return None
         return self.finished_at - self.started_at
 
+    @property
+    def label(self) -> str:
+        """The status as tables show it: with why it was skipped, its items done, or where its result came from."""
+        notes = []
+        if self.reused:
+            notes.append("reused")
+        if self.reason:
+            notes.append(self.reason)
+        if self.items is not None:
+            done = sum(1 for item in self.items if item.get("status") in ("success", "failed"))
+            failed = sum(1 for item in self.items if item.get("status") == "failed")
+            notes.append(f"{done}/{len(self.items)} items" + (f", {failed} failed" if failed else ""))
+        if self.cached_from:
+            notes.append(f"cached from {self.cached_from}")
+        if self.child_run:
+            notes.append(f"child run {self.child_run}")
+        return self.status + (f" ({'; '.join(notes)})" if notes else "")
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "status": self.status,
             "attempts": self.attempts,
@@ -57,6 +85,16 @@ class NodeRun:
             "reused": self.reused,
             "log": self.log,
         }
+        # Written only when set (a per-node line: plain ifs, not a loop over getattr).
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.items is not None:
+            data["items"] = self.items
+        if self.cached_from is not None:
+            data["cached_from"] = self.cached_from
+        if self.child_run is not None:
+            data["child_run"] = self.child_run
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NodeRun:
@@ -97,7 +135,11 @@ _SUMMARY_FIELDS = {"id", "workflow", "status", "trigger", "started_at", "finishe
 
 @dataclass
 class Run:
-    """One execution of a workflow, with a snapshot of the workflow as it ran."""
+    """One execution of a workflow, with a snapshot of the workflow as it ran.
+
+    ``parent`` links a sub-workflow's run to the run and node that started it
+    (``{"run": id, "node": name}``); that node's ``child_run`` links back.
+    """
 
     workflow: str
     id: str = field(default_factory=new_run_id)
@@ -114,6 +156,7 @@ class Run:
     resumed_from: str | None = None
     pid: int | None = None
     host: str | None = None
+    parent: dict[str, str] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -175,6 +218,7 @@ class Run:
             "resumed_from": self.resumed_from,
             "pid": self.pid,
             "host": self.host,
+            **({"parent": self.parent} if self.parent is not None else {}),
         }
 
     @classmethod

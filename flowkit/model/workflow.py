@@ -7,7 +7,6 @@ path; a duplicate or unknown node) and round-trips through strict JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -15,57 +14,10 @@ import networkx as nx
 from ..errors import AlreadyExistsError, CycleError, NotFoundError, ValidationError
 from ..jsonvalue import check_json
 from .names import check_identifier, check_label
+from .node import NODE_FIELDS, Node
 from .params import Param, params_from
 
-
-@dataclass
-class Node:
-    """One step of a workflow: run `task` of `integration` with `params`."""
-
-    name: str
-    integration: str
-    task: str
-    params: dict[str, Any] = field(default_factory=dict)
-    retries: int = 0
-    timeout: float | None = None
-    retry_delay: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_identifier(self.name, "Node name")
-        self.integration = check_label(self.integration, f"Node {self.name!r}: integration")
-        check_identifier(self.task, f"Node {self.name!r}: task")
-        if not isinstance(self.params, dict):
-            raise ValidationError(f"Node {self.name!r}: params must be a JSON object.")
-        check_json(self.params, f"{self.name}.params")
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ValidationError(f"Node {self.name!r}: retries must be a whole number ≥ 0.")
-        if self.timeout is not None and not (
-            isinstance(self.timeout, (int, float)) and not isinstance(self.timeout, bool) and self.timeout > 0
-        ):
-            raise ValidationError(f"Node {self.name!r}: timeout must be a positive number of seconds.")
-        if not isinstance(self.retry_delay, (int, float)) or self.retry_delay < 0:
-            raise ValidationError(f"Node {self.name!r}: retry_delay must be ≥ 0 seconds.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "integration": self.integration,
-            "task": self.task,
-            "params": self.params,
-            "retries": self.retries,
-            "timeout": self.timeout,
-            "retry_delay": self.retry_delay,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Node:
-        values = {key: data[key] for key in data if key in _NODE_FIELDS}
-        if isinstance(values.get("params"), dict):
-            values["params"] = dict(values["params"])  # the node's own, as add_node gives it
-        return cls(**values)
-
-
-_NODE_FIELDS = {"name", "integration", "task", "params", "retries", "timeout", "retry_delay"}
+__all__ = ["Node", "Workflow"]
 
 
 class Workflow:
@@ -77,16 +29,37 @@ class Workflow:
         inputs: the run inputs it takes, in the same `Param` language as task
             params (name, kind, required, default, help). Inputs its templates
             read that are not declared are inferred (``ws.input_params``).
+        outputs: what the workflow gives a parent that runs it as a node: output name →
+            a template over its nodes (``{"url": "{{ create_post.url }}"}``); without
+            outputs, a parent gets each node's result by node name.
     """
 
     def __init__(
-        self, name: str, description: str = "", *, version: int = 0, inputs: list[Param] | None = None
+        self,
+        name: str,
+        description: str = "",
+        *,
+        version: int = 0,
+        inputs: list[Param] | None = None,
+        outputs: dict[str, Any] | None = None,
     ) -> None:
         self.name = check_label(name, "Workflow name")
         self.description = description
         self.version = version
+        self.outputs: dict[str, Any] = {}
         self.graph: nx.DiGraph = nx.DiGraph()
         self._inputs: list[Param] = params_from(inputs)
+        if outputs:
+            self.set_outputs(outputs)
+
+    def set_outputs(self, outputs: dict[str, Any]) -> None:
+        """Declare the outputs (names must be identifiers; values JSON, usually templates)."""
+        if not isinstance(outputs, dict):
+            raise ValidationError("outputs must be a JSON object of name → template.")
+        for key in outputs:
+            check_identifier(key, "Output name")
+        check_json(outputs, "outputs")
+        self.outputs = dict(outputs)
 
     @property
     def inputs(self) -> list[Param]:
@@ -102,18 +75,27 @@ class Workflow:
         self,
         name: str,
         *,
-        integration: str,
-        task: str,
+        integration: str = "",
+        task: str = "",
         params: dict[str, Any] | None = None,
         retries: int = 0,
         timeout: float | None = None,
         retry_delay: float = 1.0,
+        **options: Any,
     ) -> Node:
-        """Add a node; its name must be unique in this workflow."""
+        """Add a node; its name must be unique in this workflow.
+
+        `options` are the workflow language's (see `flowkit.model.node`): ``when``,
+        ``trigger``, ``allow_failure``, ``foreach``, ``max_parallel``, ``cache``; and
+        ``workflow=`` with ``inputs=`` for a node that runs a saved workflow.
+        """
         # Copy a dict so later edits of the caller's dict do not reach the node;
         # anything else goes to Node as it is, to be refused there.
         given = {} if params is None else dict(params) if isinstance(params, dict) else params
-        return self._insert(Node(name, integration, task, given, retries, timeout, retry_delay))
+        unknown = sorted(set(options) - NODE_FIELDS)
+        if unknown:
+            raise ValidationError(f"Node {name!r}: unknown option(s) {', '.join(unknown)}.")
+        return self._insert(Node(name, integration, task, given, retries, timeout, retry_delay, **options))
 
     def _insert(self, node: Node) -> Node:
         if node.name in self.graph:
@@ -223,12 +205,17 @@ class Workflow:
             "edges": [[upstream, downstream] for upstream, downstream in self.graph.edges],
             # Only when declared, so the records of workflows without inputs stay as they were.
             **({"inputs": [param.to_dict() for param in self._inputs]} if self._inputs else {}),
+            **({"outputs": self.outputs} if self.outputs else {}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Workflow:
         workflow = cls(
-            data["name"], data.get("description", ""), version=data.get("version", 0), inputs=data.get("inputs")
+            data["name"],
+            data.get("description", ""),
+            version=data.get("version", 0),
+            inputs=data.get("inputs"),
+            outputs=data.get("outputs"),
         )
         for node in data.get("nodes", []):
             workflow._insert(Node.from_dict(node))  # validated once, in Node.__post_init__

@@ -50,6 +50,7 @@ from ..model import Integration, NodeRun, Run, Workflow
 from ..redaction import Redactor, secret_leaves
 from .control import RunControl, cancel_nodes, stop_local_calls
 from .events import Event, EventCallback, EventsFile, deliver
+from .language import ItemKey, Language
 from .output import OutputStream, streamed_call
 from .parts import RunParts
 from .rendering import ParamRenderer
@@ -61,7 +62,7 @@ __all__ = ["Event", "Execution", "RunParts"]
 
 
 # -- one run --------------------------------------------------------------------------
-class Execution:
+class Execution(Language):  # the workflow language's steps (`flowkit.run.language`)
     """One run of a workflow, driven from the calling thread (see the module docstring)."""
 
     def __init__(
@@ -78,6 +79,8 @@ class Execution:
         resumed_from: str | None = None,
         control: RunControl | None = None,
         render_budget: RenderBudget = DEFAULT_BUDGET,
+        earlier: Run | None = None,
+        use_cache: bool = True,
     ) -> None:
         self.parts = parts
         self.workflow = workflow
@@ -95,20 +98,20 @@ class Execution:
         self.secrets: tuple[str, ...] = ()
         self.redactor = Redactor()
         self.results: dict[str, Any] = {}  # what nodes handed on, as they returned it
-        self.done: queue.SimpleQueue[tuple[str, str, Any]] = queue.SimpleQueue()  # (kind, node, future)
+        self.done: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()  # (kind, node or key, future)
         self.sent: dict[str, dict[str, Any]] = {}
         self.control = control or RunControl()
         self.params = ParamRenderer(inputs, self.results, render_budget, lambda *done: self.done.put(("render", *done)))
         self.abandoned = False  # cancelled with calls still running, which nobody waits for
         self.output: OutputStream | None = None  # a running node's output, when someone listens
-        self.remaining: dict[str, int] = {}  # parents each waiting node still waits for
         self.topology = Topology({}, [])
         self.ready: deque[str] = deque()
-        self.retries: list[tuple[float, int, str]] = []  # (due, tie-breaker, node), a heap
+        self.retries: list[tuple[float, int, Any]] = []  # (due, tie-breaker, node or ItemKey), a heap
         self.sequence = itertools.count()
         self.in_flight = 0
         self.events: Any = None  # an EventsFile once the run is recorded
         self.run = Run(workflow.name)
+        self.start_language(parts.cache, earlier, use_cache)
 
     # 1. validate ------------------------------------------------------------------
     def validate(self) -> None:
@@ -124,7 +127,8 @@ class Execution:
     def decrypt(self) -> None:
         """Decrypt each integration the run uses, once; remember its module's loaded tasks."""
         secrets: dict[str, None] = {}
-        for plan in self.plans.values():
+        calls = [plan for plan in self.plans.values() if plan.workflow is None]  # not sub-workflow nodes
+        for plan in calls:
             if plan.integration not in self.credentials:
                 integration = self.integrations[plan.integration]  # read by validation; not decrypted yet
                 values = self.credentials[plan.integration] = integration.credentials.reveal()
@@ -137,7 +141,7 @@ class Execution:
             from ..executors import workers
 
             workers.prepare()  # a warm child (and the fork server) ready before the clock starts
-        for module in {(plan.module, plan.location) for plan in self.plans.values()}:
+        for module in {(plan.module, plan.location) for plan in calls}:
             tasks = self.parts.lookups.registry.module(module[0]).tasks
             call.remember(module[0], module[1], {name: spec.func for name, spec in tasks.items()})
 
@@ -153,7 +157,6 @@ class Execution:
         run.host = self.parts.host
         run.started_at = time.time()
         nodes: dict[str, Any] = {}  # as recorded (values checked on arrival); a node to run: name and status
-        self.remaining = self.topology.waiting(self.scope, self.reused)
         for name in self.topology.order:
             if name in self.reused:
                 run.nodes[name] = self.reused[name]
@@ -178,11 +181,15 @@ class Execution:
     # 4. schedule ------------------------------------------------------------------
     def begin(self, name: str) -> None:
         """Mark a node running and render its params (see `flowkit.run.rendering`); call it once they are there."""
+        if not self.admitted(name):
+            return
         node_run = self.run.nodes[name]
         node_run.status = "running"
         node_run.started_at = time.time()
         self.events.started(node_run)
         self.emit("node_started", name)
+        if self.plans[name].foreach is not None:
+            return self.fan_out(name)
         self.proceed(name, partial(self.params.start, name, self.plans[name]))
 
     def rendered(self, name: str, future: Any) -> None:
@@ -206,6 +213,8 @@ class Execution:
     def dispatch(self, name: str, params: dict[str, Any]) -> None:
         """Call a node with its rendered params: on this thread when nothing else could run meanwhile."""
         self.run.nodes[name].params = self.redactor(params)
+        if self.diverted(name, params):
+            return
         self.sent[name] = params  # handed to the task as rendered; a retry repeats it (the record is masked)
         busy = self.ready or self.in_flight or self.retries or self.params.pending
         here = isinstance(self.executor, InlineExecutor)  # it runs the call on this thread anyway (via a future)
@@ -229,8 +238,10 @@ class Execution:
             self.run.id,  # the scope: cancelling the run stops its timed calls
         )
 
-    def submit(self, name: str) -> None:
+    def submit(self, name: Any) -> None:
         """Hand a node's call to the executor; its future reports back through the `done` queue."""
+        if isinstance(name, ItemKey):
+            return self.submit_item(name)
         if isinstance(self.executor, InlineExecutor):
             self.flush()  # the call runs right here
         try:
@@ -282,11 +293,6 @@ class Execution:
             return  # stopped by the cancel: `cancel_all` records it cancelled
         if outcome["ok"]:
             self.succeed(name, outcome)
-            for child in self.topology.children[name]:
-                if child in self.remaining:
-                    self.remaining[child] -= 1
-                    if self.remaining[child] == 0 and self.run.nodes[child].status == "pending":
-                        self.ready.append(child)
         elif node_run.attempts <= plan.retries:
             delay = plan.retry_delay * 2 ** (node_run.attempts - 1)
             heapq.heappush(self.retries, (time.monotonic() + delay, next(self.sequence), name))
@@ -301,25 +307,21 @@ class Execution:
         node_run.finished_at = time.time()
         self.results[name] = outcome["result"]  # handed on as it is
         node_run.result = self.redactor(outcome["result"])  # recorded and shown masked
+        self.learn(name, node_run.result)
         self.end(node_run)
 
     def fail(self, name: str, error: str) -> None:
-        """Fail a node and skip every descendant still waiting."""
+        """Fail a node; its children then follow their trigger rules (see `flowkit.run.rules`)."""
         node_run = self.run.nodes[name]
         node_run.status = "failed"
         node_run.error = error
         node_run.finished_at = time.time()
         self.end(node_run)
-        for descendant in self.topology.descendants(name):
-            skipped = self.run.nodes.get(descendant)
-            if skipped is not None and skipped.status == "pending":
-                skipped.status = "skipped"
-                skipped.error = f"Skipped: the upstream node {name!r} failed."
-                self.end(skipped)
 
     def end(self, node_run: NodeRun) -> None:
         self.events.ended(node_run)
         self.emit("node_finished", node_run.name)
+        self.settle(node_run.name)
 
     def log_attempt(self, name: str, outcome: dict[str, Any]) -> None:
         node_run = self.run.nodes[name]
@@ -331,9 +333,7 @@ class Execution:
 
     def schedule(self) -> None:
         """Run every node in scope in dependency order; see the module docstring."""
-        for name, node_run in self.run.nodes.items():
-            if node_run.status == "pending" and self.remaining[name] == 0:
-                self.ready.append(name)
+        self.settle(None)
         while True:
             while self.ready and self.control.check() is None:
                 self.begin(self.ready.popleft())
@@ -357,9 +357,9 @@ class Execution:
                     kind, name, future = self.done.get(timeout=self.wait_time(now))
                 except queue.Empty:
                     continue
-            if kind == "call":
+            if kind == "call":  # a node's call, or (under its key) a foreach item or a child run
                 self.in_flight -= 1
-                self.complete(name, self.outcome(name, future))
+                self.complete(name, self.outcome(name, future)) if isinstance(name, str) else name.report(self, future)
             elif kind == "render":  # a "wake" (the run was cancelled) needs nothing: the control says so
                 self.rendered(name, future)
             elif kind == "output" and self.output is not None:
@@ -382,7 +382,7 @@ class Execution:
     # 5. finish --------------------------------------------------------------------
     def finish(self, error: str | None = None) -> None:
         run = self.run
-        failed = [name for name, node in run.nodes.items() if node.status == "failed"]
+        failed = self.gate.failing(run.nodes)
         for node in run.nodes.values():
             if node.status == "running":
                 node.status, node.error, node.finished_at = "failed", error or "Interrupted.", time.time()
@@ -402,6 +402,7 @@ class Execution:
             self.events.close()
             self.events = None
             self.parts.log.end(run.id, run.header(), run.summary())
+        self.save_cache()
 
     def execute(self) -> Run:
         """Validate, decrypt, record, schedule, finish; returns the finished run."""

@@ -1,12 +1,12 @@
 """Run events: what ``on_event`` callbacks receive, on the thread that drives the run.
 
-The engine reports four moments — ``run_started``, ``node_started``,
-``node_finished`` (also for skipped, cancelled and reused nodes) and
-``run_finished`` — for progress bars and the live drawing, and ``node_output``
-while a node runs and writes (its masked log so far in ``text``; see
-`flowkit.run.output`). A callback that raises is logged and the run goes on.
-The same moments (not ``node_output``) go to the run's events file
-(`EventsFile`), so a killed process leaves a record of them.
+The engine reports these moments — ``run_started``, ``node_started``,
+``node_progress`` (an item of a foreach node ended), ``node_finished`` (also
+for skipped, cancelled and reused nodes) and ``run_finished`` — for progress
+bars and the live drawing, and ``node_output`` while a node runs and writes
+(its masked log so far in ``text``; see `flowkit.run.output`). A callback that
+raises is logged and the run goes on. The same moments (not ``node_output``)
+go to the run's events file (`EventsFile`), so a killed process leaves a record of them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..model import NodeRun, Run
 
 logger = logging.getLogger(__name__)
 
-EVENT_KINDS = ("run_started", "node_started", "node_output", "node_finished", "run_finished")
+EVENT_KINDS = ("run_started", "node_started", "node_output", "node_progress", "node_finished", "run_finished")
 
 
 @dataclass
@@ -30,7 +30,8 @@ class Event:
     """Something happened in a run; given to every ``on_event`` callback, on the driver thread.
 
     Attributes:
-        kind: ``run_started``, ``node_started``, ``node_output``, ``node_finished`` or ``run_finished``.
+        kind: ``run_started``, ``node_started``, ``node_output``, ``node_progress`` (a foreach item ended),
+            ``node_finished`` or ``run_finished``.
         run: the live `Run`; ``run.nodes[name].status`` is current.
         node: the node concerned, or None for run events.
         text: for ``node_output``, the node's log so far in this attempt (masked).

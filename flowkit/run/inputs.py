@@ -55,7 +55,8 @@ def input_params(lookups: Lookups, workflow: Workflow) -> list[Param]:
     found: dict[str, Param] = {}
     for node in workflow.nodes.values():
         task_params = _task_params(lookups, types, node.integration, node.task)
-        for path, text in template_strings(node.params, ""):
+        options = template_strings([node.when, node.foreach, node.inputs], "options")  # the language's templates
+        for path, text in [*template_strings(node.params, ""), *options]:
             try:
                 keys = references(text)[1]
             except TemplateError:

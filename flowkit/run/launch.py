@@ -38,6 +38,7 @@ def run_workflow(
     cancel: CancelEvent | None = None,
     render_budget: RenderBudget | None = None,
     from_node: str | None = None,
+    cache: bool = True,
 ) -> Run:
     """Run a workflow (see `Workspace.run`).
 
@@ -85,6 +86,8 @@ def run_workflow(
             resumed_from=base.id if base is not None else None,
             control=control,
             render_budget=render_budget or DEFAULT_BUDGET,
+            earlier=resume,
+            use_cache=cache,
         )
         return execution.execute()
     finally:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..redaction import StoredSecret
 from ..store import RunLog
+from .cache import ResultCache
 from .validation import Lookups
 
 
@@ -28,3 +29,4 @@ class RunParts:
     host: str
     secret_fields: Callable[[str], list[str] | None] = field(default=lambda type_name: None)
     stored_secrets: Callable[[], list[StoredSecret]] = field(default=list)
+    cache: ResultCache | None = None  # the workspace's cached results (`flowkit.run.cache`), if it keeps any

@@ -29,11 +29,13 @@ from ..integrations.registry import IntegrationModule, Registry, TaskSpec
 from ..model import Integration, Node, Param, Workflow, check_identifier
 from ..schema import problems as param_problems
 from ..schema import validate_values
-from . import templating
+from . import callgraph, templating
 
 #: Jinja reads these as literals, so a node named so cannot be referenced in a template.
 JINJA_LITERALS = {"true", "false", "none"}
 MAX_CYCLES_SHOWN = 10
+#: What a foreach node's params read for the current item.
+ITEM_NAMES = {"item", "item_index"}
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,13 @@ class Lookups:
             decrypt, through the workspace's keys, only when a run reveals them).
         type_drift: how a stored integration type differs from its module, as sentences.
         registry: the integration modules and their tasks.
+        workflow: a saved workflow by name (sub-workflow nodes run them); raises `NotFoundError`.
     """
 
     integrations: Callable[[], list[Integration]]
     type_drift: Callable[[str], list[str]]
     registry: Registry
+    workflow: Callable[[str], Workflow] | None = None
 
 
 class Problem(NamedTuple):
@@ -82,6 +86,10 @@ class NodePlan:
     retries: int = 0
     retry_delay: float = 1.0
     timeout: float | None = None
+    foreach: str | list[Any] | None = None
+    max_parallel: int | None = None
+    cache: bool | str = False
+    workflow: str | None = None
 
 
 @dataclass
@@ -210,7 +218,22 @@ class _Checker:
                 self.tasks[key] = str(exc)
         return self.tasks[key]
 
+    def subflow(self, node: Node, acyclic: bool) -> tuple[list[Problem], NodePlan | None]:
+        """A node that runs a saved workflow: it must exist, not lead back here, and its inputs must render."""
+        name, child, inputs = node.name, str(node.workflow), node.inputs or {}
+        problems = callgraph.subflow_problems(self.lookups.workflow, self.workflow.name, child, inputs)
+        found = [Problem("error", name, message) for message in problems]
+        refs: set[str] = set()
+        for value, where in ((inputs, "inputs"), (node.when, "when")):
+            for path, text in templating.template_strings(value, where):
+                found += self.template(name, path, text, refs, acyclic, set())
+        templated = templating.has_templates(inputs)
+        plan = NodePlan(name, "", "", "", "", inputs, None, templated, refs - {templating.INPUTS}, workflow=child)
+        return found, plan
+
     def node(self, node: Node, acyclic: bool) -> tuple[list[Problem], NodePlan | None]:
+        if node.workflow is not None:
+            return self.subflow(node, acyclic)
         name = node.name
         found: list[Problem] = []
         integration = self.integration(node.integration)
@@ -238,10 +261,14 @@ class _Checker:
             params, problems = structured_json(spec.params, params)
             found += [Problem("error", name, problem) for problem in problems]
         refs: set[str] = set()
-        templated = False
+        templated = node.foreach is not None  # each item renders its own params
+        local = ITEM_NAMES if node.foreach is not None else set()
         for path, text in templating.template_strings(params, ""):
             templated = True
-            found += self.template(name, path, text, refs, acyclic)
+            found += self.template(name, path, text, refs, acyclic, local)
+        for option in ("when", "foreach"):
+            for path, text in templating.template_strings(getattr(node, option), option):
+                found += self.template(name, path, text, refs, acyclic, set())
         found += _untemplated(spec, name, node.params)
         if not templated and spec.params is not None and not any(p.severity == "error" for p in found):
             params = validate_values(spec.params, params, what=f"Node {name!r}", error=ParamsError)
@@ -258,15 +285,22 @@ class _Checker:
             node.retries,
             node.retry_delay,
             node.timeout,
+            node.foreach,
+            node.max_parallel,
+            node.cache,
         )
         return found, plan
 
-    def template(self, name: str, path: str, text: str, refs: set[str], acyclic: bool) -> list[Problem]:
+    def template(
+        self, name: str, path: str, text: str, refs: set[str], acyclic: bool, local: set[str]
+    ) -> list[Problem]:
+        label = f"Option {path!r}" if path.startswith(("when", "foreach")) else f"Param {path!r}"
         try:
             names, input_keys = templating.references(text)
         except TemplateError as exc:
-            return [Problem("error", name, f"Param {path!r}: {exc}")]
+            return [Problem("error", name, f"{label}: {exc}")]
         found = []
+        names -= local
         refs |= names
         for ref in sorted(names - {templating.INPUTS}):
             if ref not in self.graph:
@@ -274,7 +308,12 @@ class _Checker:
                     Problem(
                         "error",
                         name,
-                        f"Param {path!r} uses {ref!r}, which is neither a node of this workflow nor 'inputs'.",
+                        f"{label} uses {ref!r}, which is neither a node of this workflow nor 'inputs'"
+                        + (
+                            " (item and item_index exist only in a foreach node's params)."
+                            if ref in ITEM_NAMES
+                            else "."
+                        ),
                     )
                 )
             elif acyclic and not (self.graph.has_edge(ref, name) or nx.has_path(self.graph, ref, name)):
@@ -282,7 +321,7 @@ class _Checker:
                     Problem(
                         "error",
                         name,
-                        f"Param {path!r} uses the result of {ref!r}, which is not "
+                        f"{label} uses the result of {ref!r}, which is not "
                         f"upstream of {name!r}; connect {ref} → {name} first.",
                     )
                 )
@@ -293,7 +332,7 @@ class _Checker:
                     Problem(
                         "error",
                         name,
-                        f"Param {path!r} needs the input {key!r}, which was not given (inputs given: {given}).",
+                        f"{label} needs the input {key!r}, which was not given (inputs given: {given}).",
                     )
                 )
         return found
@@ -364,6 +403,7 @@ def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | No
         problems += found
         if plan is not None and not any(problem.severity == "error" for problem in found):
             plans[node.name] = plan
+    problems += [Problem("error", None, message) for message in callgraph.output_problems(workflow)]
     return Analysis(problems, plans, checker.integrations or {}, children, order or [])
 
 

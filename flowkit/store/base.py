@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -115,6 +115,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete(self, collection: str, name: str) -> bool:
         """Remove the document called `name`; whether there was one."""
+
+    def put_many(self, collection: str, docs: list[dict[str, Any]], *, drop: Iterable[str] = ()) -> None:
+        """Add or replace `docs` and delete the documents named in `drop`, as one change.
+
+        Backends that can do it in one write override this (the file store
+        does); this default makes one change per document.
+        """
+        with self.locked():
+            for name in drop:
+                self.delete(collection, name)
+            for doc in docs:
+                self.upsert(collection, doc)
 
     def count(self, collection: str) -> int:
         return len(self.all(collection))

@@ -223,6 +223,19 @@ class FileStore(Store):
         with self._transaction(collection) as table:
             table.update_multiple([(fields, Query().name == name) for name, fields in changes.items()])
 
+    def put_many(self, collection: str, docs: list[dict[str, Any]], *, drop: Iterable[str] = ()) -> None:
+        """Add or replace `docs` and delete `drop`: for a file collection, two atomic writes under one lock."""
+        jsonvalue.check_json(docs, collection)
+        if self._folder(collection) is not None:  # a file per document: one write each, as `Store` does it
+            super().put_many(collection, docs, drop=drop)
+            return
+        names = {doc["name"] for doc in docs} | set(drop)
+        with self._transaction(collection) as table:
+            if names:
+                table.remove(Query().name.one_of(sorted(names)))
+            if docs:
+                table.insert_multiple(docs)
+
     def delete(self, collection: str, name: str) -> bool:
         folder = self._folder(collection)
         if folder is not None:

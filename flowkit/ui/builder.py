@@ -275,7 +275,9 @@ class WorkflowBuilder(RunActions, Screen):
             saved = self.ws.workflows.save(self.workflow)
         finally:
             self.changed()
-        set_options(self.saved, [wf.name for wf in self.ws.workflows.list()], keep=saved.name)
+        names = [wf.name for wf in self.ws.workflows.list()]
+        set_options(self.saved, names, keep=saved.name)
+        set_options(self.node_form.options.workflow, ["", *names])  # now a sub-workflow a node may run
         self.feedback.ok(f"Saved {saved.name!r} (version {saved.version}).")
 
     # -- nodes ------------------------------------------------------------------------
@@ -291,7 +293,10 @@ class WorkflowBuilder(RunActions, Screen):
         self.workflow.add_node(name, **fields)
         self.changed()
         self.node_select.value = name
-        self.feedback.ok(f"Added {name!r} ({fields['integration']} · {fields['task']}).")
+        what = (
+            f"runs {fields['workflow']!r}" if fields.get("workflow") else f"{fields['integration']} · {fields['task']}"
+        )
+        self.feedback.ok(f"Added {name!r} ({what}).")
 
     def load_node(self) -> None:
         """Show the selected node in the node form."""

@@ -176,7 +176,8 @@ class LiveRun:
 
     def _draw(self, statuses: dict[str, str]) -> None:
         if self._workflow is not None:
-            self.picture.value = drawing.to_html(drawing.render(self._workflow, statuses, legend=True))
+            runs = self.run.nodes if self.run is not None else None  # marks such as a foreach's n/m
+            self.picture.value = drawing.to_html(drawing.render(self._workflow, statuses, legend=True, runs=runs))
         self._last_draw = time.monotonic()
 
     def _cancel_timer(self) -> None:

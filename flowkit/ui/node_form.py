@@ -11,7 +11,7 @@ import ipywidgets as w
 
 from ..errors import FlowkitError, ParamsError, ValidationError
 from ..integrations.registry import TaskSpec
-from ..model import Node
+from ..model import TRIGGER_RULES, Node
 from .common import hook, set_options
 from .fields import ParamsForm, parse_text
 
@@ -62,6 +62,7 @@ class NodeForm:
         self.timeout = hook(
             w.Text(description="Timeout (s)", placeholder="none", layout=w.Layout(width="14em")), "flowkit-node-timeout"
         )
+        self.options = NodeOptions()
         self.integration.observe(lambda _: self._fill_tasks(), names="value")
         self.task.observe(lambda _: self._build_params(), names="value")
         self.box = w.VBox(
@@ -72,6 +73,7 @@ class NodeForm:
                 self.task_help,
                 self.params,
                 w.HBox([self.retries, self.timeout]),
+                self.options.box,
             ]
         )
         self.refresh()
@@ -80,6 +82,7 @@ class NodeForm:
     def refresh(self) -> None:
         """Re-read the integrations and their modules' tasks (after a reload)."""
         set_options(self.integration, [""] + [item.name for item in self.ws.integrations.list()])
+        set_options(self.options.workflow, [""] + [item.name for item in self.ws.workflows.list()])
         self._fill_tasks()
 
     def _module(self) -> str | None:
@@ -148,7 +151,9 @@ class NodeForm:
         return params
 
     def read(self) -> dict[str, Any]:
-        """Node fields except the name: integration, task, params, retries, timeout."""
+        """Node fields except the name: integration, task, params, retries, timeout, and the options."""
+        if self.options.workflow.value:
+            return self.options.read_subflow()
         if not self.integration.value:
             raise ValidationError("Choose the node's integration.")
         if not self.task.value:
@@ -159,11 +164,17 @@ class NodeForm:
             "params": self.read_params(),
             "retries": self.retries.value,
             "timeout": parse_text("number", self.timeout.value, what="Timeout"),
+            **self.options.read(),
+            "workflow": None,
+            "inputs": None,
         }
 
     def load(self, node: Node) -> None:
         """Show `node` in the form (its integration may have gone; then it is offered anyway)."""
         self.name.value = node.name
+        self.options.load(node)
+        if node.workflow is not None:
+            return
         options = list(self.integration.options)
         if node.integration not in options:
             options.append(node.integration)
@@ -173,3 +184,96 @@ class NodeForm:
         self._build_params(node.params)
         self.retries.value = node.retries
         self.timeout.value = "" if node.timeout is None else str(node.timeout)
+
+
+class NodeOptions:
+    """The workflow-language options of a node: condition, trigger rule, allow failure, foreach, cache.
+
+    Blank fields mean the defaults (no condition, no foreach, no limit); a
+    foreach is a template (``{{ list_files.items }}``) or a JSON list.
+    """
+
+    def __init__(self) -> None:
+        short = w.Layout(width="16em")
+        self.when = hook(
+            w.Text(description="Run when", placeholder="{{ inputs.notify }}", layout=w.Layout(width="40em")),
+            "flowkit-node-when",
+        )
+        self.trigger = hook(w.Dropdown(description="Trigger", options=TRIGGER_RULES), "flowkit-node-trigger")
+        self.allow_failure = hook(w.Checkbox(description="Allow failure", indent=False), "flowkit-node-allow-failure")
+        self.foreach = hook(
+            w.Text(description="For each", placeholder="{{ list_files.items }}", layout=w.Layout(width="40em")),
+            "flowkit-node-foreach",
+        )
+        self.max_parallel = hook(
+            w.Text(description="Max parallel", placeholder="no limit", layout=short), "flowkit-node-max-parallel"
+        )
+        self.cache = hook(w.Checkbox(description="Cache result", indent=False), "flowkit-node-cache")
+        self.cache_ttl = hook(
+            w.Text(description="for", placeholder="ever (or 1h)", layout=short), "flowkit-node-cache-ttl"
+        )
+        self.workflow = hook(
+            w.Dropdown(description="Workflow", options=[""], tooltip="run a saved workflow instead of a task"),
+            "flowkit-node-workflow",
+        )
+        self.inputs = hook(
+            w.Textarea(
+                value="{}",
+                description="Its inputs",
+                placeholder='{"title": "{{ draft.title }}"}',
+                layout=w.Layout(width="40em", height="4em"),
+            ),
+            "flowkit-node-inputs",
+        )
+        self.box = hook(
+            w.VBox(
+                [
+                    self.when,
+                    w.HBox([self.trigger, self.allow_failure]),
+                    w.HBox([self.foreach, self.max_parallel]),
+                    w.HBox([self.cache, self.cache_ttl]),
+                    self.workflow,
+                    self.inputs,
+                ]
+            ),
+            "flowkit-node-options",
+        )
+
+    def read(self) -> dict[str, Any]:
+        """The options as `Workflow.add_node` takes them (every one, so an update can clear them)."""
+        foreach: Any = self.foreach.value.strip() or None
+        if foreach is not None and foreach.startswith("["):
+            foreach = parse_text("json", foreach, what="For each")
+        ttl = self.cache_ttl.value.strip()
+        return {
+            "when": self.when.value.strip() or None,
+            "trigger": self.trigger.value,
+            "allow_failure": self.allow_failure.value,
+            "foreach": foreach,
+            "max_parallel": parse_text("integer", self.max_parallel.value, what="Max parallel"),
+            "cache": (ttl or True) if self.cache.value else False,
+        }
+
+    def read_subflow(self) -> dict[str, Any]:
+        """A sub-workflow node's fields: the workflow, its inputs, and the options that apply to it."""
+        inputs = parse_text("json", self.inputs.value, what="Its inputs")
+        if inputs is not None and not isinstance(inputs, dict):
+            raise ValidationError(f"Its inputs must be a JSON object, got {type(inputs).__name__}.")
+        plain = {"integration": "", "task": "", "params": {}, "retries": 0, "timeout": None}
+        options = {**self.read(), "foreach": None, "max_parallel": None, "cache": False}
+        return {**plain, **options, "workflow": self.workflow.value, "inputs": inputs or {}}
+
+    def load(self, node: Node) -> None:
+        if node.workflow is not None and node.workflow not in self.workflow.options:
+            set_options(self.workflow, [*self.workflow.options, node.workflow])
+        self.workflow.value = node.workflow or ""
+        self.inputs.value = json.dumps(node.inputs or {}, indent=2)
+        self.when.value = node.when or ""
+        self.trigger.value = node.trigger
+        self.allow_failure.value = node.allow_failure
+        self.foreach.value = (
+            "" if node.foreach is None else node.foreach if isinstance(node.foreach, str) else json.dumps(node.foreach)
+        )
+        self.max_parallel.value = "" if node.max_parallel is None else str(node.max_parallel)
+        self.cache.value = node.cache is not False
+        self.cache_ttl.value = node.cache if isinstance(node.cache, str) else ""

@@ -61,15 +61,37 @@ def _lines(text: str) -> str:
     return f"{count} line{'s' if count != 1 else ''}"
 
 
+#: How many items of a foreach node a row lists (the failed ones first).
+ITEMS_SHOWN = 50
+
+
+def items_html(items: list[dict[str, Any]]) -> str:
+    """A foreach node's items, folded: status, attempts, duration and error of each, failed first."""
+    ordered = sorted(items, key=lambda item: (item.get("status") == "success", item.get("index", 0)))
+    lines = []
+    for item in ordered[:ITEMS_SHOWN]:
+        duration = "" if item.get("duration") is None else f", {item['duration']:.2f} s"
+        error = f": {item['error']}" if item.get("error") else ""
+        cached = ", cached" if item.get("cached_from") else ""
+        status = html.escape(str(item.get("status")))
+        lines.append(
+            f'<li class="flowkit-item" data-index="{item.get("index")}" data-status="{status}">'
+            f"item {item.get('index')}: {status}{duration}{cached}{html.escape(error)}</li>"
+        )
+    more = f"<li>and {len(items) - ITEMS_SHOWN} more</li>" if len(items) > ITEMS_SHOWN else ""
+    return (
+        f'<details class="flowkit-node-items"><summary>{len(items)} item(s)</summary>'
+        f"<ul>{''.join(lines)}{more}</ul></details>"
+    )
+
+
 def node_html(node: NodeRun, live: str | None = None) -> str:
     """One node's row: a head line, its error, its result tree and its log (open for a failure).
 
     `live` is what a running node has written so far (``node_output`` events): shown open.
     """
     name, status = html.escape(node.name, quote=True), html.escape(node.status)
-    parts = [f"<b>{html.escape(node.name)}</b>", status]
-    if node.reused:
-        parts.append("reused")
+    parts = [f"<b>{html.escape(node.name)}</b>", html.escape(node.label)]  # status, why skipped, items, cache
     if node.duration is not None and not node.reused:
         parts.append(f"{node.duration:.2f} s")
     if node.attempts > 1:
@@ -77,6 +99,8 @@ def node_html(node: NodeRun, live: str | None = None) -> str:
     body = [f'<div class="flowkit-node-head">{" · ".join(parts)}</div>']
     if node.error:
         body.append(f'<div class="flowkit-node-error" style="color: #cf222e">{html.escape(node.error)}</div>')
+    if node.items:
+        body.append(items_html(node.items))
     if node.result is not None:
         body.append(f'<details class="flowkit-node-result"><summary>Result</summary>{json_tree(node.result)}</details>')
     if node.log:
@@ -119,6 +143,7 @@ class NodeTable:
             live = self.live.get(name) if node.status == "running" else None
             seen = (
                 node.status,
+                node.label,  # changes as a foreach's items end
                 node.attempts,
                 node.finished_at,
                 node.reused,

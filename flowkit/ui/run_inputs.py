@@ -27,7 +27,7 @@ def input_names(workflow: Workflow) -> list[str]:
     """The run inputs the workflow's templates read (``{{ inputs.title }}`` → ``title``), sorted."""
     found: set[str] = set()
     for node in workflow.nodes.values():
-        for _, text in template_strings(node.params, ""):
+        for _, text in template_strings([node.params, node.when, node.foreach, node.inputs], ""):
             try:
                 found |= references(text)[1]
             except TemplateError:
