@@ -282,12 +282,7 @@ def run_job(
     cell_timeout: float | None = None,
     template: str | os.PathLike[str] | None = None,
 ) -> JobResult:
-    """
-    if not isinstance(ws.store, FileStore):
-        raise JobError(
-            "A job runs in its own kernel, which opens the workspace from its folder; "
-            f"this workspace keeps its data in {ws.store!r}. Use a workspace on files for jobs."
-        )Run a saved workflow as a papermill job; the output notebook is the run's report.
+    """Run a saved workflow as a papermill job; the output notebook is the run's report.
 
     Args:
         ws: the workspace.

@@ -207,14 +207,20 @@ class Caching:
             params=params,
         )
 
-    def cached(self, name: str, params: Any) -> bool:
-        """Succeed node `name` from the cache if an earlier call with the same key succeeded; else note its key."""
-        key = self.cache_key(name, params)
+    def cache_entry(self, slot: Any, node: str, params: Any) -> dict[str, Any] | None:
+        """The cached entry of node `node`'s call with `params`, or None (its key noted under `slot` to learn)."""
+        key = self.cache_key(node, params)
         if key is None or self.cache is None:
-            return False
+            return None
         entry = self.cache.get(key)
         if entry is None:
-            self.cache.keys[name] = key
+            self.cache.keys[slot] = key
+        return entry
+
+    def cached(self, name: str, params: Any) -> bool:
+        """Succeed node `name` from the cache if an earlier call with the same key succeeded; else note its key."""
+        entry = self.cache_entry(name, name, params)
+        if entry is None:
             return False
         self.run.nodes[name].cached_from = entry["run_id"]
         self.succeed(name, {"result": entry["result"]})

@@ -140,7 +140,7 @@ class FanOut:
         cache: Any
 
         def unrunnable(self, name: str, exc: Exception) -> dict[str, Any]: ...
-        def cache_key(self, name: str, params: Any) -> str | None: ...
+        def cache_entry(self, slot: Any, node: str, params: Any) -> dict[str, Any] | None: ...
         def learn(self, name: Any, result: Any) -> None: ...
         def succeed(self, name: str, outcome: dict[str, Any]) -> None: ...
         def fail(self, name: str, error: str) -> None: ...
@@ -184,16 +184,6 @@ class FanOut:
                 self.run.nodes[name].result = self.redactor(result)
                 self.fail(name, error or "")
 
-    def cached_item(self, key: ItemKey, params: dict[str, Any]) -> dict[str, Any] | None:
-        """With ``cache=`` on the node, each item is cached on its own: its entry, or None (its key noted)."""
-        found = self.cache_key(key.node, params)
-        if found is None or self.cache is None:
-            return None
-        entry = self.cache.get(found)
-        if entry is None:
-            self.cache.keys[key] = found
-        return entry
-
     def item_params(self, plan: NodePlan, key: ItemKey) -> dict[str, Any]:
         context = self.context(plan)
         context["item"] = self.fanouts[key.node].values[key.index]
@@ -215,7 +205,7 @@ class FanOut:
         self.in_flight += 1
         try:
             params = self.item_params(plan, key)
-            hit = self.cached_item(key, params)
+            hit = self.cache_entry(key, key.node, params)  # with cache=, each item is cached on its own
             if hit is not None:
                 record["cached_from"] = hit["run_id"]
                 future = _done({"ok": True, "result": hit["result"], "log": "", "error": None})
