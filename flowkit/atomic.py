@@ -17,6 +17,11 @@ from pathlib import Path
 _TEMP = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+$")
 
 
+def temp_name(path: Path) -> Path:
+    """A hidden temp file beside `path`, named with this pid (see `sweep_temp_files`)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
 def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -35,7 +40,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     The temp name carries our pid, so `sweep_temp_files` can tell an orphan
     (its writer died) from a write in progress.
     """
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    temp = temp_name(path)
     try:
         with open(temp, "wb") as handle:
             handle.write(data)

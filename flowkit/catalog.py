@@ -22,7 +22,6 @@ from .errors import (
     InUseError,
     SecretKeyError,
     TypeNotFound,
-    WorkflowInvalid,
     WorkflowNotFound,
 )
 from .integrations.registry import Registry
@@ -349,10 +348,10 @@ class WorkflowCollection:
     def save(self, workflow: Workflow) -> Workflow:
         """Validate and save; a workflow with errors is refused and nothing is written."""
         problems = self._validate(workflow)
-        errors = [p for p in problems if p[0] == "error"]
-        if errors:
-            listed = "; ".join(f"{node or 'workflow'}: {message}" for _, node, message in errors)
-            raise WorkflowInvalid(f"Workflow {workflow.name!r} has {len(errors)} error(s): {listed}", problems=problems)
+        if any(problem.severity == "error" for problem in problems):
+            from .run.validation import refusal  # networkx and Jinja load with the first save, not the catalog
+
+            raise refusal(workflow, problems)
         self._refuse_pasted_secrets(workflow)
         with self._store.locked():
             current = self._store.get(self.collection, workflow.name)

@@ -22,13 +22,13 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import stat
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from .atomic import fsync_dir, temp_name
 from .errors import DamagedRecordError, KeyFilePermissionError, MissingKeyError, WrongKeyError
 
 ENV_KEY = "FLOWKIT_SECRET_KEY"
@@ -185,7 +185,7 @@ def write_key_file(path: Path, keys: list[bytes], *, exclusive: bool = False) ->
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     check_key_folder(path.parent)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    temp = temp_name(path)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         try:
@@ -204,11 +204,7 @@ def write_key_file(path: Path, keys: list[bytes], *, exclusive: bool = False) ->
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
     return True
 
 
@@ -294,8 +290,3 @@ class KeySource:
 def load_keyring(*, create: bool, encrypted_records: int = 0) -> KeyRing:
     """The default source's keys (see `KeySource.load`)."""
     return KeySource().load(create=create, encrypted_records=encrypted_records)
-
-
-def key_source_stamp() -> tuple[Any, ...]:
-    """The default source's stamp (see `KeySource.stamp`)."""
-    return KeySource().stamp()

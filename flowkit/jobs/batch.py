@@ -23,8 +23,8 @@ from .job import (
     job_environment,
     prepare_job,
     report_target,
-    slug,
 )
+from .report import slug
 
 if TYPE_CHECKING:
     from ..executors.base import Executor as NodeExecutor
@@ -146,6 +146,7 @@ def run_batch(
         else (ws.path / "reports" / f"{slug(name)}-batch-{new_run_id()}")
     )
     specs, problems = [], []
+    stored_secrets = functools.cache(ws.integrations.stored_secrets)  # decrypted once for every line, if any has inputs
     for line, values in entries:
         try:
             specs.append(
@@ -158,6 +159,7 @@ def run_batch(
                     cell_timeout=cell_timeout,
                     template=None,
                     line=line,
+                    stored_secrets=stored_secrets,
                 )
             )
         except ValidationError as exc:

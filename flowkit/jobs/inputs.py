@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +16,12 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 
-def check_inputs(ws: Workspace, inputs: str | Mapping[str, Any] | None) -> dict[str, Any]:
+def check_inputs(
+    ws: Workspace, inputs: str | Mapping[str, Any] | None, *, stored_secrets: Callable[[], Any] | None = None
+) -> dict[str, Any]:
     """Inputs fit to cross into a job: identifier names, strict JSON, no stored secret.
+
+    `stored_secrets` (default ``ws.integrations.stored_secrets``) lets a batch decrypt them once for all its lines.
 
     Raises:
         InvalidName: a name is not an identifier (nothing ran).
@@ -26,7 +30,8 @@ def check_inputs(ws: Workspace, inputs: str | Mapping[str, Any] | None) -> dict[
     """
     values = parse_inputs(inputs)
     if values:
-        refuse_secrets(values, ws.integrations.stored_secrets(), where="inputs", advice=RUN_INPUT_ADVICE)
+        secrets = (stored_secrets or ws.integrations.stored_secrets)()
+        refuse_secrets(values, secrets, where="inputs", advice=RUN_INPUT_ADVICE)
     return values
 
 

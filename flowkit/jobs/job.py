@@ -30,9 +30,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,7 @@ from .. import jsonvalue
 from ..crypto import KeySource
 from ..errors import JobError, NotebookFailed, RunNotFound, ValidationError
 from ..model import Workflow, new_run_id
-from ..redaction import Redactor, scrub_notebook
+from ..redaction import Redactor
 from ..store import FileStore
 from .in_kernel import failure
 from .recording import records_of
@@ -51,7 +50,7 @@ if TYPE_CHECKING:
     from .kernel_pool import KernelPool
 
 from .inputs import check_inputs
-from .report import sign_notebook
+from .report import sign_notebook, slug
 
 TEMPLATE = "run_workflow.ipynb"
 DEFAULT_TIMEOUT = 600.0
@@ -69,10 +68,6 @@ def notebooks_folder() -> Path:
 def template_path() -> Path:
     """The job template notebook."""
     return notebooks_folder() / TEMPLATE
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "workflow"
 
 
 def report_target(ws: Workspace, path: str | os.PathLike[str], what: str = "The report") -> Path:
@@ -209,7 +204,6 @@ def execute_job(spec: JobSpec, kernels: KernelPool | None = None) -> JobResult:
         run_failed_cell = exc.ename == "JobError"  # the template's check_run: the run itself failed
     except JobError as exc:  # the kernel could not start, or a time limit was hit
         error = str(exc)
-    scrub_notebook(report, redactor)  # also what papermill wrote after the last cell
     sign_notebook(report)  # flowkit wrote every output: the drawing renders on open (see report.sign_notebook)
     notebook = _read_notebook(report)
     run_id = records_of(notebook).get("run_id") if notebook else None
@@ -246,6 +240,7 @@ def prepare_job(
     cell_timeout: float | None,
     template: str | os.PathLike[str] | None,
     line: int | None = None,
+    stored_secrets: Callable[[], Any] | None = None,
 ) -> JobSpec:
     if not isinstance(ws.store, FileStore):
         raise JobError(
@@ -254,7 +249,7 @@ def prepare_job(
         )
     name = workflow.name if isinstance(workflow, Workflow) else workflow
     ws.workflows.get(name)  # a missing workflow is refused here, before a kernel starts
-    values = check_inputs(ws, inputs)
+    values = check_inputs(ws, inputs, stored_secrets=stored_secrets)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
     report = report_target(ws, output) if output is not None else default_report_path(ws, name)

@@ -226,7 +226,7 @@ def execute_notebook(
     try:
         return _papermill(source_path, output_path, checked, kernel_name, engine_options)
     finally:
-        if scrub:
+        if scrub is not None:  # also what papermill wrote after the last cell; an empty one still strips URL userinfo
             scrub_notebook(output_path, scrub)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,9 @@ def write_report(run: Run, path: str | os.PathLike[str]) -> Path:
 
 def report_path(folder: str | os.PathLike[str], run: Run) -> Path:
     """``<folder>/reports/<workflow>-<run id>.ipynb``: where the Report button writes a run's report."""
-    import re
+    return Path(folder) / "reports" / f"{slug(run.workflow)}-{run.id}.ipynb"
 
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", run.workflow).strip("-.") or "workflow"
-    return Path(folder) / "reports" / f"{slug}-{run.id}.ipynb"
+
+def slug(name: str) -> str:
+    """A workflow name as a safe file-name part."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "workflow"

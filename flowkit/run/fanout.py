@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ParamsError, TemplateError
 from ..executors import invoke
-from ..schema import validate_values
-from .templating import INPUTS, render_within
+from .templating import render_within
 
 if TYPE_CHECKING:
     import queue
@@ -121,8 +120,6 @@ class FanOut:
     if TYPE_CHECKING:
         plans: dict[str, NodePlan]
         run: Run
-        inputs: dict[str, Any]
-        results: dict[str, Any]
         credentials: dict[str, dict[str, Any]]
         redactor: Redactor
         executor: Executor
@@ -146,17 +143,11 @@ class FanOut:
         def fail(self, name: str, error: str) -> None: ...
         def emit(self, kind: str, node: str | None = None) -> None: ...
 
-    def context(self, plan: NodePlan) -> dict[str, Any]:
-        context = {INPUTS: self.inputs}
-        for ref in plan.refs:
-            context[ref] = self.results[ref]
-        return context
-
     def fan_out(self, name: str) -> None:
         """Start a running foreach node: render its list, then call its items (see the module docstring)."""
         plan = self.plans[name]
         try:
-            values = render_within(plan.foreach, self.context(plan), self.params.budget)
+            values = render_within(plan.foreach, self.params.context(plan), self.params.budget)
         except TemplateError as exc:
             self.fail(name, self.redactor.text(f"Node {name!r}: foreach {exc}"))
             return
@@ -185,13 +176,10 @@ class FanOut:
                 self.fail(name, error or "")
 
     def item_params(self, plan: NodePlan, key: ItemKey) -> dict[str, Any]:
-        context = self.context(plan)
+        context = self.params.context(plan)
         context["item"] = self.fanouts[key.node].values[key.index]
         context["item_index"] = key.index
-        params = render_within(plan.params, context, self.params.budget)
-        if plan.declared is not None:
-            params = validate_values(plan.declared, params, what="rendered params", error=ParamsError)
-        return params
+        return self.params.render(plan, context)
 
     def submit_item(self, key: ItemKey) -> None:
         """Hand one item's call to the executor (also a retry's, from the engine's retry heap)."""
@@ -227,7 +215,7 @@ class FanOut:
             record["attempts"] = plan.retries + 1  # rendering again would fail the same way
         except Exception as exc:
             future = _done(self.unrunnable(key.node, exc))
-        future.add_done_callback(partial(_deliver, self.done, key))
+        future.add_done_callback(partial(deliver_call, self.done, key))
 
     def item_done(self, key: ItemKey, future: Any) -> None:
         """Take an item call's outcome (on the driver thread): record it, retry it, or call the next item."""
@@ -259,7 +247,8 @@ class FanOut:
         self.pump(key.node)
 
 
-def _deliver(done: queue.SimpleQueue[tuple[str, Any, Any]], key: ItemKey, future: Any) -> None:
+def deliver_call(done: queue.SimpleQueue[tuple[str, Any, Any]], key: Any, future: Any) -> None:
+    """A finished call's future onto the driver's queue, under its key (an item's or a child run's)."""
     done.put(("call", key, future))
 
 

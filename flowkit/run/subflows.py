@@ -30,6 +30,7 @@ from ..errors import FlowkitError, TemplateError, ValidationError
 from ..executors.base import InlineExecutor
 from ..model import NodeRun, Run
 from .control import RunControl
+from .fanout import deliver_call
 from .rules import view
 from .selection import select_resume
 from .templating import INPUTS, render
@@ -113,7 +114,7 @@ class Subflows:
             _drive(child, future)
             self.child_done(name, future)
             return
-        future.add_done_callback(partial(_deliver, self.done, ChildKey(name)))
+        future.add_done_callback(partial(deliver_call, self.done, ChildKey(name)))
         self.in_flight += 1
         threading.Thread(target=_drive, args=(child, future), name=f"flowkit-child-{name}", daemon=True).start()
 
@@ -200,7 +201,3 @@ def _drive(child: Any, future: concurrent.futures.Future[Run]) -> None:
         future.set_result(child.execute())
     except BaseException as exc:  # the future carries it to the parent's driver
         future.set_exception(exc)
-
-
-def _deliver(done: queue.SimpleQueue[tuple[str, Any, Any]], key: ChildKey, future: Any) -> None:
-    done.put(("call", key, future))

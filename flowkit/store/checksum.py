@@ -45,6 +45,11 @@ def read_checked(path: Path) -> tuple[Any, bool]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None, False
+    return parse_checked(path, raw)
+
+
+def parse_checked(path: Path, raw: bytes) -> tuple[Any, bool]:
+    """`read_checked` on bytes already read from `path` (named in errors)."""
     if not raw.strip():
         raise CorruptStoreError(str(path), "the file is empty")
     if NUL in raw:

@@ -22,7 +22,7 @@ from .. import jsonvalue
 from ..atomic import atomic_write, fsync_dir
 from ..errors import CorruptStoreError, RunNotFound, StoreError
 from .base import RunLog
-from .checksum import CHECKSUM_KEY, dumps_checksummed, read_checked, read_json_file, verify_file
+from .checksum import CHECKSUM_KEY, dumps_checksummed, parse_checked, read_checked, verify_file
 
 SNAPSHOT_REF = "$snapshot"
 #: The last events line of a run that ended (`RunStore.end`): ``{"$run": {"status": ..., ...}, checksum}``.
@@ -126,7 +126,7 @@ class RunStore(RunLog):
                 "the workflow snapshot was changed after the run (its content no longer matches its name, the "
                 "hash of what ran); restore it, or delete the runs that use it",
             )
-        snapshot = read_json_file(path)
+        snapshot = parse_checked(path, raw)[0]
         if not isinstance(snapshot, dict):
             raise CorruptStoreError(str(path), "the top level is not a JSON object")
         return snapshot

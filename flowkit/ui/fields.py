@@ -22,7 +22,7 @@ from typing import Any
 import ipywidgets as w
 
 from .. import schema
-from ..errors import ValidationError
+from ..errors import FlowkitError, ValidationError
 from ..model import Param
 from ..run.templating import single_expression
 from ..schema import is_template
@@ -39,6 +39,21 @@ WIDGETS: dict[str, type[w.ValueWidget]] = {
 }
 BLANK = "—"
 KEEP_SECRET = "stored: leave blank to keep"
+
+
+def parse_json_object(
+    text: str, *, what: str, refusal: str, error: type[FlowkitError] = ValidationError
+) -> dict[str, Any]:
+    """JSON text typed where an object belongs: {} when blank, `error(refusal)` for any other JSON value.
+
+    `refusal` may name the value's type as ``{type}``.
+    """
+    value = parse_text("json", text, what=what)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise error(refusal.format(type=type(value).__name__))
+    return value
 
 
 def parse_text(kind: str, text: str, *, what: str, templates: bool = False) -> Any:

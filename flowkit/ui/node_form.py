@@ -13,7 +13,7 @@ from ..errors import FlowkitError, ParamsError, ValidationError
 from ..integrations.registry import TaskSpec
 from ..model import TRIGGER_RULES, Node
 from .common import hook, set_options
-from .fields import ParamsForm, parse_text
+from .fields import ParamsForm, parse_json_object, parse_text
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -143,12 +143,12 @@ class NodeForm:
         """The params typed in the form or the JSON editor."""
         if self.form is not None:
             return self.form.read()
-        params = parse_text("json", self.json.value, what="Params")
-        if params is None:
-            return {}
-        if not isinstance(params, dict):
-            raise ParamsError(f'Params must be a JSON object like {{"key": "value"}}, got {type(params).__name__}.')
-        return params
+        return parse_json_object(
+            self.json.value,
+            what="Params",
+            refusal='Params must be a JSON object like {{"key": "value"}}, got {type}.',
+            error=ParamsError,
+        )
 
     def read(self) -> dict[str, Any]:
         """Node fields except the name: integration, task, params, retries, timeout, and the options."""
@@ -256,12 +256,12 @@ class NodeOptions:
 
     def read_subflow(self) -> dict[str, Any]:
         """A sub-workflow node's fields: the workflow, its inputs, and the options that apply to it."""
-        inputs = parse_text("json", self.inputs.value, what="Its inputs")
-        if inputs is not None and not isinstance(inputs, dict):
-            raise ValidationError(f"Its inputs must be a JSON object, got {type(inputs).__name__}.")
+        inputs = parse_json_object(
+            self.inputs.value, what="Its inputs", refusal="Its inputs must be a JSON object, got {type}."
+        )
         plain = {"integration": "", "task": "", "params": {}, "retries": 0, "timeout": None}
         options = {**self.read(), "foreach": None, "max_parallel": None, "cache": False}
-        return {**plain, **options, "workflow": self.workflow.value, "inputs": inputs or {}}
+        return {**plain, **options, "workflow": self.workflow.value, "inputs": inputs}
 
     def load(self, node: Node) -> None:
         if node.workflow is not None and node.workflow not in self.workflow.options:

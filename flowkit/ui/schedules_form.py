@@ -12,7 +12,7 @@ import ipywidgets as w
 from ..errors import FlowkitError, RunNotFound, ValidationError
 from ..schedules import CronTimes, Schedule, describe, zone
 from .common import ListForm, button, guarded, hook, set_options
-from .fields import format_value, parse_text
+from .fields import format_value, parse_json_object
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -119,17 +119,8 @@ class ScheduleForm(ListForm):
     def _table(self, schedules: list[Schedule]) -> str:
         rows = []
         for s in schedules:
-            upcoming = self._next(s)
-            cells = [
-                s.name,
-                s.workflow,
-                s.cron,
-                s.timezone,
-                "paused" if s.paused else "active",
-                self._last(s),
-                upcoming,
-            ]
             state = "paused" if s.paused else "active"
+            cells = [s.name, s.workflow, s.cron, s.timezone, state, self._last(s), self._next(s)]
             rows.append(
                 f'<tr data-schedule="{html.escape(s.name, quote=True)}" data-state="{state}">'
                 + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
@@ -200,12 +191,11 @@ class ScheduleForm(ListForm):
         self.feedback.ok(f"Resumed the schedule {name!r}; next run {self._next(schedule)}.")
 
     def _read_inputs(self) -> dict[str, object]:
-        inputs = parse_text("json", self.inputs.value, what="Inputs")
-        if inputs is None:
-            return {}
-        if not isinstance(inputs, dict):
-            raise ValidationError('Inputs must be a JSON object of name → value, e.g. {"day": "today"}.')
-        return inputs
+        return parse_json_object(
+            self.inputs.value,
+            what="Inputs",
+            refusal='Inputs must be a JSON object of name → value, e.g. {{"day": "today"}}.',
+        )
 
     def submit(self) -> None:
         """Create the schedule, or save the one being edited."""
