@@ -21,6 +21,7 @@ import importlib.metadata
 import itertools
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +39,12 @@ _tasks_lock = threading.Lock()
 _stamps: dict[tuple[str, str], int] = {}  # the version of each module `remember`ed last
 _versions = itertools.count(1)
 
+#: A call ending within this many seconds is *quick*: handing it to a pool thread costs more than it does.
+QUICK_CALL = 0.001
+#: How many quick calls in a row make a task known-quick (`is_quick`); one slower call starts the count again.
+QUICK_STREAK = 3
+_streaks: dict[tuple[str, str, str], int] = {}  # (module, location, task) → quick calls in a row
+
 
 # -- finding the task ---------------------------------------------------------------
 def remember(module: str, location: str, tasks: dict[str, TaskFunction]) -> None:
@@ -52,6 +59,7 @@ def remember(module: str, location: str, tasks: dict[str, TaskFunction]) -> None
         known = _tasks.get(key)
         if known is None or known.keys() != tasks.keys() or any(known[name] is not fn for name, fn in tasks.items()):
             _stamps[key] = next(_versions)
+            _forget_streaks(key)  # edited code may be slow now
         _tasks[key] = dict(tasks)
 
 
@@ -64,6 +72,7 @@ def forget(module: str, location: str) -> None:
     """Drop a loaded module, so the next call loads it afresh."""
     with _tasks_lock:
         _tasks.pop((module, location), None)
+        _forget_streaks((module, location))
 
 
 def _load(module: str, location: str) -> dict[str, TaskFunction]:
@@ -88,6 +97,30 @@ def find_task(module: str, location: str, task: str) -> TaskFunction:
     if task not in tasks:
         raise LookupError(f"integration module {module!r} has no task {task!r}")
     return tasks[task]
+
+
+# -- how long calls take ------------------------------------------------------------
+def is_quick(module: str, location: str, task: str) -> bool:
+    """Whether a task's last `QUICK_STREAK` calls in this process each ended within `QUICK_CALL` seconds.
+
+    The engine makes such a call on its own thread instead of handing it to a
+    pool thread (`flowkit.run.engine`): for a call of microseconds, the two
+    thread switches of a hand-off are most of its cost. Like Dask's duration
+    estimates per task prefix, this is learnt per task, not per params: a
+    known-quick task that turns slow holds the engine's thread for that one
+    call, and goes back to the pool from then on.
+    """
+    return _streaks.get((module, location, task), 0) >= QUICK_STREAK
+
+
+def _note_duration(key: tuple[str, str, str], seconds: float) -> None:
+    # A plain dict write under the GIL: threads may race, and the loser only moves a heuristic.
+    _streaks[key] = _streaks.get(key, 0) + 1 if seconds <= QUICK_CALL else 0
+
+
+def _forget_streaks(module_key: tuple[str, str]) -> None:
+    for key in [key for key in _streaks if key[:2] == module_key]:
+        _streaks.pop(key, None)
 
 
 def call_redactor(credentials: dict[str, Any], secrets: Sequence[str] | None) -> Redactor:
@@ -152,7 +185,11 @@ def call_here(
     with task_output(redactor) as log:
         try:
             fn = find_task(module, location, task)
-            result = _in_this_process(fn, dict(credentials), dict(params))
+            started = time.perf_counter()
+            try:
+                result = _in_this_process(fn, dict(credentials), dict(params))
+            finally:
+                _note_duration((module, location, task), time.perf_counter() - started)
             error, keep = judge(name, result)
         except BaseException as exc:  # KeyboardInterrupt, GeneratorExit, a custom one: the node's failure
             error, keep = f"{name} raised {_describe(exc)}", False

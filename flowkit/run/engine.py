@@ -24,7 +24,10 @@ All bookkeeping happens on the calling ("driver") thread: workers only run
 `Run` needs no locks and callbacks always run on the driver thread. When a
 node is the only one that can run (a chain), and the executor allows it, the
 driver makes the call itself: a pool thread would add two thread switches
-and nothing could run beside it anyway.
+and nothing could run beside it anyway. A call of a task known to be quick
+(`flowkit.executors.call.is_quick`: its last calls took under a millisecond)
+is made by the driver too, once everything else ready has been handed out:
+for such a call the hand-off would cost more than the call.
 
 The engine is handed what a run needs (`RunParts`: the lookups to check the
 workflow against, the run log, the host name) by `flowkit.Workspace`, never the
@@ -44,14 +47,15 @@ from functools import partial
 from typing import Any
 
 from ..errors import ParamsError, TemplateError
-from ..executors import call, capture, invoke
-from ..executors.base import Executor, InlineExecutor, Outcome
+from ..executors import call, capture
+from ..executors.base import Executor
 from ..model import Integration, NodeRun, Run, Workflow
 from ..redaction import Redactor, secret_leaves
+from .calls import Calls
 from .control import RunControl, cancel_nodes, stop_local_calls
 from .events import Event, EventCallback, EventsFile, deliver
-from .language import ItemKey, Language
-from .output import OutputStream, streamed_call
+from .language import Language
+from .output import OutputStream
 from .parts import RunParts
 from .rendering import ParamRenderer
 from .template_budget import DEFAULT_BUDGET, RenderBudget
@@ -62,7 +66,7 @@ __all__ = ["Event", "Execution", "RunParts"]
 
 
 # -- one run --------------------------------------------------------------------------
-class Execution(Language):  # the workflow language's steps (`flowkit.run.language`)
+class Execution(Calls, Language):  # making calls (`flowkit.run.calls`), the language (`flowkit.run.language`)
     """One run of a workflow, driven from the calling thread (see the module docstring)."""
 
     def __init__(
@@ -106,6 +110,7 @@ class Execution(Language):  # the workflow language's steps (`flowkit.run.langua
         self.output: OutputStream | None = None  # a running node's output, when someone listens
         self.topology = Topology({}, [])
         self.ready: deque[str] = deque()
+        self.quick: deque[str] = deque()  # see `flowkit.run.calls`
         self.retries: list[tuple[float, int, Any]] = []  # (due, tie-breaker, node or ItemKey), a heap
         self.sequence = itertools.count()
         self.in_flight = 0
@@ -210,80 +215,6 @@ class Execution(Language):  # the workflow language's steps (`flowkit.run.langua
         self.run.nodes[name].params = self.redactor(self.plans[name].params)
         self.fail(name, self.redactor.text(f"Node {name!r}: {exc}"))
 
-    def dispatch(self, name: str, params: dict[str, Any]) -> None:
-        """Call a node with its rendered params: on this thread when nothing else could run meanwhile."""
-        self.run.nodes[name].params = self.redactor(params)
-        if self.diverted(name, params):
-            return
-        self.sent[name] = params  # handed to the task as rendered; a retry repeats it (the record is masked)
-        busy = self.ready or self.in_flight or self.retries or self.params.pending
-        here = isinstance(self.executor, InlineExecutor)  # it runs the call on this thread anyway (via a future)
-        if self.executor.lone_calls_inline and (here or not busy) and not self.control.active:
-            self.complete(name, self.call_here(name))
-        else:
-            self.submit(name)
-
-    def arguments(self, name: str) -> tuple[Any, ...]:
-        """The plain data `invoke.call_task` gets for a node."""
-        plan = self.plans[name]
-        self.run.nodes[name].attempts += 1
-        return (
-            plan.module,
-            plan.location,
-            plan.task,
-            self.credentials[plan.integration],
-            self.sent[name],
-            plan.timeout,
-            self.secrets,
-            self.run.id,  # the scope: cancelling the run stops its timed calls
-        )
-
-    def submit(self, name: Any) -> None:
-        """Hand a node's call to the executor; its future reports back through the `done` queue."""
-        if isinstance(name, ItemKey):
-            return self.submit_item(name)
-        if isinstance(self.executor, InlineExecutor):
-            self.flush()  # the call runs right here
-        try:
-            self.executor.dispatch(
-                *streamed_call(self.output, name, invoke.call_task, self.arguments(name)), partial(self.reported, name)
-            )
-        except Exception as exc:
-            self.reported(name, Outcome(error=exc))
-        self.in_flight += 1
-
-    def reported(self, name: str, done: Any) -> None:
-        """A call has ended (on any thread): hand its future or `Outcome` to the driver."""
-        self.done.put(("call", name, done))
-
-    def call_here(self, name: str) -> dict[str, Any]:
-        """Make a node's call on this thread: when nothing else can run meanwhile, it saves two thread switches."""
-        self.flush()
-        self.control.calling = True  # Ctrl-C now raises into the call (see RunControl)
-        try:
-            function, arguments = streamed_call(self.output, name, invoke.call_task, self.arguments(name))
-            return function(*arguments)
-        except KeyboardInterrupt as exc:
-            if self.control.reason is None:
-                raise
-            return self.unrunnable(name, exc)
-        except Exception as exc:
-            return self.unrunnable(name, exc)
-        finally:
-            self.control.calling = False
-
-    def outcome(self, name: str, future: Any) -> dict[str, Any]:
-        try:
-            return dict(future.result())
-        except BaseException as exc:  # raised by the executor's machinery, on its thread, not here
-            return self.unrunnable(name, exc)
-
-    def unrunnable(self, name: str, exc: BaseException) -> dict[str, Any]:
-        """The outcome of a call that could not be made at all (the executor failed, not the task)."""
-        plan = self.plans[name]
-        error = f"{plan.module}.{plan.task} could not run on {self.executor!r}: {type(exc).__name__}: {exc}"
-        return {"ok": False, "result": None, "log": "", "timed_out": False, "error": self.redactor.text(error)}
-
     def complete(self, name: str, outcome: dict[str, Any]) -> None:
         """Take a call's outcome: success frees the children, failure retries later or fails the node."""
         plan = self.plans[name]
@@ -337,6 +268,7 @@ class Execution(Language):  # the workflow language's steps (`flowkit.run.langua
         while True:
             while self.ready and self.control.check() is None:
                 self.begin(self.ready.popleft())
+            self.make_quick_calls()
             if self.control.check() is not None:
                 self.cancel_all()
                 return
@@ -378,6 +310,7 @@ class Execution(Language):  # the workflow language's steps (`flowkit.run.langua
         self.abandoned = bool(self.in_flight or self.params.pending)
         self.params.abandon()
         self.retries.clear()
+        self.quick.clear()  # their nodes were running, so `cancel_nodes` recorded them cancelled
 
     # 5. finish --------------------------------------------------------------------
     def finish(self, error: str | None = None) -> None:
