@@ -222,6 +222,9 @@ class Redactor:
         # A quick test first: any match holds the secret as it is, a literal form, or an escape character.
         self._quick = re.compile("|".join(map(re.escape, sorted(needles, key=len, reverse=True))))
         self._pattern = re.compile("|".join(patterns)) if patterns else None
+        # Short texts found to hold nothing to mask: keys and values such as "success" or "ok" come back
+        # in every result. A redactor's secrets never change, so a clean text stays clean.
+        self._clean: set[str] = set()
 
     @classmethod
     def of(cls, secrets: tuple[str, ...]) -> Redactor:
@@ -239,9 +242,12 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """`text` with every form of every secret, and every URL's userinfo, replaced by ``***``."""
-        if self._may_hold(text):
-            text = self._pattern.sub(MASK, text)  # type: ignore[union-attr]
-        return strip_userinfo(text)
+        if text in self._clean:
+            return text
+        masked = strip_userinfo(self._pattern.sub(MASK, text) if self._may_hold(text) else text)  # type: ignore[union-attr]
+        if len(text) <= _CLEAN_LENGTH and masked == text and len(self._clean) < _CLEAN_TEXTS:
+            self._clean.add(text)  # a race between threads adds a clean text twice at worst
+        return masked
 
     def finds(self, value: Any) -> bool:
         """Whether a string or number holds one of the secrets (in any of its forms)."""
@@ -260,6 +266,10 @@ class Redactor:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and repr(value) in self.secrets:
             return MASK
         return value
+
+
+#: The clean texts a redactor remembers (see `Redactor.text`): at most this many, this long.
+_CLEAN_TEXTS, _CLEAN_LENGTH = 2048, 64
 
 
 @functools.lru_cache(maxsize=64)

@@ -81,7 +81,7 @@ class CallLog:
             self.listener(self)
 
     def text(self) -> str:
-        return self.redactor.text(printable("".join(self.parts)))
+        return self.redactor.text(printable("".join(self.parts))) if self.parts else ""
 
 
 def printable(text: str) -> str:

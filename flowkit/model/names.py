@@ -39,6 +39,8 @@ _INVISIBLE = {"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"}
 
 def check_identifier(name: object, what: str) -> str:
     """Return `name` if it is a Python identifier that is not a keyword or dunder."""
+    if type(name) is str and name in _valid_identifiers:  # every run checks every node name: remembered once valid
+        return name
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise InvalidName(
             f"{what} {name!r} is not valid: use letters, digits and underscores, not starting with a digit."
@@ -47,7 +49,13 @@ def check_identifier(name: object, what: str) -> str:
         raise InvalidName(f"{what} {name!r} is reserved in Python; choose another name.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidName(f"{what} {name[:20]!r}… is longer than {MAX_NAME_LENGTH} characters.")
+    if len(_valid_identifiers) < _REMEMBERED:
+        _valid_identifiers.add(name)
     return name
+
+
+_REMEMBERED = 100_000  # valid names kept (≤ 100 characters each): a bound, not a cache policy
+_valid_identifiers: set[str] = set()
 
 
 def normal_label(name: str) -> str:
@@ -76,4 +84,10 @@ def check_label(name: object, what: str) -> str:
         raise InvalidName(f"{what} {name!r} has leading or trailing spaces.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidName(f"{what} {name[:20]!r}… is longer than {MAX_NAME_LENGTH} characters.")
+    if len(_valid_identifiers) < _REMEMBERED:
+        _valid_identifiers.add(name)
     return name
+
+
+_REMEMBERED = 100_000  # valid names kept (≤ 100 characters each): a bound, not a cache policy
+_valid_identifiers: set[str] = set()

@@ -151,9 +151,10 @@ class Node:
             "timeout": self.timeout,
             "retry_delay": self.retry_delay,
         }
+        fields = vars(self)  # once per node of every run's snapshot: plain dict reads, defaults told by identity first
         for key, default in _OPTION_DEFAULTS.items():
-            value = getattr(self, key)
-            if value != default or type(value) is not type(default):
+            value = fields[key]
+            if value is not default and (value != default or type(value) is not type(default)):
                 data[key] = value
         return data
 

@@ -263,13 +263,14 @@ class _Checker:
         refs: set[str] = set()
         templated = node.foreach is not None  # each item renders its own params
         local = ITEM_NAMES if node.foreach is not None else set()
-        for path, text in templating.template_strings(params, ""):
+        for path, text in templating.template_strings(params, "") if params else ():
             templated = True
             found += self.template(name, path, text, refs, acyclic, local)
-        for option in ("when", "foreach"):
-            for path, text in templating.template_strings(getattr(node, option), option):
+        for option, value in (("when", node.when), ("foreach", node.foreach)):
+            for path, text in templating.template_strings(value, option) if value is not None else ():
                 found += self.template(name, path, text, refs, acyclic, set())
-        found += _untemplated(spec, name, node.params)
+        if templated:  # a param holding a template is what `_untemplated` warns of
+            found += _untemplated(spec, name, node.params)
         if not templated and spec.params is not None and not any(p.severity == "error" for p in found):
             params = validate_values(spec.params, params, what=f"Node {name!r}", error=ParamsError)
         plan = NodePlan(

@@ -104,13 +104,14 @@ def verify_file(path: Path, *, chunk: int = 1 << 16) -> bool:
     return True
 
 
-def dumps_checksummed(data: dict[str, Any]) -> bytes:
+def dumps_checksummed(data: dict[str, Any], *, checked: bool = False) -> bytes:
     """Strict JSON of `data` with a last member holding the SHA-256 of everything else.
 
-    The body is ``dumps(data)``; the checksum member is spliced in before its
-    closing brace, so the file stays one plain JSON object.
+    The body is ``dumps(data)`` (``dumps_checked_bytes`` when the caller has
+    `checked` every value already); the checksum member is spliced in before
+    its closing brace, so the file stays one plain JSON object.
     """
-    body = jsonvalue.dumps(data).encode()
+    body = jsonvalue.dumps_checked_bytes(data) if checked else jsonvalue.dumps(data).encode()
     digest = hashlib.sha256(body).hexdigest()
     separator = b"," if data else b""
     return body[:-1] + separator + f'"{CHECKSUM_KEY}":"sha256:{digest}"}}'.encode()

@@ -145,7 +145,7 @@ class RunStore(RunLog):
         if isinstance(record.get("snapshot"), dict) and record["snapshot"]:
             record = {**record, "snapshot": self._store_snapshot(record["snapshot"])}
         jsonvalue.check_json(summary, "run summary")
-        atomic_write(self._run_path(record["id"]), dumps_checksummed(record))
+        atomic_write(self._run_path(record["id"]), dumps_checksummed(record, checked=checked))
         self._append_index(summary)
 
     def open_events(self, run_id: str) -> TextIO:
