@@ -444,3 +444,14 @@ def test_schedule_and_workflow_names_are_nfc_so_a_schedule_still_guards_its_work
     ws.schedules.delete("Nui\u0301t")
     ws.workflows.delete("Cafe\u0301")
     assert ws.workflows.list() == []
+
+
+def test_a_valid_label_is_not_taken_for_a_valid_identifier_afterwards() -> None:
+    from flowkit.model.names import InvalidName, check_identifier, check_label
+
+    check_label("not_an id", "Integration")  # a display name may hold spaces
+    with pytest.raises(InvalidName, match="is not valid"):
+        check_identifier("not_an id", "Node name")
+    check_identifier("fine_name", "Node name")  # remembered once valid
+    with pytest.raises(InvalidName, match="reserved"):
+        check_identifier("class", "Node name")

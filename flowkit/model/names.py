@@ -84,10 +84,4 @@ def check_label(name: object, what: str) -> str:
         raise InvalidName(f"{what} {name!r} has leading or trailing spaces.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidName(f"{what} {name[:20]!r}… is longer than {MAX_NAME_LENGTH} characters.")
-    if len(_valid_identifiers) < _REMEMBERED:
-        _valid_identifiers.add(name)
     return name
-
-
-_REMEMBERED = 100_000  # valid names kept (≤ 100 characters each): a bound, not a cache policy
-_valid_identifiers: set[str] = set()
