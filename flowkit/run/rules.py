@@ -104,17 +104,21 @@ class Gate:
             if node_run.status != "pending":
                 self.finished(name)
         decided = []
+        outcomes = self.outcomes  # empty unless nodes were reused: then every parent is still to come
         for name, node_run in self.nodes.items():
             if node_run.status == "pending":
-                self.waiting[name] = sum(1 for parent in self.parents[name] if parent not in self.outcomes)
-                if self.waiting[name] == 0:
+                parents = self.parents[name]
+                waiting = self.waiting[name] = (
+                    sum(1 for parent in parents if parent not in outcomes) if outcomes else len(parents)
+                )
+                if waiting == 0:
                     decided.append((name, self.verdict(name)))
         return decided
 
     def finished(self, name: str) -> list[tuple[str, str | None]]:
         """Record a node's end; every child now decided, with None (run it) or why it is skipped."""
         node_run = self.nodes[name]
-        self.outcomes[name] = self.outcome(node_run)
+        self.outcomes[name] = "success" if node_run.status == "success" else self.outcome(node_run)
         if name in self.referenced:  # a success's result as handed on (the engine put it there); else as recorded
             handed = self.results.get(name, node_run.result) if node_run.status == "success" else node_run.result
             self.results[name] = view(node_run, handed)
@@ -142,8 +146,12 @@ class Gate:
             return None
         outcomes = self.outcomes
         parents = self.parents[name]
-        if rule == "all_success" and all(outcomes[parent] == "success" for parent in parents):
-            return None  # the common case, decided without building lists
+        if rule == "all_success":  # the common case, decided without building lists (a loop: no generator)
+            for parent in parents:
+                if outcomes[parent] != "success":
+                    break
+            else:
+                return None
         failed = [parent for parent in parents if outcomes[parent] in UPSTREAM_OUTCOMES]
         if rule == "one_failed":
             return None if failed or not parents else NO_FAILURE
