@@ -23,6 +23,7 @@ knows a `Workspace` exists.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from pathlib import Path
@@ -35,7 +36,6 @@ from .errors import SecretKeyError, TypeNotFound
 from .history import RunCollection
 from .integrations.registry import Registry
 from .run.cache import ResultCache
-from .schedules import ScheduleCollection
 from .store import FileStore, Store
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .run.engine import Event, RunParts
     from .run.template_budget import RenderBudget
     from .run.validation import Lookups, Problem
+    from .schedules import ScheduleCollection
 
 ENV_WORKSPACE = "FLOWKIT_WORKSPACE"
 DEFAULT_WORKSPACE = ".flowkit"
@@ -94,11 +95,17 @@ class Workspace:
         self.integrations = IntegrationCollection(self.store, self.types, self.registry, self.keyring)
         self.workflows = WorkflowCollection(self.store, self.validate, self.integrations.stored_secrets)
         self.runs = RunCollection(self.store.runs, self.host)
-        self.schedules = ScheduleCollection(self.store, self.validate, self.integrations)
         self.cache = ResultCache(self.store)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
+
+    @functools.cached_property
+    def schedules(self) -> ScheduleCollection:
+        """The workspace's schedules (`flowkit.schedules`), loaded on first use: a run does not need them."""
+        from .schedules import ScheduleCollection
+
+        return ScheduleCollection(self.store, self.validate, self.integrations)
 
     @property
     def lookups(self) -> Lookups:

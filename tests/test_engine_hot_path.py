@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +77,23 @@ def test_a_failed_node_skips_its_descendants_without_a_graph_walk_per_node(tools
     assert statuses == {"a": "failed", "b": "skipped", "c": "skipped", "d": "skipped", "e": "success"}
     assert run.nodes["c"].error == "Skipped: the upstream node 'a' failed."
     assert tools.runs.get(run.id).to_dict() == run.to_dict()
+
+
+def test_flowkit_run_loads_no_process_machinery_nor_schedules(tools: fk.Workspace) -> None:
+    """A cold `flowkit run` pays for what it uses: multiprocessing loads with a timed call, schedules with ws.schedules."""
+    tools.workflows.save(chain("short", ["noop"] * 3))
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['flowkit', 'run', 'short', '--no-progress']\n"
+        "try:\n"
+        "    runpy.run_module('flowkit', run_name='__main__')\n"
+        "except SystemExit as end:\n"
+        "    assert end.code == 0, end.code\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('multiprocessing', 'flowkit.schedules', 'croniter')))\n"
+        "print('LOADED', loaded)\n"
+    )
+    env = {**os.environ, "FLOWKIT_WORKSPACE": str(tools.path)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from .call import call_here
-from .workers import call_in_child
 
 
 def call_task(
@@ -47,4 +46,6 @@ def call_task(
     """
     if timeout is None:
         return call_here(module, location, task, credentials, params, secrets)
+    from .workers import call_in_child  # the process machinery (multiprocessing) loads with the first timed call
+
     return call_in_child(module, location, task, credentials, params, timeout, secrets, scope=scope)

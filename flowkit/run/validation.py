@@ -389,7 +389,7 @@ def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | No
     for key, data in graph.nodes(data=True):
         found = _check_name(key, data)
         problems += found
-        if not any(problem.severity == "error" for problem in found):
+        if not found or not any(problem.severity == "error" for problem in found):
             named.append(data["node"])
     children: dict[str, list[str]] = {name: [] for name in graph}
     for upstream, downstream in graph.edges:
@@ -402,7 +402,7 @@ def analyze(lookups: Lookups, workflow: Workflow, *, inputs: dict[str, Any] | No
     for node in named:
         found, plan = checker.node(node, acyclic=not cycles)
         problems += found
-        if plan is not None and not any(problem.severity == "error" for problem in found):
+        if plan is not None and (not found or not any(problem.severity == "error" for problem in found)):
             plans[node.name] = plan
     problems += [Problem("error", None, message) for message in callgraph.output_problems(workflow)]
     return Analysis(problems, plans, checker.integrations or {}, children, order or [])
