@@ -260,12 +260,24 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.text(key) if isinstance(key, str) else key: self(item) for key, item in value.items()}
+            return self._mask_dict(value)
         if isinstance(value, (list, tuple)):
             return [self(item) for item in value]
         if isinstance(value, (int, float)) and not isinstance(value, bool) and repr(value) in self.secrets:
             return MASK
         return value
+
+    def _mask_dict(self, value: dict[Any, Any]) -> dict[Any, Any]:
+        # Every node's params and result pass here: known-clean texts, None and booleans are kept without a call.
+        clean, masked = self._clean, {}
+        for key, item in value.items():
+            if isinstance(key, str) and key not in clean:
+                key = self.text(key)
+            if item is None or item is True or item is False or (type(item) is str and item in clean):
+                masked[key] = item
+            else:
+                masked[key] = self(item)
+        return masked
 
 
 #: The clean texts a redactor remembers (see `Redactor.text`): at most this many, this long.
