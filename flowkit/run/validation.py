@@ -70,7 +70,7 @@ class Problem(NamedTuple):
     message: str
 
 
-@dataclass
+@dataclass(slots=True)  # one per node of every run, read on its every step
 class NodePlan:
     """What the engine needs to run one node, resolved once per run."""
 
