@@ -193,9 +193,12 @@ class Execution(Calls, Language):  # making calls (`flowkit.run.calls`), the lan
         node_run.started_at = time.time()
         self.events.started(node_run)
         self.emit("node_started", name)
-        if self.plans[name].foreach is not None:
+        plan = self.plans[name]
+        if plan.foreach is not None:
             return self.fan_out(name)
-        self.proceed(name, partial(self.params.start, name, self.plans[name]))
+        if not plan.templated:  # its params are as planned: nothing to render
+            return self.dispatch(name, plan.params)
+        self.proceed(name, partial(self.params.start, name, plan))
 
     def rendered(self, name: str, future: Any) -> None:
         """A render made aside has ended."""
