@@ -183,10 +183,21 @@ def references(text: str) -> tuple[set[str], set[str]]:
     Raises:
         TemplateError: the template does not parse.
     """
+    names, keys = _references(text) if len(text) <= _REMEMBERED_LENGTH else _references.__wrapped__(text)
+    return set(names), set(keys)
+
+
+_REMEMBERED_LENGTH = 4096  # longer templates are parsed each time: the cache stays under ~16 MB
+
+
+@lru_cache(maxsize=4096)
+def _references(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    # Each run checks every template (validation, inputs, sub-workflows) and Jinja parses in Python:
+    # a template's names are worked out once per process (a text that does not parse is not kept).
     expression = single_expression(text)
     path = _dotted(expression) if expression is not None else None
     if path is not None:
-        return {path[0]}, ({path[1]} if path[0] == INPUTS and len(path) > 1 else set())
+        return frozenset({path[0]}), frozenset({path[1]} if path[0] == INPUTS and len(path) > 1 else ())
     from jinja2 import TemplateSyntaxError, nodes
 
     env = environment()
@@ -208,7 +219,7 @@ def references(text: str) -> tuple[set[str], set[str]]:
         raise _syntax_error(text, exc) from None
     except RecursionError:
         raise _too_deep(text) from None
-    return names, keys
+    return frozenset(names), frozenset(keys)
 
 
 def _undeclared(env: Any, ast: Any) -> set[str]:
