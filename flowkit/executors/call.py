@@ -119,8 +119,9 @@ def _note_duration(key: tuple[str, str, str], seconds: float) -> None:
 
 
 def _forget_streaks(module_key: tuple[str, str]) -> None:
-    for key in [key for key in _streaks if key[:2] == module_key]:
-        _streaks.pop(key, None)
+    for key in list(_streaks):  # a copy made in one step: pool threads may add keys meanwhile
+        if key[:2] == module_key:
+            _streaks.pop(key, None)
 
 
 def call_redactor(credentials: dict[str, Any], secrets: Sequence[str] | None) -> Redactor:
