@@ -39,6 +39,8 @@ INPUTS = "inputs"
 _SINGLE = re.compile(r"\{\{((?:(?!\{\{|\}\}|\{%|%\}|\{#).)*)\}\}", re.S)
 _DOTTED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
 _MISSING = object()
+#: Templates up to this long have what is worked out of them remembered (4,096 of each: ~16 MB at most).
+_REMEMBERED_LENGTH = 4096
 
 
 def is_template(value: Any) -> bool:
@@ -79,13 +81,22 @@ def _dotted(expression: str) -> list[str] | None:
     return match.group(1).split(".") if match else None
 
 
+def plain_reference(text: str) -> tuple[str, ...] | None:
+    """The path of a template that is one plain reference (``{{ node.key.key }}``: no Jinja needed), else None."""
+    return _plain_reference(text) if len(text) <= _REMEMBERED_LENGTH else _plain_reference.__wrapped__(text)
+
+
+@lru_cache(maxsize=4096)
+def _plain_reference(text: str) -> tuple[str, ...] | None:
+    # Asked of every template param of every node of a run, twice (does it need Jinja? then to render it).
+    expression = single_expression(text)
+    path = _dotted(expression) if expression is not None else None
+    return tuple(path) if path is not None else None
+
+
 def needs_jinja(value: Any) -> bool:
     """Whether any template inside `value` is more than a plain ``{{ node.key }}`` (which needs no Jinja)."""
-    for _, text in template_strings(value, ""):
-        expression = single_expression(text)
-        if expression is None or _dotted(expression) is None:
-            return True
-    return False
+    return any(plain_reference(text) is None for _, text in template_strings(value, ""))
 
 
 def _quoted(text: str) -> str:
@@ -187,15 +198,11 @@ def references(text: str) -> tuple[set[str], set[str]]:
     return set(names), set(keys)
 
 
-_REMEMBERED_LENGTH = 4096  # longer templates are parsed each time: the cache stays under ~16 MB
-
-
 @lru_cache(maxsize=4096)
 def _references(text: str) -> tuple[frozenset[str], frozenset[str]]:
     # Each run checks every template (validation, inputs, sub-workflows) and Jinja parses in Python:
     # a template's names are worked out once per process (a text that does not parse is not kept).
-    expression = single_expression(text)
-    path = _dotted(expression) if expression is not None else None
+    path = plain_reference(text)
     if path is not None:
         return frozenset({path[0]}), frozenset({path[1]} if path[0] == INPUTS and len(path) > 1 else ())
     from jinja2 import TemplateSyntaxError, nodes
@@ -252,7 +259,7 @@ def _undeclared(env: Any, ast: Any) -> set[str]:
 
 
 # -- rendering ----------------------------------------------------------------------
-def _lookup(path: list[str], context: Mapping[str, Any]) -> Any:
+def _lookup(path: tuple[str, ...], context: Mapping[str, Any]) -> Any:
     value = context.get(path[0], _MISSING)
     for key in path[1:]:
         if not isinstance(value, dict):
@@ -268,13 +275,11 @@ def render_string(text: str, context: Mapping[str, Any]) -> Any:
         TemplateError: it does not parse, a name or key does not resolve, or
             it runs past its budget (`RenderBudgetExceeded`).
     """
-    expression = single_expression(text)
-    if expression is not None:
-        path = _dotted(expression)
-        if path is not None:
-            value = _lookup(path, context)
-            if value is not _MISSING:
-                return value
+    path = plain_reference(text)
+    if path is not None:
+        value = _lookup(path, context)
+        if value is not _MISSING:
+            return value
     from jinja2 import Undefined
     from jinja2.exceptions import SecurityError, UndefinedError
 
@@ -317,11 +322,20 @@ def render(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
         except NotJSONError as exc:
             raise TemplateError(f"param {path!r}: {_quoted(value)} does not give a JSON value: {exc}") from None
         return rendered
-    if isinstance(value, dict):
-        return {key: render(item, context, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
+    if isinstance(value, dict):  # a key's path is spelled only where there is something to render
+        return {
+            key: render(item, context, f"{path}.{key}" if path else str(key)) if _renders(item) else item
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [render(item, context, f"{path}[{index}]") for index, item in enumerate(value)]
+        return [
+            render(item, context, f"{path}[{index}]") if _renders(item) else item for index, item in enumerate(value)
+        ]
     return value
+
+
+def _renders(value: Any) -> bool:
+    return isinstance(value, (dict, list)) or is_template(value)
 
 
 def render_within(value: Any, context: Mapping[str, Any], budget: RenderBudget = DEFAULT_BUDGET) -> Any:
@@ -335,6 +349,5 @@ def render_within(value: Any, context: Mapping[str, Any], budget: RenderBudget =
 
 def whole_input(text: str) -> str | None:
     """``x`` when `text` is exactly ``{{ inputs.x }}`` (the value is the input itself, type kept), else None."""
-    expression = single_expression(text)
-    path = _dotted(expression) if expression is not None else None
+    path = plain_reference(text)
     return path[1] if path is not None and len(path) == 2 and path[0] == INPUTS else None

@@ -295,14 +295,14 @@ class _Checker:
     def template(
         self, name: str, path: str, text: str, refs: set[str], acyclic: bool, local: set[str]
     ) -> list[Problem]:
-        label = f"Option {path!r}" if path.startswith(("when", "foreach")) else f"Param {path!r}"
         try:
             names, input_keys = templating.references(text)
         except TemplateError as exc:
-            return [Problem("error", name, f"{label}: {exc}")]
+            return [Problem("error", name, f"{_label(path)}: {exc}")]
         found = []
         names -= local
         refs |= names
+        label = _label(path)
         for ref in sorted(names - {templating.INPUTS}):
             if ref not in self.graph:
                 found.append(
@@ -326,8 +326,8 @@ class _Checker:
                         f"upstream of {name!r}; connect {ref} → {name} first.",
                     )
                 )
-        if self.inputs is not None:
-            for key in sorted(input_keys - set(self.inputs)):
+        if self.inputs is not None and input_keys:
+            for key in sorted(input_keys - self.inputs.keys()):
                 given = ", ".join(sorted(self.inputs)) or "none"
                 found.append(
                     Problem(
@@ -337,6 +337,11 @@ class _Checker:
                     )
                 )
         return found
+
+
+def _label(path: str) -> str:
+    """How a message names where a template is: an option (when, foreach) or a param."""
+    return f"Option {path!r}" if path.startswith(("when", "foreach")) else f"Param {path!r}"
 
 
 def structured_json(declared: list[Param], params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
