@@ -6,6 +6,7 @@ task of microseconds: the hand-off (two thread switches) was most of its cost.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -15,17 +16,32 @@ from engine_support import add_tools
 
 import flowkit as fk
 from flowkit.executors import call
+from flowkit.executors.base import ThreadExecutor
 
 SOURCE = '''
+import os
 import threading
 import time
 
 
 def where(credentials, params):
-    """Sleep `seconds` (if any: sleep(0) would let go of the GIL), and say on which thread the call ran."""
+    """Sleep `seconds` (if any: sleep(0) would let go of the GIL), and say where and when the call ran."""
+    started = time.perf_counter()
     if params.get("seconds"):
         time.sleep(params["seconds"])
-    return {"success": True, "message": "here", "thread": threading.current_thread().name}
+    return {
+        "success": True,
+        "message": "here",
+        "thread": threading.current_thread().name,
+        "pid": os.getpid(),
+        "started": started,
+    }
+
+
+def nap(credentials, params):
+    """Another task, never called before: nothing is known of it."""
+    time.sleep(params["seconds"])
+    return {"success": True, "message": "slept"}
 '''
 
 
@@ -102,19 +118,62 @@ def test_a_quick_call_is_never_made_on_the_driver_under_a_deadline(timing: fk.Wo
     assert driver() not in set(threads(run).values())
 
 
-def test_a_timed_node_of_a_known_quick_task_runs_in_its_child_process(timing: fk.Workspace) -> None:
+def test_the_items_of_a_known_quick_foreach_node_are_not_called_on_the_driver_under_a_deadline(
+    timing: fk.Workspace,
+) -> None:
+    wf = fk.Workflow("bounded fan")
+    wf.add_node("each", integration="Timing", task="where", foreach=list(range(6)))
+    timing.run(wf)
+
+    run = timing.run(wf, deadline=30)
+
+    assert run.status == "success"
+    assert driver() not in {item["thread"] for item in run.nodes["each"].result["items"]}
+
+
+def test_timed_nodes_of_a_known_quick_task_wait_for_their_children_side_by_side(timing: fk.Workspace) -> None:
     timing.run(layer("warm", [0] * 6))
     wf = fk.Workflow("timed")
     wf.add_node("root", integration="Timing", task="where")
     for index in range(3):
-        wf.add_node(f"t{index}", integration="Timing", task="where", timeout=30)
+        wf.add_node(f"t{index}", integration="Timing", task="where", params={"seconds": 0.5}, timeout=30)
         wf.connect("root", f"t{index}")
+    timing.run(wf)  # the warm child processes are started
 
+    started = time.perf_counter()
     run = timing.run(wf)
+    took = time.perf_counter() - started
 
     assert run.status == "success"
-    assert {node.result["thread"] for name, node in run.nodes.items() if name != "root"} == {"MainThread"}
-    assert all(node.attempts == 1 for node in run.nodes.values())
+    assert all(run.nodes[f"t{index}"].result["pid"] != os.getpid() for index in range(3))
+    assert took < 1.2, f"3 timed calls of 0.5 s waited for one after another: {took:.2f} s"
+
+
+class RecordingExecutor(ThreadExecutor):
+    """The default executor, noting when each task's call was handed to its pool."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed: dict[str, float] = {}
+
+    def dispatch(self, fn: Any, args: tuple[Any, ...], report: Any) -> None:
+        self.handed[args[2]] = time.perf_counter()  # call_task's arguments: module, location, task, ...
+        super().dispatch(fn, args, report)
+
+
+def test_every_ready_call_is_handed_out_before_the_driver_makes_a_quick_one(timing: fk.Workspace) -> None:
+    timing.run(layer("warm", [0] * 6))
+    wf = layer("mixed", [0, 0])
+    wf.add_node("slow", integration="Timing", task="nap", params={"seconds": 0.3})  # ready last, after n0 and n1
+    wf.connect("root", "slow")
+    executor = RecordingExecutor()
+
+    with executor:
+        run = timing.run(wf, executor=executor)
+
+    assert run.status == "success"
+    assert run.nodes["n0"].result["thread"] == driver()
+    assert executor.handed["nap"] < run.nodes["n0"].result["started"]
 
 
 def test_an_edited_task_is_no_longer_known_quick(timing: fk.Workspace) -> None:
@@ -138,3 +197,29 @@ def test_quick_means_every_one_of_the_last_calls_was_quick(seconds: float, quick
         call._note_duration(key, 0.0)  # type: ignore[arg-type]
     call._note_duration(key, seconds)  # type: ignore[arg-type]
     assert call.is_quick(*key) is quick
+
+
+def test_the_items_of_a_known_quick_foreach_node_are_called_on_the_driver(timing: fk.Workspace) -> None:
+    wf = fk.Workflow("fan")
+    wf.add_node("each", integration="Timing", task="where", foreach=list(range(8)))
+    timing.run(wf)  # nothing known of the task yet: its first items go to the pool
+
+    run = timing.run(wf)
+
+    assert run.status == "success"
+    assert {item["thread"] for item in run.nodes["each"].result["items"]} == {driver()}
+    assert [record["status"] for record in run.nodes["each"].items] == ["success"] * 8
+
+
+def test_the_items_of_a_slow_foreach_node_run_side_by_side_on_the_pool(timing: fk.Workspace) -> None:
+    wf = fk.Workflow("slow fan")
+    wf.add_node("each", integration="Timing", task="where", params={"seconds": 0.3}, foreach=list(range(4)))
+    timing.run(wf)
+
+    started = time.perf_counter()
+    run = timing.run(wf)
+    took = time.perf_counter() - started
+
+    assert run.status == "success"
+    assert driver() not in {item["thread"] for item in run.nodes["each"].result["items"]}
+    assert took < 1.0, f"4 items of 0.3 s side by side took {took:.2f} s"

@@ -72,20 +72,25 @@ class Calls:
             self.submit(name)
         elif here or not busy:
             self.complete(name, self.call_here(name))
-        elif self.known_quick(name):
+        elif self.known_quick(self.plans[name]):
             self.quick.append(name)
         else:
             self.submit(name)
 
-    def known_quick(self, name: str) -> bool:
-        plan = self.plans[name]
-        return plan.timeout is None and call.is_quick(plan.module, plan.location, plan.task)
+    def known_quick(self, plan: NodePlan) -> bool:
+        """Whether the driver may make a call of this plan itself: its task is known to be quick (see above)."""
+        return (
+            self.executor.lone_calls_inline
+            and not self.control.active
+            and plan.timeout is None
+            and call.is_quick(plan.module, plan.location, plan.task)
+        )
 
     def make_quick_calls(self) -> None:
         """Make the known-quick calls waiting for the driver; one that has turned slow meanwhile goes to the pool."""
         while self.quick and self.control.check() is None:
             name = self.quick.popleft()
-            self.complete(name, self.call_here(name)) if self.known_quick(name) else self.submit(name)
+            self.complete(name, self.call_here(name)) if self.known_quick(self.plans[name]) else self.submit(name)
 
     def arguments(self, name: str) -> tuple[Any, ...]:
         """The plain data `invoke.call_task` gets for a node."""
@@ -122,10 +127,13 @@ class Calls:
 
     def call_here(self, name: str) -> dict[str, Any]:
         """Make a node's call on this thread: when nothing else can run meanwhile, it saves two thread switches."""
+        return self.on_driver(name, *streamed_call(self.output, name, invoke.call_task, self.arguments(name)))
+
+    def on_driver(self, name: str, function: Any, arguments: tuple[Any, ...]) -> dict[str, Any]:
+        """``function(*arguments)``, a call for node `name`, made on this thread; its outcome (never raises)."""
         self.flush()
         self.control.calling = True  # Ctrl-C now raises into the call (see RunControl)
         try:
-            function, arguments = streamed_call(self.output, name, invoke.call_task, self.arguments(name))
             return function(*arguments)
         except KeyboardInterrupt as exc:
             if self.control.reason is None:

@@ -137,6 +137,8 @@ class FanOut:
         cache: Any
 
         def unrunnable(self, name: str, exc: Exception) -> dict[str, Any]: ...
+        def known_quick(self, plan: NodePlan) -> bool: ...
+        def on_driver(self, name: str, function: Any, arguments: tuple[Any, ...]) -> dict[str, Any]: ...
         def cache_entry(self, slot: Any, node: str, params: Any) -> dict[str, Any] | None: ...
         def learn(self, name: Any, result: Any) -> None: ...
         def succeed(self, name: str, outcome: dict[str, Any]) -> None: ...
@@ -209,7 +211,10 @@ class FanOut:
                     self.secrets,
                     self.run.id,
                 )
-                future = self.executor.submit(invoke.call_task, *args)
+                if self.known_quick(plan):  # made here, as a known-quick node's call (`flowkit.run.calls`)
+                    future = _done(self.on_driver(key.node, invoke.call_task, args))
+                else:
+                    future = self.executor.submit(invoke.call_task, *args)
         except (TemplateError, ParamsError) as exc:
             future = _done({"ok": False, "result": None, "log": "", "error": self.redactor.text(str(exc))})
             record["attempts"] = plan.retries + 1  # rendering again would fail the same way
