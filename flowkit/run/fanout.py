@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ParamsError, TemplateError
 from ..executors import invoke
-from .templating import render_within
+from ..executors.base import Outcome
+from .templating import has_templates, needs_jinja, render_within
 
 if TYPE_CHECKING:
     import queue
@@ -54,10 +55,13 @@ class ItemKey:
         execution.item_done(self, future)
 
 
+#: What `json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))` builds on each call, once.
+_ITEM_TEXT = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def item_hash(value: Any) -> str:
     """A short digest of an item's value: a resumed run reuses an item only if its value is the same."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(_ITEM_TEXT.encode(value).encode()).hexdigest()[:16]
 
 
 class Items:
@@ -72,6 +76,7 @@ class Items:
         self.started: dict[int, float] = {}
         self.running = 0
         self.unfinished = 0
+        self.same_params: dict[str, Any] | None = None  # every item's params, when no template reads the item
         old = _earlier_items(earlier)
         for index, value in enumerate(values):
             key = item_hash(value)
@@ -178,10 +183,17 @@ class FanOut:
                 self.fail(name, error or "")
 
     def item_params(self, plan: NodePlan, key: ItemKey) -> dict[str, Any]:
+        items = self.fanouts[key.node]
+        if items.same_params is not None:
+            return items.same_params
         context = self.params.context(plan)
-        context["item"] = self.fanouts[key.node].values[key.index]
+        context["item"] = items.values[key.index]
         context["item_index"] = key.index
-        return self.params.render(plan, context)
+        # Plain references (``{{ item }}``, ``{{ item.path }}``) are dict lookups: nothing to meter, as for nodes.
+        params = self.params.render(plan, context, metered=needs_jinja(plan.params))
+        if not has_templates(plan.params):  # rendered and checked once for every item
+            items.same_params = params
+        return params
 
     def submit_item(self, key: ItemKey) -> None:
         """Hand one item's call to the executor (also a retry's, from the engine's retry heap)."""
@@ -198,7 +210,7 @@ class FanOut:
             hit = self.cache_entry(key, key.node, params)  # with cache=, each item is cached on its own
             if hit is not None:
                 record["cached_from"] = hit["run_id"]
-                future = _done({"ok": True, "result": hit["result"], "log": "", "error": None})
+                ended = {"ok": True, "result": hit["result"], "log": "", "error": None}
             else:
                 credentials = self.credentials[plan.integration]
                 args = (
@@ -212,15 +224,17 @@ class FanOut:
                     self.run.id,
                 )
                 if self.known_quick(plan):  # made here, as a known-quick node's call (`flowkit.run.calls`)
-                    future = _done(self.on_driver(key.node, invoke.call_task, args))
+                    ended = self.on_driver(key.node, invoke.call_task, args)
                 else:
                     future = self.executor.submit(invoke.call_task, *args)
+                    future.add_done_callback(partial(deliver_call, self.done, key))
+                    return
         except (TemplateError, ParamsError) as exc:
-            future = _done({"ok": False, "result": None, "log": "", "error": self.redactor.text(str(exc))})
+            ended = {"ok": False, "result": None, "log": "", "error": self.redactor.text(str(exc))}
             record["attempts"] = plan.retries + 1  # rendering again would fail the same way
         except Exception as exc:
-            future = _done(self.unrunnable(key.node, exc))
-        future.add_done_callback(partial(deliver_call, self.done, key))
+            ended = self.unrunnable(key.node, exc)
+        self.done.put(("call", key, Outcome(ended)))  # through the queue: a long list is a loop, not a recursion
 
     def item_done(self, key: ItemKey, future: Any) -> None:
         """Take an item call's outcome (on the driver thread): record it, retry it, or call the next item."""
@@ -255,11 +269,3 @@ class FanOut:
 def deliver_call(done: queue.SimpleQueue[tuple[str, Any, Any]], key: Any, future: Any) -> None:
     """A finished call's future onto the driver's queue, under its key (an item's or a child run's)."""
     done.put(("call", key, future))
-
-
-def _done(outcome: dict[str, Any]) -> Any:
-    import concurrent.futures
-
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    future.set_result(outcome)
-    return future
