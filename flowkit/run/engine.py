@@ -228,12 +228,16 @@ class Execution(Calls, Language):  # making calls (`flowkit.run.calls`), the lan
         if outcome["ok"]:
             self.succeed(name, outcome)
         elif node_run.attempts <= plan.retries:
-            delay = plan.retry_delay * 2 ** (node_run.attempts - 1)
-            heapq.heappush(self.retries, (time.monotonic() + delay, next(self.sequence), name))
+            self.retry_later(name, plan, node_run.attempts)
         else:
             if outcome.get("result") is not None:
                 node_run.result = self.redactor(outcome["result"])
             self.fail(name, outcome["error"] or f"{plan.module}.{plan.task} failed.")
+
+    def retry_later(self, key: Any, plan: NodePlan, attempts: int) -> None:
+        """Call a node (or a foreach item: its `ItemKey`) again after its back-off: ``retry_delay × 2ⁿ⁻¹``."""
+        delay = plan.retry_delay * 2 ** (attempts - 1)
+        heapq.heappush(self.retries, (time.monotonic() + delay, next(self.sequence), key))
 
     def succeed(self, name: str, outcome: dict[str, Any]) -> None:
         node_run = self.run.nodes[name]

@@ -19,7 +19,6 @@ that did not succeed (matched by index and a hash of the item's value).
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 import time
 from collections import deque
@@ -131,8 +130,6 @@ class FanOut:
         done: queue.SimpleQueue[tuple[str, Any, Any]]
         params: Any  # the run's ParamRenderer: its budget meters every render here too
         control: Any
-        retries: list[tuple[float, int, Any]]
-        sequence: Any
         in_flight: int
         fanouts: dict[str, Items]
         earlier: Run | None
@@ -143,6 +140,7 @@ class FanOut:
 
         def unrunnable(self, name: str, exc: Exception) -> dict[str, Any]: ...
         def known_quick(self, plan: NodePlan) -> bool: ...
+        def retry_later(self, key: Any, plan: NodePlan, attempts: int) -> None: ...
         def on_driver(self, name: str, function: Any, arguments: tuple[Any, ...]) -> dict[str, Any]: ...
         def cache_entry(self, slot: Any, node: str, params: Any) -> dict[str, Any] | None: ...
         def learn(self, name: Any, result: Any) -> None: ...
@@ -251,8 +249,7 @@ class FanOut:
         if outcome.get("log"):
             self.run.nodes[key.node].log += f"--- item {key.index} ---\n{outcome['log']}"
         if not outcome["ok"] and record["attempts"] <= plan.retries:
-            delay = plan.retry_delay * 2 ** (record["attempts"] - 1)
-            heapq.heappush(self.retries, (time.monotonic() + delay, next(self.sequence), key))
+            self.retry_later(key, plan, record["attempts"])
             self.pump(key.node)  # its slot is free while it waits
             return
         items.unfinished -= 1
