@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..model import RUN_STATUSES
 from . import commands as c
 from . import operate as o
 from . import schedules
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.runs_list,
         "list the newest runs",
         (("--workflow",), {}),
-        (("--status",), {"choices": ["running", "success", "failed", "cancelled"]}),
+        (("--status",), {"choices": RUN_STATUSES}),
         (("--limit", "-n"), {"type": int, "default": 20}),
     )
     _add(runs, "show", c.runs_show, "show one run as JSON", (("id",), {}))
