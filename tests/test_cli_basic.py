@@ -265,13 +265,15 @@ def test_workflows_list_show_delete(root: Path, capsys: pytest.CaptureFixture[st
 def test_runs_list_show_delete(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ws = fk.Workspace(root)
     runs = [fk.Run(workflow="Daily" if i % 2 else "Weekly", status="success" if i else "failed") for i in range(3)]
+    runs[2].version = 2  # the workflow version that ran
     for run in runs:
         run.finished_at = run.started_at + 1.25
         ws.runs.save(run)
     code, out, _ = flowkit(capsys, "-w", str(root), "runs", "list")
     lines = out.strip().splitlines()
-    assert code == 0 and lines[0].split()[:3] == ["ID", "WORKFLOW", "STATUS"]
+    assert code == 0 and lines[0].split()[:4] == ["ID", "WORKFLOW", "VERSION", "STATUS"]
     assert [line.split()[0] for line in lines[1:]] == [run.id for run in reversed(runs)]
+    assert lines[1].split()[2] == "v2" and lines[2].split()[2] == "-"
     assert "1.25s" in out
     code, out, _ = flowkit(capsys, "-w", str(root), "runs", "list", "--workflow", "Weekly", "--status", "failed")
     assert [line.split()[0] for line in out.strip().splitlines()[1:]] == [runs[0].id]

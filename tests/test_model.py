@@ -135,6 +135,7 @@ def test_a_run_and_its_node_runs_round_trip() -> None:
         "finished_at": run.finished_at,
         "pid": 123,
         "host": "box",
+        "version": again.version,
     }
     assert "failed=1" in repr(again) and "skipped=1" in repr(again) and "success=2" in repr(again)
 

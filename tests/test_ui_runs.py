@@ -100,7 +100,7 @@ def test_runs_panel_lists_filters_and_shows_a_run(ws: fk.Workspace, tmp_path) ->
     panel.status.value = "(all)"
     panel.workflow.value = "Other"
     assert [value for _, value in panel.list.options] == [ok.id]
-    assert panel.list.options[0][0].endswith(" · Other · success")
+    assert panel.list.options[0][0].endswith(" · Other v1 · success")  # the version that ran
     panel.list.value = ok.id
     assert panel.view is not None and panel.view.run.id == ok.id
     assert panel.detail.children == (panel.view.widget,)

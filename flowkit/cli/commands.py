@@ -153,13 +153,14 @@ def runs_list(args: argparse.Namespace) -> int:
             {
                 "id": run.id,
                 "workflow": run.workflow,
+                "version": f"v{run.version}" if run.version else "-",
                 "status": run.status,
                 "trigger": run.trigger,
                 "started": started,
                 "duration": duration,
             }
         )
-    print(table(rows, ["id", "workflow", "status", "trigger", "started", "duration"]))
+    print(table(rows, ["id", "workflow", "version", "status", "trigger", "started", "duration"]))
     return 0
 
 

@@ -118,6 +118,7 @@ class RunSummary:
     pid: int | None = None
     host: str | None = None
     error: str | None = None
+    version: int = 0  # the workflow version that ran (0: unsaved, or indexed before versions were)
 
     @property
     def duration(self) -> float | None:
@@ -130,7 +131,18 @@ class RunSummary:
         return cls(**known)
 
 
-_SUMMARY_FIELDS = {"id", "workflow", "status", "trigger", "started_at", "finished_at", "pid", "host", "error"}
+_SUMMARY_FIELDS = {
+    "id",
+    "workflow",
+    "status",
+    "trigger",
+    "started_at",
+    "finished_at",
+    "pid",
+    "host",
+    "error",
+    "version",
+}
 
 
 @dataclass
@@ -180,6 +192,7 @@ class Run:
             "finished_at": self.finished_at,
             "pid": self.pid,
             "host": self.host,
+            "version": self.version,
         }
 
     def __repr__(self) -> str:

@@ -162,7 +162,8 @@ class RunView(Screen):
 
 def run_label(run: Run | RunSummary) -> str:
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
-    return f"{started} · {run.workflow} · {run.status}"
+    version = f" v{run.version}" if run.version else ""  # which version ran: a fix shows as a new one
+    return f"{started} · {run.workflow}{version} · {run.status}"
 
 
 class RunsPanel(Screen):
