@@ -59,6 +59,20 @@ def _is_json(value: Any, depth: int) -> bool:
     return False  # subclasses and everything else: let `_check` judge and explain
 
 
+def copy_json(value: Any) -> Any:
+    """A copy of a JSON value with new containers (its leaves are immutable): a task may change it freely.
+
+    What a task is handed is the run's own data (a node's params, the
+    workflow's, an upstream result, the decrypted credentials); a task that
+    changes a nested dict in place must not change them for the next call.
+    """
+    if isinstance(value, dict):
+        return {key: copy_json(item) if isinstance(item, (dict, list)) else item for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) if isinstance(item, (dict, list)) else item for item in value]
+    return value
+
+
 def _encodes(text: str) -> bool:
     try:
         text.encode("utf-8")

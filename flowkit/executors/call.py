@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotJSONError
-from ..jsonvalue import check_json
+from ..jsonvalue import check_json, copy_json
 from ..redaction import Redactor, secret_leaves
 from .capture import printable, real_exit, task_output
 
@@ -104,7 +104,7 @@ def is_quick(module: str, location: str, task: str) -> bool:
     """Whether a task's last `QUICK_STREAK` calls in this process each ended within `QUICK_CALL` seconds.
 
     The engine makes such a call on its own thread instead of handing it to a
-    pool thread (`flowkit.run.engine`): for a call of microseconds, the two
+    pool thread (`flowkit.run.calls`): for a call of microseconds, the two
     thread switches of a hand-off are most of its cost. Like Dask's duration
     estimates per task prefix, this is learnt per task, not per params: a
     known-quick task that turns slow holds the engine's thread for that one
@@ -188,7 +188,7 @@ def call_here(
             fn = find_task(module, location, task)
             started = time.perf_counter()
             try:
-                result = _in_this_process(fn, dict(credentials), dict(params))
+                result = _in_this_process(fn, copy_json(credentials), copy_json(params))
             finally:
                 _note_duration((module, location, task), time.perf_counter() - started)
             error, keep = judge(name, result)

@@ -189,7 +189,7 @@ class FanOut:
         context["item_index"] = key.index
         # Plain references (``{{ item }}``, ``{{ item.path }}``) are dict lookups: nothing to meter, as for nodes.
         params = self.params.render(plan, context, metered=needs_jinja(plan.params))
-        if not has_templates(plan.params):  # rendered and checked once for every item
+        if not has_templates(plan.params):  # rendered and checked once for every item (each call gets a copy)
             items.same_params = params
         return params
 
