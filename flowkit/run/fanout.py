@@ -66,7 +66,9 @@ def item_hash(value: Any) -> str:
 class Items:
     """One foreach node's items in a run: which wait, how many run, each one's record and result."""
 
-    def __init__(self, values: list[Any], limit: int | None, earlier: NodeRun | None) -> None:
+    def __init__(
+        self, values: list[Any], limit: int | None, earlier: NodeRun | None, params: dict[str, Any] | None = None
+    ) -> None:
         self.values = values
         self.limit = limit or max(len(values), 1)
         self.records: list[dict[str, Any]] = []
@@ -76,6 +78,8 @@ class Items:
         self.running = 0
         self.unfinished = 0
         self.same_params: dict[str, Any] | None = None  # every item's params, when no template reads the item
+        self.static = not has_templates(params or {})  # no template in the params: rendered once for every item
+        self.metered = needs_jinja(params or {})  # plain references (``{{ item }}``) are dict lookups: no meter
         old = _earlier_items(earlier)
         for index, value in enumerate(values):
             key = item_hash(value)
@@ -160,7 +164,7 @@ class FanOut:
             self.fail(name, f"Node {name!r}: foreach gave {type(values).__name__}, not a list.")
             return
         earlier = self.earlier.nodes.get(name) if self.earlier is not None else None
-        items = self.fanouts[name] = Items(values, plan.max_parallel, earlier)
+        items = self.fanouts[name] = Items(values, plan.max_parallel, earlier, plan.params)
         self.run.nodes[name].items = items.records
         self.run.nodes[name].params = self.redactor(plan.params)
         self.pump(name)
@@ -187,9 +191,8 @@ class FanOut:
         context = self.params.context(plan)
         context["item"] = items.values[key.index]
         context["item_index"] = key.index
-        # Plain references (``{{ item }}``, ``{{ item.path }}``) are dict lookups: nothing to meter, as for nodes.
-        params = self.params.render(plan, context, metered=needs_jinja(plan.params))
-        if not has_templates(plan.params):  # rendered and checked once for every item (each call gets a copy)
+        params = self.params.render(plan, context, metered=items.metered)
+        if items.static:  # each call gets its own copy (`call.call_here`)
             items.same_params = params
         return params
 

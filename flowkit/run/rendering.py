@@ -59,13 +59,13 @@ class ParamRenderer:
         return params
 
     def start(self, name: str, plan: NodePlan) -> dict[str, Any] | None:
-        """The node's params now, or None when they render aside (`deliver` tells when).
+        """A templated node's params now, or None when they render aside (`deliver` tells when).
+
+        (A node without templates is called with its planned params: the engine does not come here.)
 
         Raises:
             TemplateError, ParamsError: they do not render (now).
         """
-        if not plan.templated:
-            return plan.params
         if not needs_jinja(plan.params):  # plain references: dict lookups, nothing to meter
             return self.render(plan, self.context(plan), metered=False)
         future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()

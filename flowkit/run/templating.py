@@ -23,10 +23,11 @@ empty string.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import NotJSONError, TemplateError
 from ..jsonvalue import check_json
@@ -39,8 +40,9 @@ INPUTS = "inputs"
 _SINGLE = re.compile(r"\{\{((?:(?!\{\{|\}\}|\{%|%\}|\{#).)*)\}\}", re.S)
 _DOTTED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
 _MISSING = object()
-#: Templates up to this long have what is worked out of them remembered (4,096 of each: ~16 MB at most).
+#: Templates up to this long have what is worked out of them remembered (see `per_text`).
 _REMEMBERED_LENGTH = 4096
+T = TypeVar("T")
 
 
 def is_template(value: Any) -> bool:
@@ -81,14 +83,25 @@ def _dotted(expression: str) -> list[str] | None:
     return match.group(1).split(".") if match else None
 
 
+def per_text(work: Callable[[str], T]) -> Callable[[str], T]:
+    """`work` remembered per template text (4,096 texts of up to `_REMEMBERED_LENGTH` characters).
+
+    Every run asks the same questions of the same templates (what do they
+    read, do they need Jinja, their compiled form); a longer text is worked
+    out each time, so the cache stays small. A text that raises is not kept.
+    """
+    cached = lru_cache(maxsize=4096)(work)
+
+    @functools.wraps(work)
+    def remembered(text: str) -> T:
+        return cached(text) if len(text) <= _REMEMBERED_LENGTH else work(text)
+
+    return remembered
+
+
+@per_text
 def plain_reference(text: str) -> tuple[str, ...] | None:
     """The path of a template that is one plain reference (``{{ node.key.key }}``: no Jinja needed), else None."""
-    return _plain_reference(text) if len(text) <= _REMEMBERED_LENGTH else _plain_reference.__wrapped__(text)
-
-
-@lru_cache(maxsize=4096)
-def _plain_reference(text: str) -> tuple[str, ...] | None:
-    # Asked of every template param of every node of a run, twice (does it need Jinja? then to render it).
     expression = single_expression(text)
     path = _dotted(expression) if expression is not None else None
     return tuple(path) if path is not None else None
@@ -166,7 +179,7 @@ def environment() -> Any:
     return env
 
 
-@lru_cache(maxsize=4096)
+@per_text
 def _compiled(text: str) -> tuple[str, Any]:
     """("expression", callable) for a single expression, else ("template", Template); cached by source."""
     from jinja2 import TemplateSyntaxError
@@ -194,14 +207,13 @@ def references(text: str) -> tuple[set[str], set[str]]:
     Raises:
         TemplateError: the template does not parse.
     """
-    names, keys = _references(text) if len(text) <= _REMEMBERED_LENGTH else _references.__wrapped__(text)
+    names, keys = _references(text)
     return set(names), set(keys)
 
 
-@lru_cache(maxsize=4096)
+@per_text
 def _references(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    # Each run checks every template (validation, inputs, sub-workflows) and Jinja parses in Python:
-    # a template's names are worked out once per process (a text that does not parse is not kept).
+    # Checked by validation, run inputs and sub-workflows on every run; Jinja parses in Python.
     path = plain_reference(text)
     if path is not None:
         return frozenset({path[0]}), frozenset({path[1]} if path[0] == INPUTS and len(path) > 1 else ())
