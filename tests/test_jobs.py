@@ -262,6 +262,6 @@ def test_job_template_has_the_documented_parameters() -> None:
     names = {
         line.split("=")[0].strip() for line in tagged[0].source.splitlines() if "=" in line and not line.startswith("#")
     }
-    assert names == {"workspace", "workflow", "inputs", "report", "timeout"}
+    assert names == {"workspace", "workflow", "inputs", "report", "timeout", "ends_at"}
     assert all(not cell.get("outputs") for cell in template.cells if cell.cell_type == "code")
     assert json.loads(jobs.template_path().read_text())["metadata"]["kernelspec"]["name"] == "python3"

@@ -7,6 +7,7 @@ import statistics
 import time
 from pathlib import Path
 
+import nbformat
 import papermill
 import pytest
 from helpers import scan_tree
@@ -80,14 +81,33 @@ def test_cli_job_exit_codes_follow_the_run(
 
 
 def test_a_job_past_its_time_limit_is_stopped_and_its_run_says_so(demo: fk.Workspace, tmp_path: Path) -> None:
+    report = tmp_path / "slow.ipynb"
     started = time.monotonic()
-    result = jobs.run_job(demo, "slow", output=tmp_path / "slow.ipynb", timeout=4)
+    result = jobs.run_job(demo, "slow", output=report, timeout=6)
     elapsed = time.monotonic() - started
-    assert not result.ok and elapsed < 8
-    assert "time limit" in result.error
-    run = demo.runs.get(result.run_id)  # recorded as soon as it started
-    assert run.status == "failed" and "Interrupted" in (run.error or "")
+    assert not result.ok and elapsed < 10
+    assert "the job reached its time limit of 6 s" in result.error
+    run = demo.runs.get(result.run_id)  # the run ended itself, before the limit killed its kernel
+    assert run.status == "cancelled" and run.error == "Cancelled: the job reached its time limit of 6 s."
+    assert run.nodes["nap"].status == "cancelled"
     assert not pid_alive(run.pid)  # the kernel (and the task in it) is gone
+    assert "<svg" in report.read_text()  # the report shows the cancelled run's drawing
+
+
+def test_a_job_run_past_its_time_limit_in_a_stuck_kernel_is_still_stopped(tmp_path: Path) -> None:
+    """The backstop: a kernel whose run does not end by the time limit is killed, and the job says so."""
+    from flowkit.jobs.papermill_engine import execute_notebook
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(0.1)")]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = tmp_path / "stuck.ipynb"
+    nbformat.write(notebook, source)
+    started = time.monotonic()
+    with pytest.raises(fk.errors.JobError, match="time limit"):
+        execute_notebook(str(source), tmp_path / "out.ipynb", timeout=4)
+    assert time.monotonic() - started < 8
 
 
 def test_plain_papermill_can_run_the_template(demo: fk.Workspace, tmp_path: Path) -> None:

@@ -174,6 +174,38 @@ def test_a_job_run_in_its_kernel_is_cancelled_at_its_time_limit(hostile: fk.Work
     run = run_workflow_job(None, "sleepy", timeout=2, ws=hostile)
     assert time.monotonic() - started < 2.0 + 3.0
     _check_cancelled(hostile, run, tmp_path)
+    assert run.error == "Cancelled: the job reached its time limit of 2 s."
+
+
+def test_a_job_run_ends_a_margin_before_the_jobs_end(hostile: fk.Workspace, tmp_path: Path) -> None:
+    # flowkit's runner passes when the job ends: its limit counted from before the kernel started.
+    from flowkit.jobs.in_kernel import STOP_MARGIN, run_workflow_job
+
+    hostile.workflows.save(_workflow(tmp_path))
+    started = time.monotonic()
+    run = run_workflow_job(None, "sleepy", timeout=60, ends_at=time.time() + 3, ws=hostile)
+    elapsed = time.monotonic() - started
+    assert 3 - STOP_MARGIN <= elapsed < 3, f"cancelled after {elapsed:.2f} s, not {STOP_MARGIN:g} s before the end"
+    _check_cancelled(hostile, run, tmp_path)
+    assert run.error == "Cancelled: the job reached its time limit of 60 s."
+
+
+def test_a_job_run_with_no_time_left_is_cancelled_at_once(hostile: fk.Workspace, tmp_path: Path) -> None:
+    from flowkit.jobs.in_kernel import run_workflow_job
+
+    hostile.workflows.save(_workflow(tmp_path))
+    run = run_workflow_job(None, "sleepy", timeout=60, ends_at=time.time() - 1, ws=hostile)
+    assert run.status == "cancelled"
+    assert {node.status for node in run.nodes.values()} == {"skipped"}
+
+
+@pytest.mark.parametrize("options", [{"timeout": 0}, {"timeout": True}, {"ends_at": -5}, {"ends_at": "soon"}])
+def test_a_job_run_refuses_bad_limits(hostile: fk.Workspace, options: dict[str, object]) -> None:
+    from flowkit.jobs.in_kernel import run_workflow_job
+
+    with pytest.raises(fk.errors.ValidationError, match=f"{next(iter(options))} must be a positive number"):
+        run_workflow_job(None, "sleepy", ws=hostile, **options)  # type: ignore[arg-type]
+    assert hostile.runs.list() == []
 
 
 @pytest.mark.parametrize(

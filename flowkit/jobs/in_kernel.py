@@ -14,7 +14,8 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import JobError, ValidationError
@@ -51,6 +52,18 @@ def parse_inputs(inputs: str | Mapping[str, Any] | None) -> dict[str, Any]:
 #: Seconds a run cancelled at the job's time limit has to end before the kernel ends itself.
 KERNEL_GRACE = 5.0
 
+#: Seconds before the job's end (``ends_at``) at which a run still going is cancelled: its record,
+#: drawing and failing cell are written before the job runner kills the kernel at the time limit.
+STOP_MARGIN = 1.0
+
+
+class TimeLimit(threading.Event):
+    """The cancel event of a job's run: set at the job's time limit, it says so in the run's record."""
+
+    def __init__(self, timeout: float | None) -> None:
+        super().__init__()
+        self.reason = "the job reached its time limit" + (f" of {timeout:g} s" if timeout is not None else "")
+
 
 def run_workflow_job(
     workspace: str | None,
@@ -59,6 +72,7 @@ def run_workflow_job(
     *,
     report: str = "",
     timeout: float | None = None,
+    ends_at: float | None = None,
     ws: Workspace | None = None,
 ) -> Run:
     """Run a saved workflow as a job; returns the finished run.
@@ -68,10 +82,15 @@ def run_workflow_job(
         workflow: the saved workflow's name.
         inputs: the run's inputs (see `parse_inputs`).
         report: this output notebook's path, stored as the run's ``report``.
-        timeout: seconds the run may take: past it the run is cancelled (its
-            timed nodes killed, recorded ``cancelled``), and should it still
-            not end, the kernel ends itself `KERNEL_GRACE` seconds later (see
-            `_deadline`). None: no limit here (the job runner keeps its own).
+        timeout: seconds the job may take. Past them the run is cancelled (its
+            timed nodes killed, recorded ``cancelled``, the reason given), and
+            should it still not end, the kernel ends itself `KERNEL_GRACE`
+            seconds later (see `_end_kernel`). None: no limit here.
+        ends_at: when the job ends, as Unix time (flowkit's job runner sets it:
+            its time limit counts from before the kernel started). The run is
+            then cancelled `STOP_MARGIN` seconds before, so that it, and not
+            the runner killing the kernel, ends the job. None: `timeout` counts
+            from now (plain ``papermill``).
         ws: an open workspace to use instead of `workspace`.
     """
     from ..workspace import Workspace
@@ -79,9 +98,11 @@ def run_workflow_job(
     if not workflow:
         raise JobError("No workflow given: set the `workflow` parameter to the name of a saved workflow.")
     values = parse_inputs(inputs)
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+    for limit, name in ((timeout, "timeout"), (ends_at, "ends_at")):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
+            raise ValidationError(f"{name} must be a positive number of seconds, got {limit!r}.")
     ws = ws if ws is not None else Workspace(workspace or None)
+    left = _seconds_left(timeout, ends_at)
     started: list[str] = []
 
     def on_event(event: Any) -> None:
@@ -92,39 +113,53 @@ def run_workflow_job(
             run.report = report or None
             record("run_id", run.id)
 
-    with _deadline(None if timeout is None else timeout + KERNEL_GRACE):
-        run = ws.run(workflow, inputs=values, trigger=TRIGGER, on_event=on_event, deadline=timeout)
+    stop = TimeLimit(timeout)
+    with _after(left, stop.set), _after(None if left is None else left + KERNEL_GRACE, _end_kernel):
+        run = ws.run(
+            workflow, inputs=values, trigger=TRIGGER, on_event=on_event, cancel=stop if left is not None else None
+        )
     if not started:
         record("run_id", run.id)
     record("status", run.status)
     return run
 
 
-@contextlib.contextmanager
-def _deadline(timeout: float | None) -> Iterator[None]:
-    """End this process if the block runs past `timeout` seconds.
+def _seconds_left(timeout: float | None, ends_at: float | None) -> float | None:
+    """Seconds the run may go on: to `STOP_MARGIN` before the job's end, and within `timeout`."""
+    limits = [float(timeout)] if timeout is not None else []
+    if ends_at is not None:
+        limits.append(max(0.0, ends_at - time.time() - STOP_MARGIN))
+    return min(limits) if limits else None
 
-    A thread cannot be stopped and a task may ignore signals, so a job that
-    overruns ends its kernel: whoever runs the notebook (flowkit's runner, or
-    plain ``papermill`` whose default timeout is "forever") sees a dead kernel
-    instead of waiting, and the run's record says it was interrupted.
-    """
-    if timeout is None:
+
+@contextlib.contextmanager
+def _after(seconds: float | None, action: Callable[[], None]) -> Iterator[None]:
+    """Call `action` on a timer thread once the block has run for `seconds`; never if it ends before."""
+    if seconds is None:
         yield
         return
-
-    def expire() -> None:
-        sys.stderr.write(f"flowkit: the job ran past its {timeout:.0f} s time limit; ending its kernel.\n")
-        sys.stderr.flush()
-        os._exit(124)
-
-    timer = threading.Timer(timeout, expire)
+    timer = threading.Timer(seconds, action)
     timer.daemon = True
     timer.start()
     try:
         yield
     finally:
         timer.cancel()
+
+
+def _end_kernel() -> None:
+    """End this process: its run, cancelled at the job's time limit, did not end within `KERNEL_GRACE`.
+
+    A thread cannot be stopped and a task may ignore signals, so a job that
+    overruns ends its kernel: whoever runs the notebook (flowkit's runner, or
+    plain ``papermill`` whose default timeout is "forever") sees a dead kernel
+    instead of waiting, and the run's record says it was interrupted.
+    """
+    sys.stderr.write(
+        f"flowkit: the job's run did not end {KERNEL_GRACE:g} s after its time limit; ending its kernel.\n"
+    )
+    sys.stderr.flush()
+    os._exit(124)
 
 
 def failure(run: Run) -> str:

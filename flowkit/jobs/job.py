@@ -183,6 +183,7 @@ def execute_job(spec: JobSpec, kernels: KernelPool | None = None) -> JobResult:
         "inputs": json.dumps(spec.inputs, ensure_ascii=False),
         "report": spec.report,
         "timeout": spec.timeout,
+        "ends_at": time.time() + spec.timeout,  # the kernel's run ends before the limit below kills it
     }
     redactor = Redactor.of(ws.integrations.secret_values())  # before the kernel: a key problem stops the job here
     error: str | None = None
@@ -286,7 +287,8 @@ def run_job(
         output: the report notebook's path (default: in ``<workspace>/reports/``).
         timeout: seconds the whole job may take, kernel start included.
         cell_timeout: seconds any one cell may take (default: `timeout`).
-        template: another job template (it must take the same parameters).
+        template: another job template, taking the same parameters (one ignoring `ends_at`
+            counts its `timeout` from its run's start).
 
     Returns:
         The job's result; ``result.ok`` tells whether the run succeeded.
