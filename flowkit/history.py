@@ -30,15 +30,16 @@ class RunCollection:
         self._log = log
         self._host = host
 
-    def _interrupted(self, status: str, host: str | None, pid: int | None) -> bool:
-        return status == "running" and host == self._host and bool(pid) and not pid_alive(int(pid or 0))
+    def _mark_if_interrupted(self, record: Run | RunSummary) -> None:
+        """A run recorded as running whose process on this host is gone failed: it was interrupted."""
+        if record.status == "running" and record.host == self._host and record.pid and not pid_alive(int(record.pid)):
+            record.status = "failed"
+            record.error = f"Interrupted: process {record.pid} ended before the run finished."
 
     def get(self, run_id: str) -> Run:
         """A run; one whose process died mid-run says it was interrupted."""
         run = Run.from_dict(self._log.load(run_id))
-        if self._interrupted(run.status, run.host, run.pid):
-            run.status = "failed"
-            run.error = f"Interrupted: process {run.pid} ended before the run finished."
+        self._mark_if_interrupted(run)
         return run
 
     def listing(self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20) -> RunListing:
@@ -76,9 +77,8 @@ class RunCollection:
             # An index line written before runs recorded their process: the file says.
             run = self.get(summary.id)
             summary.status, summary.error = run.status, run.error
-        elif self._interrupted(summary.status, summary.host, summary.pid):
-            summary.status = "failed"
-            summary.error = f"Interrupted: process {summary.pid} ended before the run finished."
+        else:
+            self._mark_if_interrupted(summary)
         return summary
 
     def list(self, *, workflow: str | None = None, status: str | None = None, limit: int | None = 20) -> list[Run]:
