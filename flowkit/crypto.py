@@ -140,22 +140,39 @@ class KeyRing:
 
 
 def check_key_folder(folder: Path) -> None:
-    """Refuse a key folder that every user may write to (``o+w``, sticky or not).
+    """Refuse a key folder that other users could replace, or a key file in it.
 
-    Anyone who can write there can put their own key file in place (or create
-    it first), and credentials would then be encrypted under a key they hold.
-    A group-writable folder is left alone: that is the usual umask with
-    per-user groups.
+    The folder itself must not be writable by every user (``o+w``, sticky or
+    not): anyone who can write there can put their own key file in place (or
+    create it first), and credentials would then be encrypted under a key they
+    hold. The folders above it must not let every user rename what they hold
+    (``o+w`` without the sticky bit that /tmp has): the whole key folder could
+    be swapped. Both the path as given (a link on it could be swapped) and the
+    real one count. A group-writable folder is left alone: that is the usual
+    umask with per-user groups.
     """
-    try:
-        mode = stat.S_IMODE(folder.stat().st_mode)
-    except FileNotFoundError:
-        return
-    if mode & 0o002:
+    mode = _mode(folder)
+    if mode is not None and mode & 0o002:
         raise KeyFilePermissionError(
             f"The key folder {folder} has mode {mode:04o}, so any user can write to it and could replace "
             f"the key file. Run `chmod 700 {folder}` and try again."
         )
+    given = folder.absolute()
+    for above in dict.fromkeys([*given.parents, *given.resolve().parents]):
+        mode = _mode(above)
+        if mode is not None and mode & 0o002 and not mode & stat.S_ISVTX:
+            raise KeyFilePermissionError(
+                f"The folder {above} above the key folder {folder} has mode {mode:04o}, so any user can rename "
+                f"what it holds and put their own key folder in its place. Run `chmod o-w {above}` (or "
+                f"`chmod +t {above}`), or keep the keys elsewhere (FLOWKIT_CONFIG_DIR), and try again."
+            )
+
+
+def _mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
 
 
 def read_key_file(path: Path) -> list[bytes]:

@@ -160,6 +160,51 @@ def test_a_world_writable_config_folder_is_refused_like_an_open_key_file(
     assert fk.Workspace(ws.path).integrations.get("Int 0").credentials["token"] == "secret-0"
 
 
+@pytest.mark.parametrize(("mode", "refused"), [(0o777, True), (0o757, True), (0o1777, False), (0o775, False)])
+def test_a_key_folder_inside_a_folder_anyone_may_rename_it_from_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: int, refused: bool
+) -> None:
+    """Where anyone may rename entries (o+w, not sticky like /tmp), they could swap the whole key folder."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    keys = shared / "config" / "flowkit"
+    monkeypatch.setenv("FLOWKIT_CONFIG_DIR", str(keys))
+    ws = make_workspace(tmp_path / "ws", 1)
+    shared.chmod(mode)
+    try:
+        reopened = fk.Workspace(ws.path)
+        if not refused:
+            assert reopened.integrations.get("Int 0").credentials["token"] == "secret-0"
+            return
+        with pytest.raises(errors.KeyFilePermissionError) as caught:
+            reopened.integrations.get("Int 0").credentials.reveal()
+        message = str(caught.value)
+        assert f"The folder {shared}" in message and f"{mode:04o}" in message and f"chmod o-w {shared}" in message
+        with pytest.raises(errors.KeyFilePermissionError):
+            reopened.integrations.create("Another", type="demo", credentials={"token": "x"})
+    finally:
+        shared.chmod(0o755)
+
+
+def test_a_key_folder_reached_through_a_link_in_an_open_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link itself could be swapped: the folders above the path as given count, not only the real ones."""
+    real = tmp_path / "private" / "keys"
+    real.mkdir(parents=True, mode=0o700)
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    (shared / "keys").symlink_to(real)
+    monkeypatch.setenv("FLOWKIT_CONFIG_DIR", str(shared / "keys"))
+    ws = make_workspace(tmp_path / "ws", 1)
+    shared.chmod(0o777)
+    try:
+        with pytest.raises(errors.KeyFilePermissionError, match="shared"):
+            fk.Workspace(ws.path).integrations.get("Int 0").credentials.reveal()
+    finally:
+        shared.chmod(0o755)
+
+
 def test_a_world_writable_config_folder_is_refused_before_a_first_key_is_made(
     ws: fk.Workspace, isolated_env: Path
 ) -> None:
