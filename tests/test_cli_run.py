@@ -77,6 +77,33 @@ def test_a_failed_run_exits_1_and_shows_why(saved: fk.Workspace, capsys: pytest.
     assert "of 'breaks': failed" in out.splitlines()[-1]
 
 
+WORDY = """
+def wordy(credentials, params):
+    return {"success": False, "message": "x" * 150 + "\\nsecond line"}
+"""
+
+
+def test_a_long_error_shows_its_first_line_cut_with_an_ellipsis(
+    ws: fk.Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_tools(ws, name="wordy", integration="Wordy", source=WORDY)
+    wf = fk.Workflow("wordy")
+    wf.add_node("talk", integration="Wordy", task="wordy")
+    ws.workflows.save(wf)
+
+    code = main(["-w", str(ws.path), "run", "wordy", "--no-progress"])
+    out, _ = capsys.readouterr()
+    progress = main(["-w", str(ws.path), "run", "wordy"])  # not a terminal: a line per node on stderr
+    err = capsys.readouterr().err
+
+    assert code == progress == 1
+    [row] = [line for line in out.splitlines() if line.startswith("talk")]
+    [line] = [line for line in err.splitlines() if "talk: failed" in line]
+    for shown in (row, line):
+        error = shown[shown.index("wordy.wordy reported failure: ") :].rstrip()
+        assert error == ("wordy.wordy reported failure: " + "x" * 150)[:100] + "…", shown
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [

@@ -34,6 +34,13 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def first_line(text: str | None, width: int = 100) -> str:
+    """An error's first line for a table cell or a progress line: cut at `width` characters, with "…"."""
+    lines = (text or "").strip().splitlines()
+    line = lines[0] if lines else ""
+    return line[:width] + "…" if len(line) > width else line
+
+
 def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 

@@ -17,6 +17,7 @@ from .base import (
     EXIT_FAILED,
     EXIT_INVALID,
     dask_executor,
+    first_line,
     input_pair,
     parse_inputs,
     progress_bar,
@@ -41,9 +42,7 @@ def progress_lines(total_label: str) -> Callable[[Any], None]:
         done = sum(1 for item in run.nodes.values() if item.status not in ("pending", "running"))
         duration = f" {node.duration:.2f}s" if node.duration is not None and not node.reused else ""
         reused = " (reused)" if node.reused else ""
-        error = (
-            f": {(node.error or '').strip().splitlines()[0][:100]}" if node.status == "failed" and node.error else ""
-        )
+        error = f": {first_line(node.error)}" if node.status == "failed" and node.error else ""
         print(
             f"[{done}/{len(run.nodes)}] {total_label} · {event.node}: {node.status}{reused}{duration}{error}",
             file=sys.stderr,
@@ -67,13 +66,12 @@ def print_run(run: Run) -> int:
     reopen_closed_streams()
     rows = []
     for name, node in run.nodes.items():
-        error = (node.error or "").strip().splitlines()
         rows.append(
             {
                 "node": name,
                 "status": node.label,
                 "duration": f"{node.duration:.2f}s" if node.duration is not None else "-",
-                "error": (error[0][:100] + ("…" if len(error[0]) > 100 else "")) if error else "",
+                "error": first_line(node.error),
             }
         )
     print(table(rows, ["node", "status", "duration", "error"]))
