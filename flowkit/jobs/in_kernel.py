@@ -54,7 +54,7 @@ KERNEL_GRACE = 5.0
 
 #: Seconds before the job's end (``ends_at``) at which a run still going is cancelled: its record,
 #: drawing and failing cell are written before the job runner kills the kernel at the time limit.
-STOP_MARGIN = 1.0
+STOP_MARGIN = 1.5
 
 
 class TimeLimit(threading.Event):
