@@ -15,12 +15,12 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import JobError, ValidationError
 from ..jsonvalue import check_json, loads
-from ..model import Run, check_identifier
+from ..model import Run, check_identifier, check_seconds
 from .recording import record
 
 if TYPE_CHECKING:
@@ -99,8 +99,8 @@ def run_workflow_job(
         raise JobError("No workflow given: set the `workflow` parameter to the name of a saved workflow.")
     values = parse_inputs(inputs)
     for limit, name in ((timeout, "timeout"), (ends_at, "ends_at")):
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
-            raise ValidationError(f"{name} must be a positive number of seconds, got {limit!r}.")
+        if limit is not None:
+            check_seconds(limit, name)
     ws = ws if ws is not None else Workspace(workspace or None)
     left = _seconds_left(timeout, ends_at)
     started: list[str] = []
@@ -113,11 +113,8 @@ def run_workflow_job(
             run.report = report or None
             record("run_id", run.id)
 
-    stop = TimeLimit(timeout)
-    with _after(left, stop.set), _after(None if left is None else left + KERNEL_GRACE, _end_kernel):
-        run = ws.run(
-            workflow, inputs=values, trigger=TRIGGER, on_event=on_event, cancel=stop if left is not None else None
-        )
+    with _time_limit(left, timeout) as stop:
+        run = ws.run(workflow, inputs=values, trigger=TRIGGER, on_event=on_event, cancel=stop)
     if not started:
         record("run_id", run.id)
     record("status", run.status)
@@ -133,18 +130,25 @@ def _seconds_left(timeout: float | None, ends_at: float | None) -> float | None:
 
 
 @contextlib.contextmanager
-def _after(seconds: float | None, action: Callable[[], None]) -> Iterator[None]:
-    """Call `action` on a timer thread once the block has run for `seconds`; never if it ends before."""
+def _time_limit(seconds: float | None, timeout: float | None) -> Iterator[TimeLimit | None]:
+    """The run's cancel event, set once the block has run for `seconds`; `_end_kernel` `KERNEL_GRACE` later.
+
+    None (no limit) without `seconds`. Timers, not a ``deadline=``: the event
+    carries the reason the run's record gives (see `TimeLimit`).
+    """
     if seconds is None:
-        yield
+        yield None
         return
-    timer = threading.Timer(seconds, action)
-    timer.daemon = True
-    timer.start()
+    stop = TimeLimit(timeout)
+    timers = [threading.Timer(seconds, stop.set), threading.Timer(seconds + KERNEL_GRACE, _end_kernel)]
+    for timer in timers:
+        timer.daemon = True
+        timer.start()
     try:
-        yield
+        yield stop
     finally:
-        timer.cancel()
+        for timer in timers:
+            timer.cancel()
 
 
 def _end_kernel() -> None:

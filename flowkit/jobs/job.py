@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from .. import jsonvalue
 from ..crypto import KeySource
 from ..errors import JobError, NotebookFailed, RunNotFound, ValidationError
-from ..model import Workflow, new_run_id
+from ..model import Workflow, check_seconds, new_run_id
 from ..redaction import Redactor
 from ..store import FileStore
 from .in_kernel import failure
@@ -251,8 +251,7 @@ def prepare_job(
     name = workflow.name if isinstance(workflow, Workflow) else workflow
     ws.workflows.get(name)  # a missing workflow is refused here, before a kernel starts
     values = check_inputs(ws, inputs, stored_secrets=stored_secrets)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+    check_seconds(timeout, "timeout")
     report = report_target(ws, output) if output is not None else default_report_path(ws, name)
     source = Path(template) if template is not None else template_path()
     return JobSpec(

@@ -34,7 +34,7 @@ import nbformat
 from ..errors import JobError, JobTimeout, NotebookFailed
 from ..executors import capture
 from ..jsonvalue import check_json
-from ..model import check_identifier
+from ..model import check_identifier, check_seconds
 from ..redaction import Redactor, scrub_notebook
 from .kernel import CellOutputs, start_kernel
 
@@ -204,9 +204,8 @@ def execute_notebook(
         JobError: the notebook could not be read or the kernel could not start.
     """
     checked = check_parameters(parameters)
-    for limit, name in ((cell_timeout, "cell_timeout"), (timeout, "timeout")):
-        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
-            raise JobError(f"{name} must be a positive number of seconds, got {limit!r}.")
+    check_seconds(cell_timeout, "cell_timeout", JobError)
+    check_seconds(timeout, "timeout", JobError)
     source_path, output_path = Path(source).resolve(), Path(output).resolve()
     if not source_path.is_file():
         raise JobError(f"There is no notebook at {source_path}.")

@@ -20,6 +20,7 @@ from .names import (
     RUN_STATUSES,
     check_identifier,
     check_label,
+    check_seconds,
     normal_label,
 )
 from .node import TRIGGER_RULES, Node, parse_duration
@@ -45,6 +46,7 @@ __all__ = [
     "Workflow",
     "check_identifier",
     "check_label",
+    "check_seconds",
     "new_run_id",
     "normal_label",
     "params_from",

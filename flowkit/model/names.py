@@ -6,7 +6,7 @@ import keyword
 import re
 import unicodedata
 
-from ..errors import InvalidName
+from ..errors import InvalidName, ValidationError
 
 PARAM_KINDS = ("text", "password", "number", "integer", "boolean", "choice", "json")
 #: The kinds whose values can be secret: a password always, a json value when marked ``secret=True``.
@@ -56,6 +56,12 @@ def check_identifier(name: object, what: str) -> str:
 
 _REMEMBERED = 100_000  # valid names kept (≤ 100 characters each): a bound, not a cache policy
 _valid_identifiers: set[str] = set()
+
+
+def check_seconds(value: object, what: str, error: type[Exception] = ValidationError) -> None:
+    """Refuse `value` unless it is a positive number of seconds (a bool, NaN or ≤ 0 is not): ``error`` names `what`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise error(f"{what} must be a positive number of seconds, got {value!r}.")
 
 
 def normal_label(name: str) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ValidationError
+from ..model import check_seconds
 from .events import make_callbacks
 
 if TYPE_CHECKING:
@@ -51,10 +52,8 @@ class RunControl:
     """
 
     def __init__(self, *, deadline: float | None = None, cancel: CancelEvent | None = None) -> None:
-        if deadline is not None and (
-            isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0
-        ):
-            raise ValidationError(f"deadline must be a positive number of seconds, got {deadline!r}.")
+        if deadline is not None:
+            check_seconds(deadline, "deadline")
         if cancel is not None and not callable(getattr(cancel, "is_set", None)):
             raise ValidationError(f"cancel must be a threading.Event (something with is_set()), got {cancel!r}.")
         self.deadline = deadline
